@@ -10,6 +10,10 @@ export interface Config {
   tableName: string;
   /** HS256 shared secret; at least one of jwtSecret / jwksUrl is set. */
   jwtSecret?: string;
+  /** Secrets Manager secret (ARN or name) holding the HS256 secret; read at start-up. */
+  jwtSecretArn?: string;
+  /** SSM SecureString parameter holding the HS256 secret; read at start-up. */
+  jwtSecretParameter?: string;
   jwksUrl?: string;
   jwtIssuer?: string;
   jwtAudience?: string;
@@ -54,6 +58,8 @@ const optionalString = z
 const envSchema = z.object({
   SWITCHBOARD_TABLE_NAME: z.string({ error: 'SWITCHBOARD_TABLE_NAME is required (the DynamoDB table name)' }).min(1, 'SWITCHBOARD_TABLE_NAME is empty'),
   SWITCHBOARD_JWT_SECRET: optionalString,
+  SWITCHBOARD_JWT_SECRET_ARN: optionalString,
+  SWITCHBOARD_JWT_SECRET_PARAMETER: optionalString,
   SWITCHBOARD_JWKS_URL: optionalString,
   SWITCHBOARD_JWT_ISSUER: optionalString,
   SWITCHBOARD_JWT_AUDIENCE: optionalString,
@@ -76,9 +82,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Switchboard configuration is invalid: ${problems}`);
   }
   const e = parsed.data;
-  if (!e.SWITCHBOARD_JWT_SECRET && !e.SWITCHBOARD_JWKS_URL) {
+  if (!e.SWITCHBOARD_JWT_SECRET && !e.SWITCHBOARD_JWT_SECRET_ARN && !e.SWITCHBOARD_JWT_SECRET_PARAMETER && !e.SWITCHBOARD_JWKS_URL) {
     throw new ConfigError(
-      'Switchboard configuration is invalid: set SWITCHBOARD_JWT_SECRET (HS256 shared secret) or SWITCHBOARD_JWKS_URL (RS256/ES256 keys)',
+      'Switchboard configuration is invalid: set SWITCHBOARD_JWT_SECRET (HS256 shared secret), SWITCHBOARD_JWT_SECRET_ARN / SWITCHBOARD_JWT_SECRET_PARAMETER (where to read it) or SWITCHBOARD_JWKS_URL (RS256/ES256 keys)',
     );
   }
   if (e.SWITCHBOARD_JWKS_URL && !/^https?:\/\//.test(e.SWITCHBOARD_JWKS_URL)) {
@@ -87,6 +93,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     tableName: e.SWITCHBOARD_TABLE_NAME,
     jwtSecret: e.SWITCHBOARD_JWT_SECRET,
+    jwtSecretArn: e.SWITCHBOARD_JWT_SECRET_ARN,
+    jwtSecretParameter: e.SWITCHBOARD_JWT_SECRET_PARAMETER,
     jwksUrl: e.SWITCHBOARD_JWKS_URL,
     jwtIssuer: e.SWITCHBOARD_JWT_ISSUER,
     jwtAudience: e.SWITCHBOARD_JWT_AUDIENCE,

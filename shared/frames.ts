@@ -1,0 +1,106 @@
+import { z } from 'zod';
+import { isValidChannelName } from './channel-rules';
+import { errorFrame, type ErrorFrame } from './errors';
+import { CLIENT_ACTIONS } from './routes';
+
+/**
+ * Client frames (protocol §3): parsed and validated here, and nowhere else. Every rejection becomes an
+ * error frame with a human message and the echoed `id` (when the frame had a string `id`).
+ */
+const idField = z.string().max(256, 'id must be at most 256 characters').optional();
+const channelField = z
+  .string({ error: 'channel must be a string' })
+  .refine(isValidChannelName, 'channel must match ^[A-Za-z0-9_.:-]{1,128}$');
+
+const subscribeSchema = z.object({
+  action: z.literal('subscribe'),
+  channel: channelField,
+  since: z.number({ error: 'since must be a number' }).int('since must be an integer').min(0, 'since must be 0 or more').optional(),
+  id: idField,
+});
+const unsubscribeSchema = z.object({ action: z.literal('unsubscribe'), channel: channelField, id: idField });
+const pingSchema = z.object({ action: z.literal('ping'), id: idField });
+
+export type SubscribeFrame = z.infer<typeof subscribeSchema>;
+export type UnsubscribeFrame = z.infer<typeof unsubscribeSchema>;
+export type PingFrame = z.infer<typeof pingSchema>;
+export type ClientFrame = SubscribeFrame | UnsubscribeFrame | PingFrame;
+
+export type FrameParseResult = { ok: true; frame: ClientFrame } | { ok: false; error: ErrorFrame };
+
+const SCHEMAS = { subscribe: subscribeSchema, unsubscribe: unsubscribeSchema, ping: pingSchema } as const;
+
+export function parseClientFrame(body: string | undefined | null, maxBytes: number): FrameParseResult {
+  const fail = (code: ErrorFrame['code'], message: string, id?: string): FrameParseResult => ({ ok: false, error: errorFrame(code, message, id) });
+  if (body === undefined || body === null || body.length === 0) return fail('bad_request', 'empty frame: send a JSON object with an "action"');
+
+  let raw: unknown;
+  let jsonOk = true;
+  try {
+    raw = JSON.parse(body);
+  } catch {
+    jsonOk = false;
+  }
+  const obj = jsonOk && typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : undefined;
+  const echo = typeof obj?.id === 'string' && obj.id.length <= 256 ? obj.id : undefined;
+
+  const size = Buffer.byteLength(body, 'utf8');
+  if (size > maxBytes) return fail('too_large', `frame is ${size} bytes; client frames are limited to ${maxBytes} bytes`, echo);
+  if (!jsonOk) return fail('bad_request', 'frame is not valid JSON');
+  if (!obj) return fail('bad_request', 'frame must be a JSON object');
+  if (obj.id !== undefined && typeof obj.id !== 'string') return fail('bad_request', 'id must be a string');
+  if (typeof obj.action !== 'string') return fail('bad_request', 'frame needs a string "action"', echo);
+  if (!(CLIENT_ACTIONS as readonly string[]).includes(obj.action)) {
+    return fail('unknown_action', `unknown action "${obj.action.slice(0, 64)}"; expected one of ${CLIENT_ACTIONS.join(', ')}`, echo);
+  }
+  const parsed = SCHEMAS[obj.action as keyof typeof SCHEMAS].safeParse(obj);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue?.path.join('.') || 'frame';
+    const message = issue?.code === 'invalid_type' && issue.input === undefined ? `${field} is required` : `${field}: ${issue?.message ?? 'invalid'}`;
+    return fail('bad_request', message, echo);
+  }
+  return { ok: true, frame: parsed.data };
+}
+
+// ---- Server frames -------------------------------------------------------------------------------
+
+export interface EventFrame {
+  type: 'event';
+  id: string;
+  event: string;
+  data: unknown;
+  ts: number;
+  channel: string;
+  seqs: Record<string, number>;
+}
+
+export interface SubscribedFrame {
+  type: 'subscribed';
+  channel: string;
+  seq: number;
+  id?: string;
+}
+export interface UnsubscribedFrame {
+  type: 'unsubscribed';
+  channel: string;
+  id?: string;
+}
+export interface ResetFrame {
+  type: 'reset';
+  channel: string;
+  seq: number;
+  id?: string;
+}
+export interface PongFrame {
+  type: 'pong';
+  ts: number;
+  id?: string;
+}
+
+export type ServerFrame = EventFrame | SubscribedFrame | UnsubscribedFrame | ResetFrame | PongFrame | ErrorFrame;
+
+/** Adds `id` only when the client sent one. */
+export function withId<T extends object>(frame: T, id: string | undefined): T & { id?: string } {
+  return id === undefined ? frame : { ...frame, id };
+}

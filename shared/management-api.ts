@@ -1,0 +1,68 @@
+import { ApiGatewayManagementApiClient, PostToConnectionCommand, DeleteConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import http from 'node:http';
+import https from 'node:https';
+
+/**
+ * Posting frames to WebSocket connections through API Gateway's management API (`@connections`).
+ * The local gateway serves the same API, so the real SDK client is used everywhere.
+ */
+export interface Poster {
+  post(connectionId: string, data: string): Promise<void>;
+  /** Closes a connection (best effort). */
+  disconnect(connectionId: string): Promise<void>;
+}
+
+export type PostFailureKind = 'gone' | 'throttled' | 'server' | 'client' | 'network';
+
+/** Classifies an SDK error from a post: what the delivery loop should do with it. */
+export function classifyPostError(err: unknown): PostFailureKind {
+  const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+  const status = e?.$metadata?.httpStatusCode;
+  if (e?.name === 'GoneException' || status === 410) return 'gone';
+  if (e?.name === 'LimitExceededException' || e?.name === 'TooManyRequestsException' || e?.name === 'ThrottlingException' || status === 429) return 'throttled';
+  if (status !== undefined && status >= 500) return 'server';
+  if (status !== undefined && status >= 400) return 'client';
+  return 'network';
+}
+
+export class ManagementApiPoster implements Poster {
+  constructor(private readonly client: ApiGatewayManagementApiClient) {}
+
+  async post(connectionId: string, data: string): Promise<void> {
+    await this.client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: Buffer.from(data, 'utf8') }));
+  }
+
+  async disconnect(connectionId: string): Promise<void> {
+    await this.client.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
+  }
+}
+
+const clients = new Map<string, ApiGatewayManagementApiClient>();
+
+/**
+ * One client per endpoint per container, over keep-alive sockets. SDK retries are off: the
+ * delivery loop retries throttles and 5xx itself, so it can count and bound them.
+ */
+export function managementClient(endpoint: string, maxSockets = 64): ApiGatewayManagementApiClient {
+  let client = clients.get(endpoint);
+  if (!client) {
+    client = new ApiGatewayManagementApiClient({
+      endpoint,
+      maxAttempts: 1,
+      requestHandler: {
+        httpAgent: new http.Agent({ keepAlive: true, maxSockets }),
+        httpsAgent: new https.Agent({ keepAlive: true, maxSockets }),
+        requestTimeout: 10_000,
+      },
+    });
+    clients.set(endpoint, client);
+  }
+  return client;
+}
+
+/** The management endpoint for a WebSocket event: the configured one, else from the request. */
+export function managementEndpointFor(configured: string | undefined, domainName: string | undefined, stage: string | undefined): string {
+  if (configured) return configured;
+  if (!domainName || !stage) throw new Error('cannot derive the management API endpoint: set SWITCHBOARD_WS_MANAGEMENT_ENDPOINT');
+  return `https://${domainName}/${stage}`;
+}

@@ -1,0 +1,93 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { ChannelPolicy, parseChannelRules } from './channel-rules';
+import { loadConfig, type Config } from './config';
+import { systemClock, type Clock } from './clock';
+import { managementClient, ManagementApiPoster, type Poster } from './management-api';
+import { resolveJwtSecret } from './secret-source';
+import { Db } from './store/db';
+import type { Log, MetricsSink } from './telemetry';
+import { TokenVerifier } from './tokens';
+
+/**
+ * Everything a handler needs, built once per container from the environment. Tests build their own
+ * with `runtimeFrom` and hand in DynamoDB Local, a recording log and a test management server.
+ */
+export interface Runtime {
+  config: Config;
+  clock: Clock;
+  db: Db;
+  policy: ChannelPolicy;
+  verifier: TokenVerifier;
+  log: Log;
+  metrics: MetricsSink;
+  /** A poster for a management API endpoint. */
+  poster(endpoint: string): Poster;
+}
+
+export interface RuntimeParts {
+  config: Config;
+  jwtSecret?: string;
+  clock?: Clock;
+  dynamo?: DynamoDBClient;
+  log?: Log;
+  metrics?: MetricsSink;
+  poster?: (endpoint: string) => Poster;
+}
+
+export function runtimeFrom(parts: RuntimeParts): Runtime {
+  const { config } = parts;
+  const clock = parts.clock ?? systemClock;
+  const dynamo = parts.dynamo ?? new DynamoDBClient({});
+  const doc = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
+  return {
+    config,
+    clock,
+    db: new Db(doc, config.tableName, clock),
+    policy: new ChannelPolicy(config.channelRulesJson ? parseChannelRules(config.channelRulesJson) : undefined),
+    verifier: new TokenVerifier({ secret: parts.jwtSecret ?? config.jwtSecret, jwksUrl: config.jwksUrl, issuer: config.jwtIssuer, audience: config.jwtAudience, clock }),
+    log: parts.log ?? powertoolsLog(),
+    metrics: parts.metrics ?? powertoolsMetrics(),
+    poster: parts.poster ?? ((endpoint) => new ManagementApiPoster(managementClient(endpoint, config.postConcurrency))),
+  };
+}
+
+export async function createRuntime(env: NodeJS.ProcessEnv = process.env): Promise<Runtime> {
+  const config = loadConfig(env);
+  const jwtSecret = await resolveJwtSecret(config, env);
+  return runtimeFrom({ config, jwtSecret });
+}
+
+let shared: Promise<Runtime> | undefined;
+
+/** The container's runtime, created on first use; a failed creation is retried next invocation. */
+export function defaultRuntime(): Promise<Runtime> {
+  shared ??= createRuntime().catch((err: unknown) => {
+    shared = undefined;
+    throw err;
+  });
+  return shared;
+}
+
+function powertoolsLog(): Log {
+  const logger = new Logger({ serviceName: 'switchboard' });
+  const at = (fn: (m: string, ...e: Record<string, unknown>[]) => void) => (m: string, e?: Record<string, unknown>) => (e ? fn(m, e) : fn(m));
+  return { debug: at(logger.debug.bind(logger)), info: at(logger.info.bind(logger)), warn: at(logger.warn.bind(logger)), error: at(logger.error.bind(logger)) };
+}
+
+function powertoolsMetrics(): MetricsSink {
+  const metrics = new Metrics({ namespace: 'Switchboard', serviceName: 'switchboard' });
+  let pending = false;
+  return {
+    count(name, value = 1) {
+      metrics.addMetric(name, MetricUnit.Count, value);
+      pending = true;
+    },
+    flush() {
+      if (pending) metrics.publishStoredMetrics();
+      pending = false;
+    },
+  };
+}

@@ -1,0 +1,222 @@
+import { BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { mapWithLimit } from '../concurrency';
+import type { Identity } from '../tokens';
+import { cancellationCodes, type Db } from './db';
+import { keys } from './keys';
+import { addStats } from './stats';
+
+/** Connections and their subscriptions. Fan-out reads subscribers by channel with Query, never Scan. */
+export interface ConnectionRecord {
+  connectionId: string;
+  identity: Identity;
+  connectedAt: number;
+  subCount: number;
+}
+
+export type SubscribeOutcome = 'subscribed' | 'already' | 'limit' | 'gone';
+
+export class ConnectionStore {
+  constructor(
+    private readonly db: Db,
+    private readonly ttlSeconds: number,
+  ) {}
+
+  private expiry(): number {
+    return this.db.nowSeconds() + this.ttlSeconds;
+  }
+
+  /** Records a new connection and the channels it subscribed to in its handshake. */
+  async create(connectionId: string, identity: Identity, channels: readonly string[]): Promise<void> {
+    const ttl = this.expiry();
+    const r = await this.db.doc.send(
+      new PutCommand({
+        TableName: this.db.tableName,
+        Item: { ...keys.connection(connectionId), connectionId, identity, connectedAt: this.db.clock.now(), subCount: channels.length, ttl },
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    this.db.count('putRequests', r.ConsumedCapacity);
+    const items = channels.flatMap((channel) => [
+      { ...keys.connectionSubscription(connectionId, channel), channel, ttl },
+      { ...keys.channelSubscriber(channel, connectionId), connectionId, ttl },
+    ]);
+    for (let i = 0; i < items.length; i += 25) {
+      await this.batchWrite(items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })));
+    }
+    await addStats(this.db, { connections: 1, subscriptions: channels.length });
+  }
+
+  async get(connectionId: string): Promise<ConnectionRecord | undefined> {
+    const r = await this.db.doc.send(new GetCommand({ TableName: this.db.tableName, Key: keys.connection(connectionId), ReturnConsumedCapacity: 'TOTAL' }));
+    this.db.count('getRequests', r.ConsumedCapacity);
+    if (!r.Item) return undefined;
+    return { connectionId, identity: r.Item.identity as Identity, connectedAt: r.Item.connectedAt as number, subCount: r.Item.subCount as number };
+  }
+
+  /** Adds one subscription, enforcing the per-connection limit atomically. */
+  async subscribe(connectionId: string, channel: string, maxSubscriptions: number): Promise<SubscribeOutcome> {
+    const ttl = this.expiry();
+    try {
+      const r = await this.db.doc.send(
+        new TransactWriteCommand({
+          ReturnConsumedCapacity: 'TOTAL',
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.db.tableName,
+                Key: keys.connection(connectionId),
+                UpdateExpression: 'ADD subCount :one',
+                ConditionExpression: 'attribute_exists(pk) AND subCount < :max',
+                ExpressionAttributeValues: { ':one': 1, ':max': maxSubscriptions },
+              },
+            },
+            {
+              Put: {
+                TableName: this.db.tableName,
+                Item: { ...keys.connectionSubscription(connectionId, channel), channel, ttl },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+            { Put: { TableName: this.db.tableName, Item: { ...keys.channelSubscriber(channel, connectionId), connectionId, ttl } } },
+          ],
+        }),
+      );
+      this.db.count('transactRequests', r.ConsumedCapacity);
+    } catch (err) {
+      this.db.count('transactRequests');
+      const codes = cancellationCodes(err);
+      if (!codes) throw err;
+      if (codes[1] === 'ConditionalCheckFailed') return 'already';
+      if (codes[0] === 'ConditionalCheckFailed') return (await this.get(connectionId)) ? 'limit' : 'gone';
+      throw err;
+    }
+    await addStats(this.db, { subscriptions: 1 });
+    return 'subscribed';
+  }
+
+  /** Removes one subscription; false when there was none. */
+  async unsubscribe(connectionId: string, channel: string): Promise<boolean> {
+    try {
+      const r = await this.db.doc.send(
+        new TransactWriteCommand({
+          ReturnConsumedCapacity: 'TOTAL',
+          TransactItems: [
+            { Delete: { TableName: this.db.tableName, Key: keys.connectionSubscription(connectionId, channel), ConditionExpression: 'attribute_exists(pk)' } },
+            { Delete: { TableName: this.db.tableName, Key: keys.channelSubscriber(channel, connectionId) } },
+            {
+              Update: {
+                TableName: this.db.tableName,
+                Key: keys.connection(connectionId),
+                UpdateExpression: 'ADD subCount :minus',
+                ConditionExpression: 'attribute_exists(pk)',
+                ExpressionAttributeValues: { ':minus': -1 },
+              },
+            },
+          ],
+        }),
+      );
+      this.db.count('transactRequests', r.ConsumedCapacity);
+    } catch (err) {
+      this.db.count('transactRequests');
+      const codes = cancellationCodes(err);
+      if (codes?.includes('ConditionalCheckFailed')) return false;
+      throw err;
+    }
+    await addStats(this.db, { subscriptions: -1 });
+    return true;
+  }
+
+  /**
+   * Deletes a connection and all its subscriptions ($disconnect, or a 410 Gone during fan-out).
+   * Safe to run twice or concurrently: counters move only for items this call really deleted.
+   */
+  async remove(connectionId: string): Promise<{ existed: boolean; subscriptions: number }> {
+    const channels: string[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const r = await this.db.doc.send(
+        new QueryCommand({
+          TableName: this.db.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :s)',
+          ExpressionAttributeValues: { ':pk': keys.connectionPk(connectionId), ':s': 'S#' },
+          ProjectionExpression: 'channel',
+          ExclusiveStartKey: startKey,
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      this.db.count('queryPages', r.ConsumedCapacity);
+      for (const item of r.Items ?? []) channels.push(item.channel as string);
+      startKey = r.LastEvaluatedKey;
+    } while (startKey);
+
+    const removed = await mapWithLimit(channels, 10, async (channel) => {
+      const subscriber = keys.channelSubscriber(channel, connectionId);
+      await this.batchWrite([{ DeleteRequest: { Key: subscriber } }]);
+      return this.deleteExisting(keys.connectionSubscription(connectionId, channel));
+    });
+    const existed = await this.deleteExisting(keys.connection(connectionId));
+    const subscriptions = removed.filter(Boolean).length;
+    if (existed || subscriptions > 0) await addStats(this.db, { connections: existed ? -1 : 0, subscriptions: -subscriptions });
+    return { existed, subscriptions };
+  }
+
+  /** Connection ids subscribed to `channel`, one DynamoDB page at a time. */
+  async *subscriberPages(channel: string, pageSize?: number): AsyncGenerator<string[]> {
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const r = await this.db.doc.send(
+        new QueryCommand({
+          TableName: this.db.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': keys.subscribersPk(channel) },
+          ProjectionExpression: 'sk',
+          ExclusiveStartKey: startKey,
+          Limit: pageSize,
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      this.db.count('queryPages', r.ConsumedCapacity);
+      const ids = (r.Items ?? []).map((i) => i.sk as string);
+      if (ids.length > 0) yield ids;
+      startKey = r.LastEvaluatedKey;
+    } while (startKey);
+  }
+
+  async countSubscribers(channel: string): Promise<number> {
+    let total = 0;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const r = await this.db.doc.send(
+        new QueryCommand({
+          TableName: this.db.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': keys.subscribersPk(channel) },
+          Select: 'COUNT',
+          ExclusiveStartKey: startKey,
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      this.db.count('queryPages', r.ConsumedCapacity);
+      total += r.Count ?? 0;
+      startKey = r.LastEvaluatedKey;
+    } while (startKey);
+    return total;
+  }
+
+  private async deleteExisting(key: { pk: string; sk: string }): Promise<boolean> {
+    const r = await this.db.doc.send(new DeleteCommand({ TableName: this.db.tableName, Key: key, ReturnValues: 'ALL_OLD', ReturnConsumedCapacity: 'TOTAL' }));
+    this.db.count('deleteRequests', r.ConsumedCapacity);
+    return r.Attributes !== undefined;
+  }
+
+  private async batchWrite(requests: NonNullable<ConstructorParameters<typeof BatchWriteCommand>[0]['RequestItems']>[string]): Promise<void> {
+    let pending = requests;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt) * Math.random())); // DynamoDB asked us to back off
+      if (attempt > 8) throw new Error(`DynamoDB left ${pending.length} batch writes unprocessed`);
+      const r = await this.db.doc.send(new BatchWriteCommand({ RequestItems: { [this.db.tableName]: pending }, ReturnConsumedCapacity: 'TOTAL' }));
+      this.db.count('batchRequests', r.ConsumedCapacity);
+      pending = r.UnprocessedItems?.[this.db.tableName] ?? [];
+    }
+  }
+}

@@ -1,0 +1,18 @@
+/** Key builders for the one table (see table-definition.ts for the design). */
+export const keys = {
+  connection: (connectionId: string) => ({ pk: `C#${connectionId}`, sk: 'meta' }),
+  connectionPk: (connectionId: string) => `C#${connectionId}`,
+  connectionSubscription: (connectionId: string, channel: string) => ({ pk: `C#${connectionId}`, sk: `S#${channel}` }),
+  channelSubscriber: (channel: string, connectionId: string) => ({ pk: `S#${channel}`, sk: connectionId }),
+  subscribersPk: (channel: string) => `S#${channel}`,
+  version: (channel: string) => ({ pk: `V#${channel}`, sk: 'v' }),
+  historyPk: (channel: string) => `H#${channel}`,
+  historyItem: (channel: string, seq: number) => ({ pk: `H#${channel}`, sk: seqKey(seq) }),
+  idempotency: (id: string) => ({ pk: `I#${id}`, sk: 'i' }),
+  stats: () => ({ pk: 'STATS', sk: 'global' }),
+};
+
+/** Sort keys of history items: zero-padded so string order is seq order. */
+export function seqKey(seq: number): string {
+  return String(seq).padStart(15, '0');
+}
