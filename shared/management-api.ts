@@ -22,7 +22,8 @@ export function classifyPostError(err: unknown): PostFailureKind {
   if (e?.name === 'LimitExceededException' || e?.name === 'TooManyRequestsException' || e?.name === 'ThrottlingException' || status === 429) return 'throttled';
   if (status !== undefined && status >= 500) return 'server';
   if (status !== undefined && status >= 400) return 'client';
-  return 'network';
+  if (e?.name === 'TimeoutError' || e?.name === 'RequestTimeout' || /^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EAI_AGAIN|ENOTFOUND|UND_ERR_SOCKET)$/.test(e?.code ?? '')) return 'network';
+  return 'client';
 }
 
 export class ManagementApiPoster implements Poster {
