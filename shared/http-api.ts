@@ -85,9 +85,10 @@ export async function getStats(rt: Runtime, req: HttpRequest): Promise<unknown> 
   return readStats(rt.db);
 }
 
-/** Routes a request; undefined body means 404. */
+/** Routes a request to its endpoint; throws HttpError for anything the contract rejects. */
 export async function routeHttp(rt: Runtime, req: HttpRequest): Promise<unknown> {
-  if (req.method !== 'GET') throw new HttpError('method_not_allowed', `${req.method} is not supported; use GET`);
+  // The contract's HTTP errors are 400/401/403/404/429: another method has no route, so 404.
+  if (req.method !== 'GET') throw new HttpError('not_found', `no route for ${req.method} ${req.path}; the API is read-only (GET)`);
   if (req.path === '/health') return { ok: true };
   if (req.path === '/version') return getVersion(rt, req);
   if (req.path === '/events') return getEvents(rt, req);
