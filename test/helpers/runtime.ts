@@ -9,7 +9,8 @@ import { TestManagementServer } from './management-server';
 
 /** A controllable clock. */
 export class TestClock {
-  constructor(public t = Date.UTC(2026, 10, 23, 10, 0, 0)) {}
+  // Starts at the real time: DynamoDB Local applies TTL deletion against the real clock.
+  constructor(public t = Date.now()) {}
   now = (): number => this.t;
   advance(ms: number): void {
     this.t += ms;
