@@ -45,7 +45,8 @@ const clients = new Map<string, ApiGatewayManagementApiClient>();
  * delivery loop retries throttles and 5xx itself, so it can count and bound them.
  */
 export function managementClient(endpoint: string, maxSockets = 64): ApiGatewayManagementApiClient {
-  let client = clients.get(endpoint);
+  const key = `${endpoint} ${maxSockets}`;
+  let client = clients.get(key);
   if (!client) {
     client = new ApiGatewayManagementApiClient({
       endpoint,
@@ -56,7 +57,7 @@ export function managementClient(endpoint: string, maxSockets = 64): ApiGatewayM
         requestTimeout: 10_000,
       },
     });
-    clients.set(endpoint, client);
+    clients.set(key, client);
   }
   return client;
 }

@@ -1,0 +1,45 @@
+import { flags, numList, writeResult, type ScenarioResult } from './lib';
+import { FANOUT_ENGINE_DEFAULTS, runFanoutEngine } from './scenarios/fanout-engine';
+import { OPS_DEFAULTS, runOps } from './scenarios/ops';
+import { runSize } from './scenarios/size';
+
+/**
+ * `npm run bench` runs every scenario with default sizes; `npm run bench -- <scenario> --flag value`
+ * runs one. Each writes bench/results/<scenario>.json and prints one summary line.
+ */
+type Runner = (f: Record<string, string>) => Promise<ScenarioResult>;
+
+export const SCENARIOS: Record<string, Runner> = {
+  'fanout-engine': (f) =>
+    runFanoutEngine({
+      sizes: numList(f.sizes, FANOUT_ENGINE_DEFAULTS.sizes),
+      concurrencies: numList(f.concurrency, FANOUT_ENGINE_DEFAULTS.concurrencies),
+      latencyMs: Number(f.latency ?? FANOUT_ENGINE_DEFAULTS.latencyMs),
+      repeats: Number(f.repeats ?? FANOUT_ENGINE_DEFAULTS.repeats),
+    }),
+  ops: (f) => runOps({ ...OPS_DEFAULTS, broadcastSizes: numList(f.sizes, OPS_DEFAULTS.broadcastSizes) }),
+  size: () => runSize(),
+};
+
+async function main(): Promise<void> {
+  const [name, ...rest] = process.argv.slice(2);
+  const names = name && !name.startsWith('--') ? [name] : Object.keys(SCENARIOS);
+  for (const n of names) {
+    const run = SCENARIOS[n];
+    if (!run) {
+      process.stderr.write(`unknown scenario "${n}"; choose one of: ${Object.keys(SCENARIOS).join(', ')}\n`);
+      process.exit(2);
+    }
+    const result = await run(flags(rest));
+    const file = writeResult(result);
+    process.stdout.write(`${result.summary}\n  → ${file}\n`);
+  }
+}
+
+if (require.main === module) {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  main().catch((err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,89 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { startDynamoDbLocal } from '../../local/dynamodb-local';
+import { testConfig } from '../../shared/config';
+import { publish } from '../../shared/fanout-engine';
+import { runtimeFrom } from '../../shared/runtime';
+import { ConnectionStore } from '../../shared/store/connections';
+import { createTable } from '../../shared/store/create-table';
+import type { OpCounts } from '../../shared/store/db';
+import { RecordingTelemetry } from '../../shared/telemetry';
+import { TestManagementServer } from '../../test/helpers/management-server';
+import { round, type ScenarioResult } from '../lib';
+import { PRICES } from '../prices';
+
+/**
+ * DynamoDB requests, capacity units and management-API posts per event, counted by the engine
+ * itself, turned into dollars with the dated list prices in bench/prices.ts.
+ */
+export interface OpsParams {
+  broadcastSizes: number[];
+  lambdaMemoryMb: number;
+  /** Heartbeat interval of the browser client, for the connection-minute cost. */
+  pingEverySeconds: number;
+}
+export const OPS_DEFAULTS: OpsParams = { broadcastSizes: [100, 1000], lambdaMemoryMb: 256, pingEverySeconds: 300 };
+
+const identity = { sub: 'bench', role: 'admin', exp: 4_000_000_000 };
+
+function dollars(ops: OpCounts, posts: number, deliveries: number, lambdaMs: number, memoryMb: number) {
+  const m = 1e6;
+  const perEvent = {
+    dynamoDb: (ops.writeUnits * PRICES.dynamoDbPerMillionWriteUnits + ops.readUnits * PRICES.dynamoDbPerMillionReadUnits) / m,
+    apiGatewayPosts: (posts * PRICES.apiGatewayWsPerMillionMessages) / m,
+    sns: PRICES.snsPerMillionPublishes / m,
+    lambda: PRICES.lambdaPerMillionRequests / m + (lambdaMs / 1000) * (memoryMb / 1024) * PRICES.lambdaArmPerGbSecond,
+  };
+  const total = Object.values(perEvent).reduce((a, b) => a + b, 0);
+  return { perEventUsd: perEvent, perMillionDeliveriesUsd: round((total / deliveries) * m, 3) };
+}
+
+export async function runOps(p: OpsParams = OPS_DEFAULTS, dynamoEndpoint?: string): Promise<ScenarioResult> {
+  const ddb = dynamoEndpoint ? undefined : await startDynamoDbLocal();
+  const dynamo = new DynamoDBClient({ endpoint: dynamoEndpoint ?? ddb!.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } });
+  const mgmt = await new TestManagementServer().start();
+  const tableName = `bench-ops-${Date.now()}`;
+  await createTable(dynamo, tableName);
+  const telemetry = new RecordingTelemetry();
+  const rt = runtimeFrom({ config: testConfig({ tableName, managementEndpoint: mgmt.endpoint }), dynamo, log: telemetry, metrics: telemetry });
+  const store = new ConnectionStore(rt.db, 3600);
+  const shapes: Record<string, unknown>[] = [];
+  const measure = async (name: string, channels: string[]) => {
+    // The first publish creates the channels; the second is the steady state that is reported.
+    for (const warm of [true, false]) {
+      const start = performance.now();
+      const r = await publish({ db: rt.db, config: rt.config, poster: rt.poster(mgmt.endpoint), log: rt.log }, { channels, event: 'bench', data: { booking_id: 9 }, id: `${name}-${warm}-${Date.now()}` });
+      const ms = performance.now() - start;
+      if (r.duplicate) throw new Error('unexpected duplicate');
+      if (!warm) shapes.push({ shape: name, deliveries: r.delivery.delivered, posts: r.delivery.posts, ops: r.ops, localMs: round(ms), ...dollars(r.ops, r.delivery.posts, r.delivery.delivered, ms, p.lambdaMemoryMb) });
+    }
+  };
+  try {
+    // Booking shape: one event to specialist_X, workpoint_Y, admin with 2 + 9 + 10 subscribers.
+    const booking = ['specialist_1', 'workpoint_1', 'admin'];
+    const counts = [2, 9, 10];
+    let i = 0;
+    for (const [k, ch] of booking.entries()) for (let j = 0; j < (counts[k] ?? 0); j++) await store.create(`book-${i++}`, identity, [ch]);
+    await measure('booking (3 channels, 21 subscribers)', booking);
+    for (const n of p.broadcastSizes) {
+      const items = Array.from({ length: n }, (_, j) => store.create(`bc${n}-${j}`, identity, [`broadcast_${n}`]));
+      for (let j = 0; j < items.length; j += 50) await Promise.all(items.slice(j, j + 50));
+      await measure(`1 channel × ${n} subscribers`, [`broadcast_${n}`]);
+    }
+  } finally {
+    await mgmt.stop();
+    dynamo.destroy();
+    await ddb?.stop();
+  }
+  const pingMsgsPerMinute = (2 * 60) / p.pingEverySeconds; // ping in + pong out
+  const perMillionConnectionMinutes = round(
+    PRICES.apiGatewayWsPerMillionConnectionMinutes + pingMsgsPerMinute * PRICES.apiGatewayWsPerMillionMessages + (pingMsgsPerMinute / 2) * PRICES.lambdaPerMillionRequests,
+    3,
+  );
+  const booking = shapes[0] as { perMillionDeliveriesUsd: number };
+  return {
+    scenario: 'ops',
+    summary: `ops: booking event $${booking.perMillionDeliveriesUsd}/M deliveries; ${shapes.slice(1).map((s) => `${s.shape}: $${s.perMillionDeliveriesUsd}/M`).join('; ')}; $${perMillionConnectionMinutes}/M connection-minutes (API Gateway alone: $${PRICES.apiGatewayWsPerMillionMessages}/M messages; AppSync Events: $${PRICES.appSyncEventsPerMillionOperations}/M operations)`,
+    parameters: { ...p, prices: PRICES },
+    figures: { shapes, perMillionConnectionMinutesUsd: perMillionConnectionMinutes },
+  };
+}
