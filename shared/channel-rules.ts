@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { Identity } from './tokens';
 
 /**
@@ -20,20 +20,17 @@ export function isValidChannelName(name: unknown): boolean {
 }
 
 const conditionSchema = z
-  .object({
-    role: z.string().min(1).optional(),
-    claim: z.enum(['sub', 'specialist_id', 'workpoint_id', 'role']).optional(),
-    any: z.literal(true).optional(),
+  .strictObject({
+    role: z.optional(z.string().check(z.minLength(1))),
+    claim: z.optional(z.enum(['sub', 'specialist_id', 'workpoint_id', 'role'])),
+    any: z.optional(z.literal(true)),
   })
-  .strict()
-  .refine((c) => c.role !== undefined || c.claim !== undefined || c.any !== undefined, 'a condition needs role, claim or any');
+  .check(z.refine((c) => c.role !== undefined || c.claim !== undefined || c.any !== undefined, 'a condition needs role, claim or any'));
 
-const ruleSchema = z
-  .object({
-    channel: z.string().regex(/^[A-Za-z0-9_.:-]*(\{[a-z_]+\})?$/, 'channel template: literal name chars plus at most one trailing {param}'),
-    allow: z.array(conditionSchema).min(1),
-  })
-  .strict();
+const ruleSchema = z.strictObject({
+  channel: z.string().check(z.regex(/^[A-Za-z0-9_.:-]*(\{[a-z_]+\})?$/, 'channel template: literal name chars plus at most one trailing {param}')),
+  allow: z.array(conditionSchema).check(z.minLength(1, 'allow needs at least one condition')),
+});
 
 export const channelRulesSchema = z.array(ruleSchema);
 export type ChannelRule = z.infer<typeof ruleSchema>;

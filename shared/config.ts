@@ -1,5 +1,3 @@
-import { z } from 'zod';
-
 /**
  * Configuration, read from the environment once. Every handler and the local runtime use the same
  * names; a missing or invalid value fails at start-up with a message naming the variable.
@@ -36,79 +34,65 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-const intVar = (name: string, def: number, min: number, max: number) =>
-  z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v.trim() === '') return def;
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `${name} must be an integer from ${min} to ${max}, got "${v}"` });
-        return z.NEVER;
-      }
-      return n;
-    });
+type Env = Record<string, string | undefined>;
 
-const optionalString = z
-  .string()
-  .optional()
-  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+/** Reads one variable each; problems are collected so one start-up error names them all. */
+class EnvReader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
 
-const envSchema = z.object({
-  SWITCHBOARD_TABLE_NAME: z.string({ error: 'SWITCHBOARD_TABLE_NAME is required (the DynamoDB table name)' }).min(1, 'SWITCHBOARD_TABLE_NAME is empty'),
-  SWITCHBOARD_JWT_SECRET: optionalString,
-  SWITCHBOARD_JWT_SECRET_ARN: optionalString,
-  SWITCHBOARD_JWT_SECRET_PARAMETER: optionalString,
-  SWITCHBOARD_JWKS_URL: optionalString,
-  SWITCHBOARD_JWT_ISSUER: optionalString,
-  SWITCHBOARD_JWT_AUDIENCE: optionalString,
-  SWITCHBOARD_RETAIN_EVENTS: intVar('SWITCHBOARD_RETAIN_EVENTS', 100, 0, 100_000),
-  SWITCHBOARD_RETAIN_SECONDS: intVar('SWITCHBOARD_RETAIN_SECONDS', 300, 0, 86_400),
-  SWITCHBOARD_IDEMPOTENCY_SECONDS: intVar('SWITCHBOARD_IDEMPOTENCY_SECONDS', 3600, 1, 604_800),
-  SWITCHBOARD_MAX_FRAME_BYTES: intVar('SWITCHBOARD_MAX_FRAME_BYTES', 4096, 64, 32_768),
-  SWITCHBOARD_MAX_SUBSCRIPTIONS: intVar('SWITCHBOARD_MAX_SUBSCRIPTIONS', 100, 1, 10_000),
-  SWITCHBOARD_POST_CONCURRENCY: intVar('SWITCHBOARD_POST_CONCURRENCY', 32, 1, 1_000),
-  SWITCHBOARD_CONNECTION_TTL_SECONDS: intVar('SWITCHBOARD_CONNECTION_TTL_SECONDS', 3 * 3600, 60, 7 * 86_400),
-  SWITCHBOARD_WS_MANAGEMENT_ENDPOINT: optionalString,
-  SWITCHBOARD_CORS_ORIGINS: optionalString,
-  SWITCHBOARD_CHANNEL_RULES: optionalString,
-});
-
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => i.message).join('; ');
-    throw new ConfigError(`Switchboard configuration is invalid: ${problems}`);
+  str(name: string): string | undefined {
+    const v = this.env[name]?.trim();
+    return v ? v : undefined;
   }
-  const e = parsed.data;
-  if (!e.SWITCHBOARD_JWT_SECRET && !e.SWITCHBOARD_JWT_SECRET_ARN && !e.SWITCHBOARD_JWT_SECRET_PARAMETER && !e.SWITCHBOARD_JWKS_URL) {
-    throw new ConfigError(
-      'Switchboard configuration is invalid: set SWITCHBOARD_JWT_SECRET (HS256 shared secret), SWITCHBOARD_JWT_SECRET_ARN / SWITCHBOARD_JWT_SECRET_PARAMETER (where to read it) or SWITCHBOARD_JWKS_URL (RS256/ES256 keys)',
+
+  required(name: string, what: string): string {
+    const v = this.str(name);
+    if (v === undefined) this.problems.push(`${name} is required (${what})`);
+    return v ?? '';
+  }
+
+  int(name: string, def: number, min: number, max: number): number {
+    const raw = this.str(name);
+    if (raw === undefined) return def;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      this.problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+      return def;
+    }
+    return n;
+  }
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const r = new EnvReader(env);
+  const config: Config = {
+    tableName: r.required('SWITCHBOARD_TABLE_NAME', 'the DynamoDB table name'),
+    jwtSecret: r.str('SWITCHBOARD_JWT_SECRET'),
+    jwtSecretArn: r.str('SWITCHBOARD_JWT_SECRET_ARN'),
+    jwtSecretParameter: r.str('SWITCHBOARD_JWT_SECRET_PARAMETER'),
+    jwksUrl: r.str('SWITCHBOARD_JWKS_URL'),
+    jwtIssuer: r.str('SWITCHBOARD_JWT_ISSUER'),
+    jwtAudience: r.str('SWITCHBOARD_JWT_AUDIENCE'),
+    retainEvents: r.int('SWITCHBOARD_RETAIN_EVENTS', 100, 0, 100_000),
+    retainSeconds: r.int('SWITCHBOARD_RETAIN_SECONDS', 300, 0, 86_400),
+    idempotencySeconds: r.int('SWITCHBOARD_IDEMPOTENCY_SECONDS', 3600, 1, 604_800),
+    maxFrameBytes: r.int('SWITCHBOARD_MAX_FRAME_BYTES', 4096, 64, 32_768),
+    maxSubscriptions: r.int('SWITCHBOARD_MAX_SUBSCRIPTIONS', 100, 1, 10_000),
+    postConcurrency: r.int('SWITCHBOARD_POST_CONCURRENCY', 32, 1, 1_000),
+    connectionTtlSeconds: r.int('SWITCHBOARD_CONNECTION_TTL_SECONDS', 3 * 3600, 60, 7 * 86_400),
+    managementEndpoint: r.str('SWITCHBOARD_WS_MANAGEMENT_ENDPOINT'),
+    corsOrigins: (r.str('SWITCHBOARD_CORS_ORIGINS') ?? '*').split(',').map((s) => s.trim()).filter(Boolean),
+    channelRulesJson: r.str('SWITCHBOARD_CHANNEL_RULES'),
+  };
+  if (!config.jwtSecret && !config.jwtSecretArn && !config.jwtSecretParameter && !config.jwksUrl) {
+    r.problems.push(
+      'set SWITCHBOARD_JWT_SECRET (HS256 shared secret), SWITCHBOARD_JWT_SECRET_ARN / SWITCHBOARD_JWT_SECRET_PARAMETER (where to read it) or SWITCHBOARD_JWKS_URL (RS256/ES256 keys)',
     );
   }
-  if (e.SWITCHBOARD_JWKS_URL && !/^https?:\/\//.test(e.SWITCHBOARD_JWKS_URL)) {
-    throw new ConfigError(`Switchboard configuration is invalid: SWITCHBOARD_JWKS_URL must be an http(s) URL, got "${e.SWITCHBOARD_JWKS_URL}"`);
-  }
-  return {
-    tableName: e.SWITCHBOARD_TABLE_NAME,
-    jwtSecret: e.SWITCHBOARD_JWT_SECRET,
-    jwtSecretArn: e.SWITCHBOARD_JWT_SECRET_ARN,
-    jwtSecretParameter: e.SWITCHBOARD_JWT_SECRET_PARAMETER,
-    jwksUrl: e.SWITCHBOARD_JWKS_URL,
-    jwtIssuer: e.SWITCHBOARD_JWT_ISSUER,
-    jwtAudience: e.SWITCHBOARD_JWT_AUDIENCE,
-    retainEvents: e.SWITCHBOARD_RETAIN_EVENTS,
-    retainSeconds: e.SWITCHBOARD_RETAIN_SECONDS,
-    idempotencySeconds: e.SWITCHBOARD_IDEMPOTENCY_SECONDS,
-    maxFrameBytes: e.SWITCHBOARD_MAX_FRAME_BYTES,
-    maxSubscriptions: e.SWITCHBOARD_MAX_SUBSCRIPTIONS,
-    postConcurrency: e.SWITCHBOARD_POST_CONCURRENCY,
-    connectionTtlSeconds: e.SWITCHBOARD_CONNECTION_TTL_SECONDS,
-    managementEndpoint: e.SWITCHBOARD_WS_MANAGEMENT_ENDPOINT,
-    corsOrigins: (e.SWITCHBOARD_CORS_ORIGINS ?? '*').split(',').map((s) => s.trim()).filter(Boolean),
-    channelRulesJson: e.SWITCHBOARD_CHANNEL_RULES,
-  };
+  if (config.jwksUrl && !/^https?:\/\//.test(config.jwksUrl)) r.problems.push(`SWITCHBOARD_JWKS_URL must be an http(s) URL, got "${config.jwksUrl}"`);
+  if (r.problems.length > 0) throw new ConfigError(`Switchboard configuration is invalid: ${r.problems.join('; ')}`);
+  return config;
 }
 
 /** Defaults for tests and tools: a full config from a few overrides. */

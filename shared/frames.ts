@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import { describeIssue } from './validation';
 import { isValidChannelName } from './channel-rules';
 import { errorFrame, type ErrorFrame } from './errors';
 import { CLIENT_ACTIONS } from './routes';
@@ -7,15 +8,13 @@ import { CLIENT_ACTIONS } from './routes';
  * Client frames (protocol §3): parsed and validated here, and nowhere else. Every rejection becomes an
  * error frame with a human message and the echoed `id` (when the frame had a string `id`).
  */
-const idField = z.string().max(256, 'id must be at most 256 characters').optional();
-const channelField = z
-  .string({ error: 'channel must be a string' })
-  .refine(isValidChannelName, 'channel must match ^[A-Za-z0-9_.:-]{1,128}$');
+const idField = z.optional(z.string().check(z.maxLength(256, 'id must be at most 256 characters')));
+const channelField = z.string({ error: 'channel must be a string' }).check(z.refine(isValidChannelName, 'channel must match ^[A-Za-z0-9_.:-]{1,128}$'));
 
 const subscribeSchema = z.object({
   action: z.literal('subscribe'),
   channel: channelField,
-  since: z.number({ error: 'since must be a number' }).int('since must be an integer').min(0, 'since must be 0 or more').optional(),
+  since: z.optional(z.int({ error: 'since must be an integer' }).check(z.gte(0, 'since must be 0 or more'))),
   id: idField,
 });
 const unsubscribeSchema = z.object({ action: z.literal('unsubscribe'), channel: channelField, id: idField });
@@ -54,12 +53,7 @@ export function parseClientFrame(body: string | undefined | null, maxBytes: numb
     return fail('unknown_action', `unknown action "${obj.action.slice(0, 64)}"; expected one of ${CLIENT_ACTIONS.join(', ')}`, echo);
   }
   const parsed = SCHEMAS[obj.action as keyof typeof SCHEMAS].safeParse(obj);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = issue?.path.join('.') || 'frame';
-    const message = issue?.code === 'invalid_type' && issue.input === undefined ? `${field} is required` : `${field}: ${issue?.message ?? 'invalid'}`;
-    return fail('bad_request', message, echo);
-  }
+  if (!parsed.success) return fail('bad_request', describeIssue(parsed.error.issues, obj, 'frame'), echo);
   return { ok: true, frame: parsed.data };
 }
 

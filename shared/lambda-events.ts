@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 /**
  * Schemas for the Lambda events Switchboard receives, parsed at the edge before use.
@@ -7,29 +7,29 @@ import { z } from 'zod';
 export const webSocketEventSchema = z.object({
   requestContext: z.object({
     routeKey: z.string(),
-    connectionId: z.string().min(1),
-    eventType: z.enum(['CONNECT', 'MESSAGE', 'DISCONNECT']).optional(),
-    domainName: z.string().optional(),
-    stage: z.string().optional(),
-    connectedAt: z.number().optional(),
-    disconnectStatusCode: z.number().nullish(),
-    disconnectReason: z.string().nullish(),
+    connectionId: z.string().check(z.minLength(1)),
+    eventType: z.optional(z.enum(['CONNECT', 'MESSAGE', 'DISCONNECT'])),
+    domainName: z.optional(z.string()),
+    stage: z.optional(z.string()),
+    connectedAt: z.optional(z.number()),
+    disconnectStatusCode: z.nullish(z.number()),
+    disconnectReason: z.nullish(z.string()),
   }),
-  queryStringParameters: z.record(z.string(), z.string()).nullish(),
-  body: z.string().nullish(),
-  isBase64Encoded: z.boolean().optional(),
+  queryStringParameters: z.nullish(z.record(z.string(), z.string())),
+  body: z.nullish(z.string()),
+  isBase64Encoded: z.optional(z.boolean()),
 });
 export type WebSocketEvent = z.infer<typeof webSocketEventSchema>;
 
 export const snsEventSchema = z.object({
   Records: z.array(
     z.object({
-      EventSource: z.string().optional(),
+      EventSource: z.optional(z.string()),
       Sns: z.object({
         MessageId: z.string(),
         Message: z.string(),
-        TopicArn: z.string().optional(),
-        Timestamp: z.string().optional(),
+        TopicArn: z.optional(z.string()),
+        Timestamp: z.optional(z.string()),
       }),
     }),
   ),
@@ -37,12 +37,12 @@ export const snsEventSchema = z.object({
 export type SnsEvent = z.infer<typeof snsEventSchema>;
 
 export const httpEventSchema = z.object({
-  version: z.literal('2.0').optional(),
+  version: z.optional(z.literal('2.0')),
   rawPath: z.string(),
-  rawQueryString: z.string().optional(),
-  headers: z.record(z.string(), z.string()).optional(),
-  queryStringParameters: z.record(z.string(), z.string()).nullish(),
-  requestContext: z.object({ http: z.object({ method: z.string(), path: z.string().optional() }) }),
+  rawQueryString: z.optional(z.string()),
+  headers: z.optional(z.record(z.string(), z.string())),
+  queryStringParameters: z.nullish(z.record(z.string(), z.string())),
+  requestContext: z.object({ http: z.object({ method: z.string(), path: z.optional(z.string()) }) }),
 });
 export type HttpEvent = z.infer<typeof httpEventSchema>;
 

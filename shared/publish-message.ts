@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import { describeIssue } from './validation';
 import { isValidChannelName } from './channel-rules';
 
 /**
@@ -9,12 +10,13 @@ export const MAX_DATA_BYTES = 32 * 1024;
 
 const messageSchema = z.object({
   channels: z
-    .array(z.string().refine(isValidChannelName, 'every channel must match ^[A-Za-z0-9_.:-]{1,128}$'), { error: 'channels must be an array of channel names' })
-    .min(1, 'channels must name at least one channel')
-    .max(MAX_CHANNELS_PER_MESSAGE, `channels may name at most ${MAX_CHANNELS_PER_MESSAGE} channels`),
-  event: z.string({ error: 'event must be a string' }).min(1, 'event must not be empty').max(64, 'event must be at most 64 characters'),
-  data: z.unknown().optional(),
-  id: z.string({ error: 'id must be a string' }).min(1, 'id must not be empty').max(256, 'id must be at most 256 characters').optional(),
+    .array(z.string({ error: 'every channel must be a string' }).check(z.refine(isValidChannelName, 'every channel must match ^[A-Za-z0-9_.:-]{1,128}$')), {
+      error: 'channels must be an array of channel names',
+    })
+    .check(z.minLength(1, 'channels must name at least one channel'), z.maxLength(MAX_CHANNELS_PER_MESSAGE, `channels may name at most ${MAX_CHANNELS_PER_MESSAGE} channels`)),
+  event: z.string({ error: 'event must be a string' }).check(z.minLength(1, 'event must not be empty'), z.maxLength(64, 'event must be at most 64 characters')),
+  data: z.optional(z.unknown()),
+  id: z.optional(z.string({ error: 'id must be a string' }).check(z.minLength(1, 'id must not be empty'), z.maxLength(256, 'id must be at most 256 characters'))),
 });
 
 export interface PublishedEvent {
@@ -37,12 +39,7 @@ export function parsePublishMessage(message: string, fallbackId: string): Publis
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, reason: 'Message must be a JSON object' };
   const parsed = messageSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = issue?.path.join('.') || 'message';
-    const why = issue?.code === 'invalid_type' && issue.input === undefined ? `${field} is required` : `${field}: ${issue?.message ?? 'invalid'}`;
-    return { ok: false, reason: why };
-  }
+  if (!parsed.success) return { ok: false, reason: describeIssue(parsed.error.issues, raw) };
   const m = parsed.data;
   const data = m.data === undefined ? null : m.data;
   const size = Buffer.byteLength(JSON.stringify(data), 'utf8');

@@ -1,5 +1,5 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey, type JWTPayload } from 'jose';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { TokenError } from './errors';
 import type { Clock } from './clock';
 
@@ -29,18 +29,24 @@ export interface TokenVerifierOptions {
   jwks?: JWTVerifyGetKey;
 }
 
-const idClaim = z.union([z.string().min(1).max(128), z.number().finite()]).transform((v) => String(v));
+const idClaim = z.pipe(
+  z.union([z.string().check(z.minLength(1), z.maxLength(128)), z.number()], { error: 'specialist_id and workpoint_id must be strings or numbers' }),
+  z.transform((v) => String(v)),
+);
 
 const claimsSchema = z.object({
-  sub: z.string({ error: 'sub claim is required' }).min(1, 'sub claim is empty').max(256),
+  sub: z.string({ error: 'sub claim is required' }).check(z.minLength(1, 'sub claim is empty'), z.maxLength(256, 'sub claim is too long')),
   exp: z.number({ error: 'exp claim is required' }),
-  role: z.string().max(64).optional(),
-  specialist_id: idClaim.optional(),
-  workpoint_id: idClaim.optional(),
-  channels: z
-    .array(z.string().regex(/^[A-Za-z0-9_.:*-]{1,128}$/, 'channels claim entries must be channel names or * patterns'))
-    .max(1000)
-    .optional(),
+  role: z.optional(z.string({ error: 'role claim must be a string' }).check(z.maxLength(64, 'role claim is too long'))),
+  specialist_id: z.optional(idClaim),
+  workpoint_id: z.optional(idClaim),
+  channels: z.optional(
+    z
+      .array(z.string().check(z.regex(/^[A-Za-z0-9_.:*-]{1,128}$/, 'channels claim entries must be channel names or * patterns')), {
+        error: 'channels claim must be an array',
+      })
+      .check(z.maxLength(1000, 'channels claim has too many entries')),
+  ),
 });
 
 const HMAC_ALGS = ['HS256'];
