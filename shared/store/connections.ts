@@ -149,11 +149,11 @@ export class ConnectionStore {
       startKey = r.LastEvaluatedKey;
     } while (startKey);
 
-    const removed = await mapWithLimit(channels, 10, async (channel) => {
-      const subscriber = keys.channelSubscriber(channel, connectionId);
-      await this.batchWrite([{ DeleteRequest: { Key: subscriber } }]);
-      return this.deleteExisting(keys.connectionSubscription(connectionId, channel));
-    });
+    // Fan-out must stop finding this connection: drop the subscriber items first, 25 per request.
+    for (let i = 0; i < channels.length; i += 25) {
+      await this.batchWrite(channels.slice(i, i + 25).map((channel) => ({ DeleteRequest: { Key: keys.channelSubscriber(channel, connectionId) } })));
+    }
+    const removed = await mapWithLimit(channels, 10, (channel) => this.deleteExisting(keys.connectionSubscription(connectionId, channel)));
     const existed = await this.deleteExisting(keys.connection(connectionId));
     const subscriptions = removed.filter(Boolean).length;
     if (existed || subscriptions > 0) await addStats(this.db, { connections: existed ? -1 : 0, subscriptions: -subscriptions });
