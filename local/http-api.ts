@@ -1,0 +1,201 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { HTTP_ROUTES } from '../shared/routes';
+import { httpV2Event, normalizeIp, type HttpApi } from './api-gateway-events';
+import type { LocalLog } from './log';
+import { listen } from './ports';
+import type { LambdaHandler } from './ws-gateway';
+
+/**
+ * The local API Gateway HTTP API: the routes of HTTP_ROUTES go to the http handler as payload 2.0
+ * events; any other GET serves a static file from `publicDir` (the demo page); anything else is
+ * API Gateway's own `404 {"message":"Not Found"}`.
+ */
+export const PUBLIC_DIR = path.join(__dirname, 'public');
+const MAX_BODY_BYTES = 10 * 1024 * 1024; // HTTP API's payload limit
+
+export interface HttpApiOptions {
+  port: number;
+  host?: string;
+  handler: LambdaHandler;
+  publicDir?: string;
+  log?: LocalLog;
+}
+
+export interface LocalHttpApi {
+  port: number;
+  url: string;
+  stop(): Promise<void>;
+}
+
+export interface RouteMatch {
+  routeKey: string;
+  pathParameters?: Record<string, string>;
+}
+
+interface CompiledRoute {
+  routeKey: string;
+  method: string;
+  regex: RegExp;
+  params: string[];
+  /** Literal characters: the more, the more specific (API Gateway prefers the most specific route). */
+  specificity: number;
+  greedy: boolean;
+}
+
+function compile(routeKey: string): CompiledRoute {
+  const [method, routePath] = routeKey.split(' ') as [string, string];
+  const params: string[] = [];
+  let greedy = false;
+  const pattern = routePath
+    .split('/')
+    .map((seg) => {
+      const m = seg.match(/^\{([A-Za-z0-9_]+)(\+)?\}$/);
+      if (!m) return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      params.push(m[1] as string);
+      if (m[2]) {
+        greedy = true;
+        return '(.+)';
+      }
+      return '([^/]+)';
+    })
+    .join('/');
+  return { routeKey, method, regex: new RegExp(`^${pattern}$`), params, specificity: routePath.replace(/\{[^}]+\}/g, '').length, greedy };
+}
+
+const COMPILED = HTTP_ROUTES.map(compile).sort((a, b) => Number(a.greedy) - Number(b.greedy) || b.specificity - a.specificity);
+
+/** The HTTP API route a request matches, with its path parameters (decoded), as API Gateway picks it. */
+export function matchHttpRoute(method: string, rawPath: string): RouteMatch | undefined {
+  for (const r of COMPILED) {
+    if (r.method !== 'ANY' && r.method !== method) continue;
+    const m = rawPath.match(r.regex);
+    if (!m) continue;
+    const pathParameters: Record<string, string> = {};
+    r.params.forEach((p, i) => (pathParameters[p] = safeDecode(m[i + 1] as string)));
+    return { routeKey: r.routeKey, ...(r.params.length > 0 && { pathParameters }) };
+  }
+  return undefined;
+}
+
+export async function startHttpApi(opts: HttpApiOptions): Promise<LocalHttpApi> {
+  const host = opts.host ?? '127.0.0.1';
+  const publicDir = path.resolve(opts.publicDir ?? PUBLIC_DIR);
+  const log = opts.log ?? (() => undefined);
+  let api: HttpApi = { domainName: host, apiId: 'local' };
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      log('warn', `http request failed: ${(err as Error)?.message ?? String(err)}`);
+      send(res, 500, { 'content-type': 'application/json' }, JSON.stringify({ message: 'Internal Server Error' }));
+    });
+  });
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const method = (req.method ?? 'GET').toUpperCase();
+    const rawUrl = req.url ?? '/';
+    const rawPath = rawUrl.split('?')[0] ?? '/';
+    const route = matchHttpRoute(method, rawPath);
+    const body = await readBody(req);
+    if (body === undefined) return send(res, 413, { 'content-type': 'application/json' }, JSON.stringify({ message: 'Request Entity Too Large' }));
+    if (route) {
+      const event = httpV2Event(api, { method, rawUrl, headers: req.headers, sourceIp: normalizeIp(req.socket.remoteAddress), protocol: `HTTP/${req.httpVersion}`, body }, route);
+      let result: unknown;
+      try {
+        result = await opts.handler(event);
+      } catch (err) {
+        log('warn', `http handler failed: ${(err as Error)?.message ?? String(err)}`);
+        return send(res, 500, { 'content-type': 'application/json' }, JSON.stringify({ message: 'Internal Server Error' }));
+      }
+      return sendLambdaResult(res, result, method === 'HEAD');
+    }
+    if (method === 'GET' || method === 'HEAD') return serveStatic(res, publicDir, rawPath, method === 'HEAD');
+    send(res, 404, { 'content-type': 'application/json' }, JSON.stringify({ message: 'Not Found' }));
+  }
+
+  const port = await listen(server, opts.port, host, 'HTTP_PORT');
+  api = { domainName: `${host}:${port}`, apiId: 'local' };
+  return {
+    port,
+    url: `http://${host}:${port}`,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Payload 2.0 responses: `{statusCode, headers, body, isBase64Encoded, cookies}`, or any JSON value as a 200. */
+function sendLambdaResult(res: http.ServerResponse, result: unknown, headOnly: boolean): void {
+  const headers: Record<string, string | string[]> = { 'apigw-requestid': randomUUID() };
+  if (typeof result === 'object' && result !== null && 'statusCode' in result) {
+    const r = result as { statusCode: number; headers?: Record<string, unknown>; body?: unknown; isBase64Encoded?: boolean; cookies?: string[] };
+    for (const [k, v] of Object.entries(r.headers ?? {})) headers[k.toLowerCase()] = String(v);
+    if (r.cookies?.length) headers['set-cookie'] = r.cookies;
+    const body = typeof r.body === 'string' ? (r.isBase64Encoded ? Buffer.from(r.body, 'base64') : Buffer.from(r.body, 'utf8')) : Buffer.alloc(0);
+    return send(res, Number(r.statusCode), headers, headOnly ? Buffer.alloc(0) : body);
+  }
+  const body = result === undefined ? '' : typeof result === 'string' ? result : JSON.stringify(result);
+  send(res, 200, { ...headers, 'content-type': 'application/json' }, headOnly ? '' : body);
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.map': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+function serveStatic(res: http.ServerResponse, publicDir: string, rawPath: string, headOnly: boolean): void {
+  const rel = safeDecode(rawPath);
+  let file = path.resolve(publicDir, `.${rel.endsWith('/') ? `${rel}index.html` : rel}`);
+  // Never serve anything outside the public directory.
+  if (file !== publicDir && !file.startsWith(publicDir + path.sep)) return notFound(res);
+  try {
+    if (fs.statSync(file).isDirectory()) file = path.join(file, 'index.html');
+    const body = fs.readFileSync(file);
+    send(res, 200, { 'content-type': CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream', 'cache-control': 'no-cache' }, headOnly ? Buffer.alloc(0) : body);
+  } catch {
+    notFound(res);
+  }
+}
+
+function notFound(res: http.ServerResponse): void {
+  send(res, 404, { 'content-type': 'application/json' }, JSON.stringify({ message: 'Not Found' }));
+}
+
+function send(res: http.ServerResponse, status: number, headers: Record<string, string | string[]>, body: string | Buffer): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function readBody(req: http.IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(c);
+    });
+    req.on('end', () => resolve(size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+

@@ -1,0 +1,239 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { handler as connectHandler } from '../functions/connect';
+import { handler as disconnectHandler } from '../functions/disconnect';
+import { handler as fanoutHandler } from '../functions/fanout';
+import { handler as httpHandler } from '../functions/http';
+import { handler as messageHandler } from '../functions/message';
+import { LOCAL_DEV_SECRET, loadConfig } from '../shared/config';
+import { createTable } from '../shared/store/create-table';
+import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
+import { startHttpApi, type LocalHttpApi } from './http-api';
+import type { LocalLog } from './log';
+import { checkPortsFree } from './ports';
+import { startSnsBridge, type BridgeEvent, type SnsBridge } from './sns-bridge';
+import { startWsGateway, type GatewayEvent, type LambdaHandler, type WsGateway } from './ws-gateway';
+
+/**
+ * The whole system on one machine: DynamoDB Local, the SNS emulator with its fanout bridge, the
+ * WebSocket gateway (+ management API) and the HTTP API, all running the real handlers of
+ * functions/. The handlers read their configuration from process.env, as in Lambda, so this sets
+ * it before their first invocation: one runtime per process.
+ */
+export interface LocalEndpoints {
+  websocketUrl: string;
+  httpUrl: string;
+  snsEndpoint: string;
+  topicArn: string;
+  region: string;
+  dynamodbEndpoint: string;
+  tableName: string;
+  jwtSecret: string;
+  demoUrl: string;
+}
+
+export interface RuntimeOptions {
+  /** Ports on 127.0.0.1; 0 picks a free one. Defaults: 3000, 3001, 4566, 8000. */
+  httpPort?: number;
+  wsPort?: number;
+  snsPort?: number;
+  dynamodbPort?: number;
+  /** Use this DynamoDB (e.g. an already running DynamoDB Local) instead of starting one. */
+  dynamodbEndpoint?: string;
+  /** Keep DynamoDB Local's data in this directory (default: in memory). */
+  persistDir?: string;
+  tableName?: string;
+  region?: string;
+  jwtSecret?: string;
+  idleTimeoutMs?: number;
+  maxAgeMs?: number;
+  fanoutMaxAttempts?: number;
+  fanoutRetryDelaySeconds?: number;
+  publicDir?: string;
+  onEvent?: (e: RuntimeEvent) => void;
+  log?: LocalLog;
+  /** A part died on its own (DynamoDB Local crashed): the runtime is unusable. */
+  onFatal?: (message: string) => void;
+}
+
+export type RuntimeEvent = GatewayEvent | BridgeEvent;
+
+export interface LocalRuntime {
+  endpoints: LocalEndpoints;
+  gateway: WsGateway;
+  bridge: SnsBridge;
+  persistent: boolean;
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_PORTS = { http: 3000, ws: 3001, sns: 4566, dynamodb: 8000 } as const;
+export const DEFAULT_TABLE_NAME = 'switchboard-local';
+
+/** Options from the environment (HTTP_PORT, WS_PORT, SNS_PORT, DYNAMODB_PORT, SWITCHBOARD_LOCAL_*). */
+export function runtimeOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): RuntimeOptions {
+  const int = (name: string, def?: number): number | undefined => {
+    const v = env[name];
+    if (v === undefined || v.trim() === '') return def;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number (0 to 65535) or a number of milliseconds, got "${v}"`);
+    return n;
+  };
+  const ms = (name: string): number | undefined => {
+    const v = env[name];
+    if (v === undefined || v.trim() === '') return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive number of milliseconds, got "${v}"`);
+    return n;
+  };
+  return {
+    httpPort: int('HTTP_PORT', DEFAULT_PORTS.http),
+    wsPort: int('WS_PORT', DEFAULT_PORTS.ws),
+    snsPort: int('SNS_PORT', DEFAULT_PORTS.sns),
+    dynamodbPort: int('DYNAMODB_PORT', DEFAULT_PORTS.dynamodb),
+    dynamodbEndpoint: env.SWITCHBOARD_LOCAL_DYNAMODB_ENDPOINT || undefined,
+    tableName: env.SWITCHBOARD_TABLE_NAME || undefined,
+    region: env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined,
+    jwtSecret: env.SWITCHBOARD_JWT_SECRET || undefined,
+    idleTimeoutMs: ms('SWITCHBOARD_LOCAL_IDLE_TIMEOUT_MS'),
+    maxAgeMs: ms('SWITCHBOARD_LOCAL_MAX_AGE_MS'),
+    fanoutRetryDelaySeconds: env.SWITCHBOARD_LOCAL_FANOUT_RETRY_SECONDS ? Number(env.SWITCHBOARD_LOCAL_FANOUT_RETRY_SECONDS) : undefined,
+  };
+}
+
+export async function startRuntime(opts: RuntimeOptions = {}): Promise<LocalRuntime> {
+  // Node 20 here, 22 on Lambda: the SDK's reminder about that is noise locally.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const region = opts.region ?? 'us-east-1';
+  const tableName = opts.tableName ?? DEFAULT_TABLE_NAME;
+  const jwtSecret = opts.jwtSecret ?? LOCAL_DEV_SECRET;
+  const log = opts.log ?? (() => undefined);
+  const ports = {
+    http: opts.httpPort ?? DEFAULT_PORTS.http,
+    ws: opts.wsPort ?? DEFAULT_PORTS.ws,
+    sns: opts.snsPort ?? DEFAULT_PORTS.sns,
+    dynamodb: opts.dynamodbPort ?? DEFAULT_PORTS.dynamodb,
+  };
+  // Every fixed port first, so a taken one fails in a second instead of after Java started.
+  await checkPortsFree([
+    { port: ports.http, envName: 'HTTP_PORT' },
+    { port: ports.ws, envName: 'WS_PORT' },
+    { port: ports.sns, envName: 'SNS_PORT' },
+    ...(opts.dynamodbEndpoint ? [] : [{ port: ports.dynamodb, envName: 'DYNAMODB_PORT' }]),
+  ]);
+
+  // Handlers wait at this gate until their environment is complete (endpoints are known only once
+  // every part is listening); nothing can reach them before that anyway except an early client.
+  let openGate!: () => void;
+  const gate = new Promise<void>((resolve) => (openGate = resolve));
+  const gated =
+    (h: (event: unknown) => Promise<unknown>): LambdaHandler =>
+    async (event) => {
+      await gate;
+      return h(event);
+    };
+
+  const started: { stop(): Promise<void> }[] = [];
+  const results = await Promise.allSettled([
+    opts.dynamodbEndpoint
+      ? Promise.resolve<DynamoDbLocal | undefined>(undefined)
+      : startDynamoDbLocal({ port: ports.dynamodb === 0 ? undefined : ports.dynamodb, persistDir: opts.persistDir }),
+    startSnsBridge({
+      port: ports.sns,
+      region,
+      handler: gated(fanoutHandler),
+      maxAttempts: opts.fanoutMaxAttempts,
+      retryDelaySeconds: opts.fanoutRetryDelaySeconds,
+      onEvent: opts.onEvent,
+      log,
+    }),
+    startWsGateway({
+      port: ports.ws,
+      handlers: { connect: gated(connectHandler), disconnect: gated(disconnectHandler), message: gated(messageHandler) },
+      idleTimeoutMs: opts.idleTimeoutMs,
+      maxAgeMs: opts.maxAgeMs,
+      onEvent: opts.onEvent,
+      log,
+    }),
+    startHttpApi({ port: ports.http, handler: gated(httpHandler), publicDir: opts.publicDir, log }),
+  ] as const);
+  for (const r of results) if (r.status === 'fulfilled' && r.value) started.push(r.value);
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  const stopAll = async () => {
+    // Gateway first: its $disconnect handlers still need DynamoDB.
+    for (const part of [...started].reverse()) await part.stop().catch((err: unknown) => log('warn', `stopping failed: ${(err as Error)?.message ?? String(err)}`));
+  };
+  if (failure) {
+    await stopAll();
+    throw failure.reason;
+  }
+  const [ddbResult, bridgeResult, gatewayResult, httpResult] = results as unknown as [
+    PromiseFulfilledResult<DynamoDbLocal | undefined>,
+    PromiseFulfilledResult<SnsBridge>,
+    PromiseFulfilledResult<WsGateway>,
+    PromiseFulfilledResult<LocalHttpApi>,
+  ];
+  const ddb = ddbResult.value;
+  const bridge = bridgeResult.value;
+  const gateway = gatewayResult.value;
+  const httpApi = httpResult.value;
+  const dynamodbEndpoint = opts.dynamodbEndpoint ?? (ddb as DynamoDbLocal).endpoint;
+
+  try {
+    setHandlerEnvironment({ region, dynamodbEndpoint, tableName, jwtSecret, managementEndpoint: gateway.managementEndpoint });
+    // Fail now, with the variable's name, rather than on the first connection.
+    loadConfig(process.env);
+    const dynamo = new DynamoDBClient({ endpoint: dynamodbEndpoint, region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    try {
+      await createTable(dynamo, tableName);
+    } finally {
+      dynamo.destroy();
+    }
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  openGate();
+
+  let stopping = false;
+  ddb?.onUnexpectedExit((code, lastOutput) => {
+    if (stopping) return;
+    opts.onFatal?.(`DynamoDB Local exited unexpectedly (exit code ${code ?? 'none'})${lastOutput ? `: ${lastOutput}` : ''}`);
+  });
+
+  const endpoints: LocalEndpoints = {
+    websocketUrl: gateway.url,
+    httpUrl: httpApi.url,
+    snsEndpoint: bridge.endpoint,
+    topicArn: bridge.topicArn,
+    region,
+    dynamodbEndpoint,
+    tableName,
+    jwtSecret,
+    demoUrl: `${httpApi.url}/`,
+  };
+  return {
+    endpoints,
+    gateway,
+    bridge,
+    persistent: Boolean(opts.persistDir),
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      await stopAll();
+    },
+  };
+}
+
+/** The environment the handlers read, as the CDK stack sets it on the Lambda functions. */
+function setHandlerEnvironment(e: { region: string; dynamodbEndpoint: string; tableName: string; jwtSecret: string; managementEndpoint: string }): void {
+  const env = process.env;
+  env.AWS_REGION = e.region;
+  env.AWS_ACCESS_KEY_ID ??= 'local';
+  env.AWS_SECRET_ACCESS_KEY ??= 'local';
+  env.AWS_ENDPOINT_URL_DYNAMODB = e.dynamodbEndpoint;
+  env.SWITCHBOARD_TABLE_NAME = e.tableName;
+  env.SWITCHBOARD_JWT_SECRET = e.jwtSecret;
+  env.SWITCHBOARD_WS_MANAGEMENT_ENDPOINT = e.managementEndpoint;
+  env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  env.POWERTOOLS_METRICS_DISABLED = 'true';
+  env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+}

@@ -1,0 +1,145 @@
+import { performance } from 'node:perf_hooks';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../shared/config';
+import { endpointsFile, mintToken, writeEndpoints } from './cli/common';
+import { DynamoDbLocalError } from './dynamodb-local';
+import type { LocalLog } from './log';
+import { PortInUseError } from './ports';
+import { runtimeOptionsFromEnv, startRuntime, type LocalRuntime, type RuntimeEvent } from './runtime';
+
+/**
+ * `npm start`: the whole system on 127.0.0.1, then `.local/endpoints.json` and a banner.
+ *
+ *   npm start [-- --persist DIR] [--verbose] [--quiet] [--endpoints-file FILE]
+ *
+ * Ports: HTTP_PORT, WS_PORT, SNS_PORT, DYNAMODB_PORT (3000, 3001, 4566, 8000; 0 = any free port).
+ * Ctrl-C / SIGTERM stop everything (DynamoDB Local's JVM included) and free the ports.
+ *
+ * When started with an IPC channel and SWITCHBOARD_LOCAL_TEST_HOOKS=1 (the e2e tests), it reports
+ * `ready` and every gateway/bridge event to the parent, and obeys `vanish` (drop a connection
+ * without `$disconnect`). Without the parent it shuts down.
+ */
+const USAGE = 'usage: npm start [-- --persist DIR] [--verbose] [--quiet] [--endpoints-file FILE]';
+
+interface ParentMessage {
+  type: 'vanish' | 'settle';
+  requestId: number;
+  connectionId?: string;
+}
+
+async function main(): Promise<void> {
+  let args;
+  try {
+    args = parseArgs({
+      options: {
+        persist: { type: 'string' },
+        verbose: { type: 'boolean', short: 'v' },
+        quiet: { type: 'boolean', short: 'q' },
+        'endpoints-file': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (err) {
+    fail(`${(err as Error).message}\n${USAGE}`, 2);
+  }
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const verbose = Boolean(args.verbose);
+  const hooks = process.env.SWITCHBOARD_LOCAL_TEST_HOOKS === '1' && typeof process.send === 'function';
+  const file = endpointsFile(args['endpoints-file']);
+  const log: LocalLog = (level, line) => {
+    if (level === 'debug' && !verbose) return;
+    process.stderr.write(`[local] ${line}\n`);
+  };
+  // Handler logs (Powertools JSON) are quiet unless asked for.
+  if (verbose) process.env.POWERTOOLS_LOG_LEVEL ??= 'INFO';
+
+  let runtime: LocalRuntime | undefined;
+  let shuttingDown = false;
+  const shutdown = async (code: number, why?: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    if (why) process.stderr.write(`switchboard: ${why}\n`);
+    const force = setTimeout(() => process.exit(code || 1), 10_000);
+    force.unref();
+    await runtime?.stop().catch(() => undefined);
+    process.exit(code);
+  };
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(sig, () => {
+      if (shuttingDown) process.exit(130); // a second Ctrl-C: stop waiting
+      if (!args.quiet) process.stderr.write('\nstopping...\n');
+      void shutdown(0);
+    });
+  }
+  process.on('uncaughtException', (err) => void shutdown(1, `unexpected error: ${err.message}`));
+  process.on('unhandledRejection', (err) => void shutdown(1, `unexpected error: ${(err as Error)?.message ?? String(err)}`));
+  if (typeof process.send === 'function') process.on('disconnect', () => void shutdown(0));
+
+  const forward = hooks ? (e: RuntimeEvent) => process.send?.({ type: 'event', event: e }) : undefined;
+  try {
+    runtime = await startRuntime({
+      ...runtimeOptionsFromEnv(),
+      persistDir: args.persist,
+      onEvent: forward,
+      log,
+      onFatal: (message) => void shutdown(1, message),
+    });
+  } catch (err) {
+    if (shuttingDown) return;
+    const known = err instanceof PortInUseError || err instanceof DynamoDbLocalError || err instanceof ConfigError;
+    const message = (err as Error)?.message ?? String(err);
+    if (verbose && !known && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    fail(`could not start: ${message}`, 1);
+  }
+  if (shuttingDown) return;
+  const { endpoints } = runtime;
+  writeEndpoints(file, endpoints);
+  const readyMs = Math.round(performance.now());
+
+  if (hooks) {
+    process.send?.({ type: 'ready', endpoints, dlqUrl: runtime.bridge.dlqUrl, routes: runtime.gateway.routes, readyMs });
+    const rt = runtime;
+    process.on('message', (m: ParentMessage) => {
+      if (m.type === 'vanish') process.send?.({ type: 'reply', requestId: m.requestId, ok: rt.gateway.vanish(m.connectionId ?? '') });
+      if (m.type === 'settle') void rt.gateway.settled().then(() => process.send?.({ type: 'reply', requestId: m.requestId, ok: true }));
+    });
+  }
+  if (!args.quiet) process.stdout.write(await banner(runtime, file, readyMs));
+}
+
+async function banner(runtime: LocalRuntime, file: string, readyMs: number): Promise<string> {
+  const e = runtime.endpoints;
+  const token = await mintToken({ sub: 'local-admin', role: 'admin' }, e.jwtSecret, 24 * 3600);
+  const rel = path.relative(process.cwd(), file) || file;
+  return [
+    '',
+    `Switchboard local is ready (${(readyMs / 1000).toFixed(1)} s)`,
+    '',
+    `  WebSocket   ${e.websocketUrl}?token=<JWT>`,
+    `  HTTP API    ${e.httpUrl}   demo page: ${e.demoUrl}`,
+    `  SNS         ${e.snsEndpoint}   topic ${e.topicArn}`,
+    `  DynamoDB    ${e.dynamodbEndpoint}   table ${e.tableName} (${runtime.persistent ? 'persisted' : 'in memory'})`,
+    `  endpoints   ${rel}`,
+    '',
+    'An admin token (24 h):',
+    `  ${token}`,
+    '',
+    'Watch events:   npm run tail -- --role admin --channels admin',
+    `Publish one:    npm run publish -- --channels admin --event hello --data '{"hi":1}'`,
+    'Make a token:   npm run token -- --sub u1 --role specialist --specialist-id 2',
+    '',
+    'Ctrl-C stops everything.',
+    '',
+  ].join('\n');
+}
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`switchboard: ${message}\n`);
+  process.exit(code);
+}
+
+void main();
