@@ -307,10 +307,10 @@ export class Switchboard extends Construct {
       Validations.of(api).acknowledge({
         id: 'AwsSolutions-APIG4',
         reason:
-          'Every caller is authorised by a JWT inside the function, per protocol: $connect verifies the token and answers 401 (an API Gateway authorizer ' +
-          'can only yield 403 on deny); WebSocket routes other than $connect cannot carry authorizers, they act on the connection authorised at $connect; ' +
-          'HTTP routes check the Bearer token (HS256 or JWKS; the HTTP API JWT authorizer cannot verify HS256), GET /health is public by design ' +
-          'and OPTIONS preflights are unauthenticated by the CORS standard.',
+          'Authentication happens in the functions, by design (protocol sections 1 and 3): $connect verifies the JWT (HS256 secret or JWKS) and refuses ' +
+          'with 401, or 400/403 for ?channels= it checks against the same token; WebSocket routes other than $connect cannot have authorizers and act ' +
+          'only on connections admitted at $connect. HTTP routes verify the Bearer token in the function (an HTTP API JWT authorizer cannot verify HS256); ' +
+          'GET /health is public by design and CORS preflights (OPTIONS) carry no credentials by standard.',
       });
     }
 
@@ -383,8 +383,8 @@ export class Switchboard extends Construct {
     Validations.of(fn).acknowledge({
       id: 'AwsSolutions-L1',
       reason:
-        'Node.js 22 is the runtime this code is written and tested for (design.md: Node.js 22 or newer; tests run on 20 and 22). It is an active ' +
-        'Lambda runtime with security patches from AWS until its deprecation (2027); moving to Node.js 24 is a tested change, not a silent upgrade.',
+        'Node.js 22 is the runtime this project targets (design.md) and the esbuild target of its bundles; it is a supported Lambda runtime that AWS ' +
+        'keeps patched until its announced deprecation. Moving to Node.js 24 is a deliberate change made with its own test run, not a silent upgrade.',
     });
     return fn;
   }
