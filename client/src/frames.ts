@@ -1,0 +1,85 @@
+import type { WsErrorCode } from './codes';
+
+/** Server frames (protocol §3), as the client receives them. */
+export interface EventFrame {
+  type: 'event';
+  id: string;
+  event: string;
+  data: unknown;
+  ts: number;
+  /** The first of the event's channels this connection is subscribed to. */
+  channel: string;
+  /** Each subscribed channel of the event with that channel's new seq. */
+  seqs: Record<string, number>;
+}
+export interface SubscribedFrame {
+  type: 'subscribed';
+  channel: string;
+  seq: number;
+  id?: string;
+}
+export interface UnsubscribedFrame {
+  type: 'unsubscribed';
+  channel: string;
+  id?: string;
+}
+export interface ResetFrame {
+  type: 'reset';
+  channel: string;
+  seq: number;
+  id?: string;
+}
+export interface PongFrame {
+  type: 'pong';
+  ts: number;
+  id?: string;
+}
+export interface ErrorFrame {
+  type: 'error';
+  code: WsErrorCode;
+  message: string;
+  id?: string;
+}
+export type ServerFrame = EventFrame | SubscribedFrame | UnsubscribedFrame | ResetFrame | PongFrame | ErrorFrame;
+
+/** Client frames. Subscribe/unsubscribe carry the channel name as `id`, so an error frame names its channel. */
+export type ClientFrame =
+  | { action: 'subscribe'; channel: string; since?: number; id?: string }
+  | { action: 'unsubscribe'; channel: string; id?: string }
+  | { action: 'ping' };
+
+/** `GET /events` answer (protocol §5). */
+export interface EventsResponse {
+  channel: string;
+  seq: number;
+  events: EventFrame[];
+  reset: boolean;
+}
+
+export const CHANNEL_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isSeq = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+
+/** Parses one WebSocket message; anything that is not a well-formed server frame is ignored (undefined). */
+export function parseServerFrame(data: unknown): ServerFrame | undefined {
+  if (typeof data !== 'string') return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+  if (!isObject(v)) return undefined;
+  const ok =
+    v.type === 'event' ? isEvent(v)
+    : v.type === 'subscribed' || v.type === 'reset' ? typeof v.channel === 'string' && isSeq(v.seq)
+    : v.type === 'unsubscribed' ? typeof v.channel === 'string'
+    : v.type === 'error' ? typeof v.code === 'string'
+    : v.type === 'pong';
+  return ok ? (v as unknown as ServerFrame) : undefined;
+}
+
+export function isEvent(v: unknown): v is EventFrame {
+  return isObject(v) && v.type === 'event' && typeof v.id === 'string' && isObject(v.seqs) && Object.values(v.seqs).every(isSeq);
+}
