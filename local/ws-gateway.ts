@@ -283,7 +283,12 @@ export async function startWsGateway(opts: GatewayOptions): Promise<WsGateway> {
       for (const conn of connections.values()) conn.close({ code: 1001, reason: 'Going away' });
       // Give $disconnect a bounded time to run for every connection, then shut the server.
       const drain = (async () => {
-        while (connections.size > 0 || pending.size > 0) await Promise.race([Promise.allSettled([...pending]), delay(50)]);
+        while (connections.size > 0 || pending.size > 0) {
+          await Promise.race([Promise.allSettled([...pending]), delay(50)]);
+          // Yield to I/O every turn: close frames arrive as I/O, and with nothing pending the race
+          // above settles in a microtask, so without this the loop would starve the event loop.
+          await new Promise((r) => setImmediate(r));
+        }
       })();
       await Promise.race([drain, delay(5000)]);
       for (const conn of connections.values()) conn.ws.terminate();

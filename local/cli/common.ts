@@ -9,6 +9,9 @@ import type { LocalEndpoints } from '../runtime';
  * Every value read from `.local/endpoints.json` can be overridden by a flag or the environment, so
  * the tools also work against a deployed stack.
  */
+// Node 20 here, 22 on Lambda: the SDK's reminder about that is noise in a CLI's output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const DEFAULT_ENDPOINTS_FILE = path.join(REPO_ROOT, '.local', 'endpoints.json');
 

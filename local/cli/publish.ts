@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { CliError, endpointsFile, explainNetworkError, readEndpoints, runCli, splitList } from './common';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 
 /**
  * `npm run publish -- --channels a,b --event create --data '{"booking_id":9}' [--id key]` publishes
