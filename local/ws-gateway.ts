@@ -156,6 +156,11 @@ export async function startWsGateway(opts: GatewayOptions): Promise<WsGateway> {
   const domainName = `${host}:${port}`;
   const api: WsApi = { domainName, stage: opts.stage ?? 'local', apiId: 'local' };
 
+  /** Resolves when every handler call started so far (and any they queued) has finished. */
+  const settled = async (): Promise<void> => {
+    while (pending.size > 0) await Promise.allSettled([...pending]);
+  };
+
   const handlerFor = (routeKey: RouteKey | string): LambdaHandler => {
     const fn = routes[routeKey] ?? routes.$default;
     const handler = fn && (opts.handlers as Record<string, LambdaHandler | undefined>)[fn];
@@ -275,23 +280,18 @@ export async function startWsGateway(opts: GatewayOptions): Promise<WsGateway> {
       emit({ type: 'vanished', connectionId });
       return true;
     },
-    async settled() {
-      while (pending.size > 0) await Promise.allSettled([...pending]);
-    },
+    settled,
     async stop() {
       stopping = true;
-      for (const conn of connections.values()) conn.close({ code: 1001, reason: 'Going away' });
-      // Give $disconnect a bounded time to run for every connection, then shut the server.
-      const drain = (async () => {
-        while (connections.size > 0 || pending.size > 0) {
-          await Promise.race([Promise.allSettled([...pending]), delay(50)]);
-          // Yield to I/O every turn: close frames arrive as I/O, and with nothing pending the race
-          // above settles in a microtask, so without this the loop would starve the event loop.
-          await new Promise((r) => setImmediate(r));
-        }
-      })();
-      await Promise.race([drain, delay(5000)]);
-      for (const conn of connections.values()) conn.ws.terminate();
+      const open = [...connections.values()];
+      const closed = Promise.all(open.map((c) => new Promise<void>((resolve) => c.ws.once('close', () => resolve()))));
+      for (const conn of open) conn.close({ code: 1001, reason: 'Going away' });
+      // Clients get a moment to answer the close frame; then the rest are cut.
+      await Promise.race([closed, delay(2000)]);
+      for (const conn of open) conn.ws.terminate();
+      await Promise.race([closed, delay(1000)]);
+      // Every close queued a $disconnect (DynamoDB must stay consistent, e.g. with --persist).
+      await Promise.race([settled(), delay(5000)]);
       wss.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
