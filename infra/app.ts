@@ -1,5 +1,5 @@
 import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
-import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { JwtSecretSource, SwitchboardProps } from './switchboard-construct';
 import { SwitchboardStack } from './switchboard-stack';
@@ -36,6 +36,12 @@ function positiveInt(key: string, value: string): number {
   return Number.isInteger(n) && n > 0 ? n : fail(`${key} must be a positive integer, got "${value}"`);
 }
 
+function retentionDays(value: string): logs.RetentionDays {
+  const allowed = Object.values(logs.RetentionDays).filter((v): v is number => typeof v === 'number');
+  const n = Number(value);
+  return allowed.includes(n) ? (n as logs.RetentionDays) : fail(`logRetentionDays must be one of ${allowed.join(', ')}, got "${value}"`);
+}
+
 function secretSource(): JwtSecretSource | undefined {
   const secretArn = ctx('jwtSecretArn');
   const parameterName = ctx('jwtSecretParameter');
@@ -57,7 +63,7 @@ const props: SwitchboardProps = {
   alarmEmail: ctx('alarmEmail'),
   fanoutReservedConcurrency: reserved === undefined ? undefined : reserved === 'none' ? false : positiveInt('fanoutReservedConcurrency', reserved),
   removalPolicy: removal === undefined || removal === 'retain' ? undefined : removal === 'destroy' ? RemovalPolicy.DESTROY : fail(`removalPolicy must be retain or destroy, got "${removal}"`),
-  logRetention: retention === undefined ? undefined : (positiveInt('logRetentionDays', retention) as logs.RetentionDays),
+  logRetention: retention === undefined ? undefined : retentionDays(retention),
   apiGatewayCloudWatchRole: ctx('apiGatewayCloudWatchRole') !== 'false',
 };
 

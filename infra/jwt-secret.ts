@@ -55,7 +55,9 @@ export function resolveJwtSecret(scope: Construct, source: JwtSecretSource | und
   if (source) {
     const secret = 'secret' in source ? source.secret : importSecret(scope, source.secretArn);
     refuseLocalDevSecret(secret);
-    return { environment: { SWITCHBOARD_JWT_SECRET_ARN: secret.secretArn }, grantRead: (grantee) => secret.grantRead(grantee) };
+    // GetSecretValue takes a name or an ARN; a name is passed as given rather than as a partial ARN.
+    const secretId = 'secretArn' in source ? source.secretArn : secret.secretArn;
+    return { environment: { SWITCHBOARD_JWT_SECRET_ARN: secretId }, grantRead: (grantee) => secret.grantRead(grantee) };
   }
   const generated = new secretsmanager.Secret(scope, 'JwtSecret', {
     description: 'Switchboard HS256 token secret: backends sign client JWTs with it; the Lambda functions verify them.',

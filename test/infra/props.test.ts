@@ -98,6 +98,13 @@ describe('an existing Secrets Manager secret and alarm topic', () => {
   });
 });
 
+test('a secret given by name is read by name and granted as name-?????? (the suffix Secrets Manager adds)', () => {
+  const { template } = synth({ jwtSecret: { secretArn: 'switchboard/jwt' } });
+  for (const env of functionEnvs(template)) expect(env.SWITCHBOARD_JWT_SECRET_ARN).toBe('switchboard/jwt');
+  const reads = allStatements(template).filter((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:')));
+  for (const s of reads) expect(JSON.stringify(s.Resource)).toMatch(/:secret:switchboard\/jwt-\?\?\?\?\?\?"\]\]\}$/);
+});
+
 describe('refused configurations fail at synth', () => {
   const build = (configure: (stack: Stack) => ConstructorParameters<typeof Switchboard>[2]) => () => {
     const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Refused');
