@@ -4,7 +4,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { FUNCTIONS, type FunctionName } from '../../shared/routes';
 import type { SwitchboardStack } from '../../infra/switchboard-stack';
-import { actionsOf, logicalId, resourcesOf, synth, type Statement } from './synth';
+import { actionsOf, functionLogicalId, logicalId, pascal, resourcesOf, synth, type Statement } from './synth';
 
 let stack: SwitchboardStack;
 let template: Template;
@@ -25,7 +25,7 @@ function iamStatements(): [string, Statement][] {
 
 /** The statements of the policy attached to a function's role. */
 function functionStatements(name: FunctionName): Statement[] {
-  const fnId = logicalId(template, 'AWS::Lambda::Function', `${name[0]!.toUpperCase()}${name.slice(1)}Function`);
+  const fnId = functionLogicalId(template, name);
   const roleId = (resourcesOf(template)[fnId]!.Properties!.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
   const policies = Object.values(resourcesOf(template, 'AWS::IAM::Policy')).filter((p) => (p.Properties!.Roles as { Ref: string }[]).some((r) => r.Ref === roleId));
   expect(policies).toHaveLength(1);
@@ -93,7 +93,7 @@ describe('IAM', () => {
     for (const name of FUNCTIONS) {
       const logsStatements = functionStatements(name).filter((s) => actionsOf(s).some((a) => a.startsWith('logs:')));
       expect(logsStatements).toHaveLength(1);
-      expect(logsStatements[0]!.Resource).toEqual({ 'Fn::GetAtt': [expect.stringContaining(`${name[0]!.toUpperCase()}${name.slice(1)}Logs`), 'Arn'] });
+      expect(logsStatements[0]!.Resource).toEqual({ 'Fn::GetAtt': [expect.stringContaining(`${pascal(name)}Logs`), 'Arn'] });
     }
     const roles = Object.entries(resourcesOf(template, 'AWS::IAM::Role')).filter(([id]) => !id.includes('ApiGatewayCloudWatchRole'));
     expect(roles).toHaveLength(FUNCTIONS.length);
@@ -147,7 +147,7 @@ describe('cdk-nag AwsSolutions', () => {
         'HttpApi AwsSolutions-APIG4',
         'FanoutSubscriptionDlq AwsSolutions-SQS3',
         'FanoutFailureQueue AwsSolutions-SQS3',
-        ...FUNCTIONS.map((n) => `${n[0]!.toUpperCase()}${n.slice(1)}Function AwsSolutions-L1`),
+        ...FUNCTIONS.map((n) => `${pascal(n)}Function AwsSolutions-L1`),
         `MessageRole ${connections}`,
         `FanoutRole ${connections}`,
         'ApiGatewayCloudWatchRole AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',

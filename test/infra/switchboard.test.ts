@@ -3,11 +3,11 @@ import * as path from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { FUNCTIONS, HTTP_ROUTES, ROUTE_SELECTION_EXPRESSION, WEBSOCKET_ROUTES, type FunctionName } from '../../shared/routes';
 import { TABLE_DEFINITION } from '../../shared/store/table-definition';
-import { logicalId, resourcesOf, synth } from './synth';
+import { functionLogicalId, logicalId, resourcesOf, synth } from './synth';
 
 /** The default stack, synthesized once for the whole file. */
 let template: Template;
-const fnId = (name: FunctionName) => logicalId(template, 'AWS::Lambda::Function', `${name[0]!.toUpperCase()}${name.slice(1)}Function`);
+const fnId = (name: FunctionName) => functionLogicalId(template, name);
 /** The function an API Gateway v2 route ends up invoking (route → integration → function ARN). */
 function functionOfRoute(route: { Properties?: Record<string, any> }): string {
   const integrationId = JSON.stringify(route.Properties!.Target).match(/"Ref":"([^"]+)"/)![1]!;

@@ -28,6 +28,11 @@ export function logicalId(template: Template, type: string, fragment: string): s
   return ids[0]!;
 }
 
+/** `connect` → `Connect`: the construct ids are `<Name>Function`, `<Name>Role`, `<Name>Logs`. */
+export const pascal = (name: string): string => `${name.charAt(0).toUpperCase()}${name.slice(1)}`;
+
+export const functionLogicalId = (template: Template, name: string): string => logicalId(template, 'AWS::Lambda::Function', `${pascal(name)}Function`);
+
 export interface Statement {
   Effect: 'Allow' | 'Deny';
   Action: string | string[];
