@@ -227,7 +227,11 @@ export async function startWsGateway(opts: GatewayOptions): Promise<WsGateway> {
     });
     conn.ws.on('ping', touch);
     // ws closes the connection itself on protocol errors (1009 for an oversized frame); 'close' follows.
-    conn.ws.on('error', (err) => log('debug', `connection ${connectionId}: ${err.message}`));
+    conn.ws.on('error', (err: Error & { code?: string }) => {
+      log('debug', `connection ${connectionId}: ${err.message}`);
+      // The gateway closed it (ws sent the close frame); the client's reply is never read.
+      conn.serverClose ??= protocolErrorClose(err.code);
+    });
     conn.ws.on('close', (code: number, reason: Buffer) => onClose(conn, code, reason.toString('utf8')));
     log('debug', `connected ${connectionId}`);
     emit({ type: 'connected', connectionId, headers: conn.headers });
@@ -349,10 +353,16 @@ const CLOSE_NAMES: Record<number, string> = {
   1011: 'INTERNAL_ERROR',
 };
 
+/** The close ws sends for a client's protocol error (a frame over 32 KB: 1009). */
+function protocolErrorClose(code: string | undefined): CloseInfo {
+  if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return { code: 1009, reason: 'Frame size exceeds the maximum allowed (32 KB)' };
+  if (code === 'WS_ERR_INVALID_UTF8') return { code: 1007, reason: 'Invalid UTF-8 in a text frame' };
+  return { code: 1002, reason: 'Protocol error' };
+}
+
 /** API Gateway's wording for a close the client started (or a dropped socket). */
 function clientCloseReason(code: number, reason: string): string {
   if (code === 1006) return 'Connection closed abnormally (no close frame)';
-  if (code === 1009) return 'Frame size exceeds the maximum allowed (32 KB)';
   return `Client-side close frame status code '${code}' (${CLOSE_NAMES[code] ?? 'UNKNOWN'}) - custom reason: ${reason}`;
 }
 
