@@ -268,7 +268,7 @@ export class Switchboard extends Construct {
       stageName: WEBSOCKET_STAGE,
       autoDeploy: true,
       throttle,
-      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(webSocketAccessLogs), format: webSocketAccessLogFormat() },
+      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(webSocketAccessLogs), format: accessLogFormat({ eventType: '$context.eventType', connectionId: '$context.connectionId', integrationLatency: '$context.integration.latency' }) },
     });
     if (props.apiGatewayCloudWatchRole ?? true) this.webSocketStage.node.addDependency(this.apiGatewayAccountLogging());
 
@@ -295,7 +295,7 @@ export class Switchboard extends Construct {
       stageName: '$default',
       autoDeploy: true,
       throttle,
-      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(httpAccessLogs), format: httpAccessLogFormat() },
+      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(httpAccessLogs), format: accessLogFormat({ method: '$context.httpMethod', responseLength: '$context.responseLength', latency: '$context.responseLatency' }) },
     });
     const httpIntegration = new HttpLambdaIntegration('HttpIntegration', this.functions.http);
     for (const route of HTTP_ROUTES) {
@@ -439,36 +439,21 @@ function pascal(name: string): string {
   return name.charAt(0).toUpperCase() + name.slice(1);
 }
 
-function webSocketAccessLogFormat(): apigw.AccessLogFormat {
+/**
+ * One JSON object per request. The query string is left out on purpose: it carries `?token=`.
+ * @see https://docs.aws.amazon.com/apigateway/latest/developerguide/websocket-api-logging.html
+ */
+function accessLogFormat(fields: Record<string, string>): apigw.AccessLogFormat {
   return apigw.AccessLogFormat.custom(
     JSON.stringify({
       requestId: '$context.requestId',
       ip: '$context.identity.sourceIp',
       requestTime: '$context.requestTimeEpoch',
-      eventType: '$context.eventType',
       routeKey: '$context.routeKey',
       status: '$context.status',
-      connectionId: '$context.connectionId',
-      integrationStatus: '$context.integrationStatus',
-      integrationLatency: '$context.integrationLatency',
+      integrationStatus: '$context.integration.status',
       error: '$context.error.message',
-    }),
-  );
-}
-
-function httpAccessLogFormat(): apigw.AccessLogFormat {
-  return apigw.AccessLogFormat.custom(
-    JSON.stringify({
-      requestId: '$context.requestId',
-      ip: '$context.identity.sourceIp',
-      requestTime: '$context.requestTimeEpoch',
-      method: '$context.httpMethod',
-      routeKey: '$context.routeKey',
-      status: '$context.status',
-      responseLength: '$context.responseLength',
-      latency: '$context.responseLatency',
-      integrationStatus: '$context.integrationStatus',
-      error: '$context.error.message',
+      ...fields,
     }),
   );
 }
