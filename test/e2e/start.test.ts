@@ -1,0 +1,210 @@
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { decodeJwt } from 'jose';
+import { portFree } from '../../local/dynamodb-local';
+import type { LocalEndpoints } from '../../local/runtime';
+import { REPO_ROOT } from './support/runtime-process';
+import { TestClient } from './support/ws-client';
+
+/**
+ * `npm start` as a developer runs it (`node --import tsx local/start.ts`, DynamoDB Local on Java
+ * included): readiness, `.local/endpoints.json` (protocol §7), the banner's token, the CLI tools,
+ * a clean Ctrl-C, and one-line failures for a taken port, a missing Java and a dying child.
+ */
+jest.setTimeout(90_000);
+
+const ENDPOINT_KEYS = ['websocketUrl', 'httpUrl', 'snsEndpoint', 'topicArn', 'region', 'dynamodbEndpoint', 'tableName', 'jwtSecret', 'demoUrl'];
+const started: ChildProcess[] = [];
+
+afterAll(() => {
+  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+interface Started {
+  child: ChildProcess;
+  file: string;
+  stdout: () => string;
+  stderr: () => string;
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>;
+}
+
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, HTTP_PORT: '0', WS_PORT: '0', SNS_PORT: '0', DYNAMODB_PORT: '0', ...extra };
+  delete env.SWITCHBOARD_LOCAL_DYNAMODB_ENDPOINT;
+  delete env.SWITCHBOARD_TABLE_NAME;
+  delete env.SWITCHBOARD_LOCAL_TEST_HOOKS;
+  return env;
+}
+
+function start(extraEnv: Record<string, string> = {}): Started {
+  const file = path.join(os.tmpdir(), `switchboard-start-${randomUUID()}`, 'endpoints.json');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts', '--endpoints-file', file], { cwd: REPO_ROOT, env: cleanEnv(extraEnv), stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(child);
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, file, stdout: () => out, stderr: () => err, exited };
+}
+
+/** Waits for the banner (resolves) or the process's exit (rejects with its output). */
+function ready(s: Started, timeoutMs = 60_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not ready in ${timeoutMs} ms:\n${s.stdout()}\n${s.stderr()}`)), timeoutMs);
+    const check = () => {
+      if (s.stdout().includes('Ctrl-C stops everything')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    s.child.stdout?.on('data', check);
+    check();
+    void s.exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before ready:\n${s.stdout()}\n${s.stderr()}`));
+    });
+  });
+}
+
+/** Runs a CLI tool to completion. */
+function cli(tool: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', `local/cli/${tool}.ts`, ...args], { cwd: REPO_ROOT, env: cleanEnv({}) }, (error, stdout, stderr) =>
+      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+function portsOf(e: LocalEndpoints): number[] {
+  return [e.httpUrl, e.websocketUrl, e.snsEndpoint, e.dynamodbEndpoint].map((u) => Number(new URL(u).port));
+}
+
+/** Java processes (and their watchdog shells) serving DynamoDB Local on this port. */
+function dynamoDbPids(port: number): number[] {
+  const ps = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+  return ps
+    .split('\n')
+    .filter((l) => l.includes('DynamoDBLocal.jar') && new RegExp(`-port ${port}(\\s|$)`).test(l))
+    .map((l) => Number(l.trim().split(/\s+/)[0]));
+}
+
+test('npm start: ready, endpoints.json per protocol §7, a working banner token, CLI tools, and a clean Ctrl-C', async () => {
+  const s = start();
+  await ready(s);
+  const endpoints = JSON.parse(fs.readFileSync(s.file, 'utf8')) as LocalEndpoints;
+  expect(Object.keys(endpoints)).toEqual(ENDPOINT_KEYS);
+  expect(endpoints).toMatchObject({ region: 'us-east-1', tableName: 'switchboard-local', jwtSecret: 'local-dev-secret', topicArn: 'arn:aws:sns:us-east-1:000000000000:switchboard' });
+  expect(endpoints.websocketUrl).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
+  for (const k of ['httpUrl', 'snsEndpoint', 'dynamodbEndpoint'] as const) expect(endpoints[k]).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  expect(endpoints.demoUrl).toBe(`${endpoints.httpUrl}/`);
+  const javaPids = dynamoDbPids(Number(new URL(endpoints.dynamodbEndpoint).port));
+  expect(javaPids.length).toBeGreaterThan(0);
+
+  // The banner's admin token works as printed.
+  const banner = s.stdout();
+  const token = banner.split('\n').find((l) => /^\s+eyJ/.test(l))?.trim() as string;
+  expect(decodeJwt(token)).toMatchObject({ role: 'admin' });
+  expect(banner).toContain(`npm run publish -- --channels admin --event hello --data '{"hi":1}'`);
+  expect(banner).toContain('npm run tail --');
+  const admin = await TestClient.connect(endpoints.websocketUrl, token);
+  expect(await admin.subscribe('admin')).toMatchObject({ type: 'subscribed', channel: 'admin' });
+
+  // token → a JWT with the claims asked for.
+  const minted = await cli('token', ['--sub', 'u1', '--role', 'specialist', '--specialist-id', '2', '--workpoint-id', '5', '--channels', 'a,b*', '--ttl', '60', '--endpoints-file', s.file]);
+  expect(minted.code).toBe(0);
+  const claims = decodeJwt(minted.stdout.trim());
+  expect(claims).toMatchObject({ sub: 'u1', role: 'specialist', specialist_id: '2', workpoint_id: '5', channels: ['a', 'b*'] });
+  expect((claims.exp ?? 0) - (claims.iat ?? 0)).toBe(60);
+
+  // tail prints what publish sends.
+  const tail = spawn(process.execPath, ['--import', 'tsx', 'local/cli/tail.ts', '--role', 'admin', '--channels', 'admin', '--raw', '--endpoints-file', s.file], {
+    cwd: REPO_ROOT,
+    env: cleanEnv({}),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  started.push(tail);
+  let tailOut = '';
+  const tailLine = (pred: (line: string) => boolean) =>
+    new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`tail printed no such line:\n${tailOut}`)), 20_000);
+      const check = () => {
+        const line = tailOut.split('\n').find(pred);
+        if (line) {
+          clearTimeout(timer);
+          resolve(line);
+        }
+      };
+      tail.stdout?.on('data', (d: Buffer) => {
+        tailOut += d.toString();
+        check();
+      });
+      check();
+    });
+  await tailLine((l) => l.includes('"subscribed"'));
+  const published = await cli('publish', ['--channels', 'admin', '--event', 'hello', '--data', '{"hi":1}', '--endpoints-file', s.file]);
+  expect(published.code).toBe(0);
+  const messageId = published.stdout.match(/^published (\S+) to arn:aws:sns:/)?.[1];
+  expect(messageId).toBeTruthy();
+  const line = await tailLine((l) => l.includes('"event"'));
+  expect(JSON.parse(line)).toMatchObject({ type: 'event', id: messageId, event: 'hello', data: { hi: 1 }, channel: 'admin' });
+  expect(await admin.nextEvent(messageId)).toMatchObject({ data: { hi: 1 } });
+  const tailExit = new Promise<number | null>((resolve) => tail.once('exit', resolve));
+  tail.kill('SIGINT');
+  expect(await tailExit).toBe(0);
+
+  const bad = await cli('publish', ['--channels', 'admin', '--event', 'x', '--data', '{nope', '--endpoints-file', s.file]);
+  expect(bad.code).toBe(2);
+  expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+
+  // Ctrl-C: the client is told, the process exits 0, Java is gone and every port is free again.
+  s.child.kill('SIGINT');
+  expect((await admin.closed).code).toBe(1001);
+  expect(await s.exited).toBe(0);
+  expect(dynamoDbPids(Number(new URL(endpoints.dynamodbEndpoint).port))).toEqual([]);
+  for (const port of portsOf(endpoints)) expect(await portFree(port)).toBe(true);
+});
+
+test('a taken port is reported in one line naming the variable', async () => {
+  const blocker = net.createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+  const port = (blocker.address() as net.AddressInfo).port;
+  try {
+    const s = start({ WS_PORT: String(port) });
+    expect(await s.exited).toBe(1);
+    expect(s.stderr().trim()).toBe(`switchboard: could not start: port ${port} (WS_PORT) is already in use on 127.0.0.1: stop what uses it or set WS_PORT to another port`);
+  } finally {
+    blocker.close();
+  }
+});
+
+test('a missing Java is reported in one line', async () => {
+  const s = start({ PATH: '/nonexistent' });
+  expect(await s.exited).toBe(1);
+  const lines = s.stderr().trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^switchboard: could not start: Java is not installed/);
+});
+
+test('a dying DynamoDB Local stops the runtime with one line', async () => {
+  const s = start();
+  await ready(s);
+  const endpoints = JSON.parse(fs.readFileSync(s.file, 'utf8')) as LocalEndpoints;
+  const ddbPort = Number(new URL(endpoints.dynamodbEndpoint).port);
+  // Kill the JVM this test started (found by its port), as a crash would.
+  const java = execFileSync('ps', ['-eo', 'pid=,comm=,args='], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => /^\s*\d+\s+java\s/.test(l) && l.includes(`-port ${ddbPort}`))
+    .map((l) => Number(l.trim().split(/\s+/)[0]));
+  expect(java).toHaveLength(1);
+  process.kill(java[0] as number, 'SIGKILL');
+  expect(await s.exited).toBe(1);
+  expect(s.stderr()).toMatch(/^switchboard: DynamoDB Local exited unexpectedly \(exit code \d+\)/m);
+  expect(s.stderr()).not.toMatch(/\n\s+at /);
+  for (const port of portsOf(endpoints)) expect(await portFree(port)).toBe(true);
+});
