@@ -8,7 +8,8 @@ import { FUNCTIONS } from '../../shared/routes';
 import { round, type ScenarioResult } from '../lib';
 
 /**
- * Bundle size of each Lambda (esbuild, minified, AWS SDK external as NodejsFunction does on Node 22)
+ * Bundle size of each Lambda as the CDK stack ships it (esbuild, minified, AWS SDK bundled in: see
+ * infra/switchboard-construct.ts)
  * and of the browser client (min+gzip), and each handler's module init time in a fresh Node process.
  */
 const root = path.join(__dirname, '../..');
@@ -18,12 +19,12 @@ export async function runSize(): Promise<ScenarioResult> {
   const functions: Record<string, unknown>[] = [];
   for (const name of FUNCTIONS) {
     const outfile = path.join(out, `${name}.js`);
-    await build({ entryPoints: [path.join(root, 'functions', `${name}.ts`)], bundle: true, minify: true, platform: 'node', target: 'node22', format: 'cjs', outfile, external: ['@aws-sdk/*'], logLevel: 'silent' });
+    await build({ entryPoints: [path.join(root, 'functions', `${name}.ts`)], bundle: true, minify: true, platform: 'node', target: 'node22', format: 'cjs', mainFields: ['module', 'main'], outfile, logLevel: 'silent' });
     const bytes = fs.statSync(outfile).size;
-    // Init = require() of the bundle in a fresh process (SDK resolved from node_modules, as Lambda's runtime provides it).
+    // Init = require() of the self-contained bundle in a fresh Node process.
     const inits: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const ms = execFileSync(process.execPath, ['-e', `const t=performance.now();require(${JSON.stringify(outfile)});process.stdout.write(String(performance.now()-t))`], { cwd: root, env: { ...process.env, NODE_PATH: path.join(root, 'node_modules') } }).toString();
+      const ms = execFileSync(process.execPath, ['-e', `const t=performance.now();require(${JSON.stringify(outfile)});process.stdout.write(String(performance.now()-t))`], { cwd: out }).toString();
       inits.push(Number(ms));
     }
     functions.push({ function: name, bytes, kb: round(bytes / 1024, 1), gzipKb: round(zlib.gzipSync(fs.readFileSync(outfile)).length / 1024, 1), initMs: round(Math.min(...inits), 1) });
@@ -40,7 +41,7 @@ export async function runSize(): Promise<ScenarioResult> {
   return {
     scenario: 'size',
     summary: `size: ${functions.map((f) => `${f.function} ${f.kb} KB (init ${f.initMs} ms)`).join(', ')}${client ? `; client ${client.minGzipKb} KB min+gzip` : ''}`,
-    parameters: { bundler: 'esbuild', minify: true, external: '@aws-sdk/*', target: 'node22' },
+    parameters: { bundler: 'esbuild', minify: true, awsSdk: 'bundled', target: 'node22' },
     figures: { functions, client },
   };
 }
