@@ -24,9 +24,14 @@ export interface HttpApiOptions {
   log?: LocalLog;
 }
 
+/** Extra local-only routes (the demo backend): answers and returns true, or returns false to pass. */
+export type HttpExtension = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
+
 export interface LocalHttpApi {
   port: number;
   url: string;
+  /** Adds local-only routes, tried after the HTTP API routes and before the static files. */
+  mount(extension: HttpExtension): void;
   stop(): Promise<void>;
 }
 
@@ -85,6 +90,7 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<LocalHttpApi> 
   const publicDir = path.resolve(opts.publicDir ?? PUBLIC_DIR);
   const log = opts.log ?? (() => undefined);
   let api: HttpApi = { domainName: host, apiId: 'local' };
+  const extensions: HttpExtension[] = [];
 
   const server = http.createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
@@ -98,6 +104,9 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<LocalHttpApi> 
     const rawUrl = req.url ?? '/';
     const rawPath = rawUrl.split('?')[0] ?? '/';
     const route = matchHttpRoute(method, rawPath);
+    if (!route) {
+      for (const extension of extensions) if (await extension(req, res)) return;
+    }
     const body = await readBody(req);
     if (body === undefined) return send(res, 413, { 'content-type': 'application/json' }, JSON.stringify({ message: 'Request Entity Too Large' }));
     if (route) {
@@ -120,6 +129,7 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<LocalHttpApi> 
   return {
     port,
     url: `http://${host}:${port}`,
+    mount: (extension) => void extensions.push(extension),
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -7,7 +7,7 @@ import { handler as messageHandler } from '../functions/message';
 import { LOCAL_DEV_SECRET, loadConfig } from '../shared/config';
 import { createTable } from '../shared/store/create-table';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
-import { startHttpApi, type LocalHttpApi } from './http-api';
+import { startHttpApi, type HttpExtension, type LocalHttpApi } from './http-api';
 import type { LocalLog } from './log';
 import { checkPortsFree } from './ports';
 import { startSnsBridge, type BridgeEvent, type SnsBridge } from './sns-bridge';
@@ -64,6 +64,8 @@ export interface LocalRuntime {
   gateway: WsGateway;
   bridge: SnsBridge;
   persistent: boolean;
+  /** Adds local-only HTTP routes (e.g. the demo backend) on the HTTP API's port. */
+  mountHttp(extension: HttpExtension): void;
   stop(): Promise<void>;
 }
 
@@ -221,6 +223,7 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<LocalRunt
     gateway,
     bridge,
     persistent: Boolean(opts.persistDir),
+    mountHttp: (extension) => httpApi.mount(extension),
     async stop() {
       if (stopping) return;
       stopping = true;
