@@ -94,8 +94,8 @@ export class Connection {
   private schedulePing(): void {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
-      this.send({ action: 'ping' });
       this.timer = setTimeout(() => this.end(CLOSE.HEARTBEAT_TIMEOUT, true), this.timing.pongTimeoutMs);
+      this.send({ action: 'ping' });
     }, this.timing.pingIntervalMs);
   }
 }

@@ -12,11 +12,15 @@ export class FakeSocket implements SocketLike {
   onerror: ((event: unknown) => void) | null = null;
   readonly sent: Frame[] = [];
   closedWith: { code?: number; reason?: string } | undefined;
+  /** Answers each ping with a pong, like the server; heartbeat tests turn it off. */
+  autoPong = true;
 
   constructor(readonly url: string) {}
 
   send(data: string): void {
-    this.sent.push(JSON.parse(data) as Frame);
+    const frame = JSON.parse(data) as Frame;
+    this.sent.push(frame);
+    if (frame.action === 'ping' && this.autoPong) this.receive({ type: 'pong', ts: Date.now() });
   }
 
   close(code?: number, reason?: string): void {

@@ -1,0 +1,293 @@
+import type { SwitchboardError } from '../../client/src';
+import type { EventFrame } from '../../client/src/frames';
+import { event, liveHarness, record } from './fake-socket';
+
+beforeEach(() => jest.useFakeTimers());
+afterEach(() => jest.useRealTimers());
+
+describe('subscribe and deliver', () => {
+  test('first subscribe has no since; `subscribed` sets the baseline; handlers get the event frame', async () => {
+    const h = await liveHarness();
+    const got: [EventFrame, string][] = [];
+    h.client.subscribe('specialist_2', (e, ch) => got.push([e, ch]));
+    expect(h.socket().sent).toEqual([{ action: 'subscribe', channel: 'specialist_2', id: 'specialist_2' }]);
+    h.socket().receive({ type: 'subscribed', channel: 'specialist_2', seq: 17, id: 'specialist_2' });
+    const e18 = event('evt-18', { specialist_2: 18, workpoint_5: 7 }, { booking_id: 9 });
+    h.socket().receive(e18);
+    expect(got).toEqual([[e18, 'specialist_2']]);
+  });
+
+  test('channels subscribed before the socket opens are subscribed on open', async () => {
+    const h = await liveHarness();
+    h.socket().drop();
+    h.client.subscribe('a', () => undefined);
+    h.client.subscribe('b', () => undefined);
+    await h.tick(250);
+    h.socket().open();
+    expect(h.socket().subscribes().map((f) => f.channel)).toEqual(['a', 'b']);
+  });
+
+  test('invalid channel names are refused before anything is sent', async () => {
+    const h = await liveHarness();
+    expect(() => h.client.subscribe('no spaces', () => undefined)).toThrow(/invalid channel name/);
+    expect(h.socket().sent).toEqual([]);
+  });
+
+  test('unsubscribe: the returned function and unsubscribe(channel) both stop delivery; the last handler sends unsubscribe', async () => {
+    const h = await liveHarness();
+    const one = record(h.client, 'a');
+    const two = record(h.client, 'a');
+    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 0 });
+    h.socket().receive(event('e1', { a: 1 }));
+    one.off();
+    expect(h.socket().sent.filter((f) => f.action === 'unsubscribe')).toEqual([]);
+    h.socket().receive(event('e2', { a: 2 }));
+    h.client.unsubscribe('a');
+    expect(h.socket().sent.at(-1)).toEqual({ action: 'unsubscribe', channel: 'a', id: 'a' });
+    h.socket().receive(event('e3', { a: 3 }));
+    expect(one.ids).toEqual(['e1']);
+    expect(two.ids).toEqual(['e1', 'e2']);
+  });
+
+  test('a live event that arrives before the first `subscribed` reply is not lost', async () => {
+    const h = await liveHarness();
+    const a = record(h.client, 'a');
+    h.socket().receive(event('e18', { a: 18 })); // published while the subscribe was being answered
+    expect(a.ids).toEqual([]);
+    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 17 });
+    expect(a.ids).toEqual(['e18']);
+    h.socket().receive(event('e18', { a: 18 }));
+    h.socket().receive(event('e19', { a: 19 }));
+    expect(a.ids).toEqual(['e18', 'e19']);
+  });
+
+  test('error frames reach on("error") with their code, naming the channel of a refused subscribe', async () => {
+    const h = await liveHarness();
+    const errors: SwitchboardError[] = [];
+    h.client.on('error', (e) => errors.push(e));
+    h.client.subscribe('admin', () => undefined);
+    h.socket().receive({ type: 'error', code: 'forbidden', message: 'not allowed to subscribe to "admin"', id: 'admin' });
+    h.socket().receive({ type: 'error', code: 'limit', message: 'at most 100 subscriptions per connection', id: 'x' });
+    h.socket().receive({ type: 'error', code: 'something_new', message: '?' });
+    expect(errors).toEqual([
+      { code: 'forbidden', message: 'not allowed to subscribe to "admin"', channel: 'admin' },
+      { code: 'limit', message: 'at most 100 subscriptions per connection', channel: 'x' },
+      { code: 'internal', message: '?' },
+    ]);
+    expect(h.client.state).toBe('live'); // the connection stays usable
+  });
+
+  test('a throwing handler does not stop other handlers or the client', async () => {
+    const h = await liveHarness();
+    h.client.subscribe('a', () => {
+      throw new Error('app bug');
+    });
+    const a = record(h.client, 'a');
+    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 0 });
+    h.socket().receive(event('e1', { a: 1 }));
+    h.socket().receive(event('e2', { a: 2 }));
+    expect(a.ids).toEqual(['e1', 'e2']);
+    expect(() => jest.runOnlyPendingTimers()).toThrow('app bug'); // reported asynchronously, like browser listeners
+  });
+});
+
+describe('dedupe', () => {
+  test('by seq: an event at or below the channel position is dropped', async () => {
+    const h = await liveHarness();
+    const a = record(h.client, 'a');
+    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 3 });
+    h.socket().receive(event('old', { a: 3 }));
+    h.socket().receive(event('e4', { a: 4 }));
+    h.socket().receive(event('e4-again', { a: 4 }));
+    expect(a.ids).toEqual(['e4']);
+  });
+
+  test('by id: an event replayed on two channels reaches on("event") once and each channel handler once', async () => {
+    const h = await liveHarness();
+    const all: string[] = [];
+    h.client.on('event', (e) => all.push(e.id));
+    const a = record(h.client, 'a');
+    const b = record(h.client, 'b');
+    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 4 });
+    h.socket().receive({ type: 'subscribed', channel: 'b', seq: 6 });
+    // A live event on both channels: once globally, once per channel handler.
+    h.socket().receive(event('x', { a: 5, b: 7 }));
+    expect(all).toEqual(['x']);
+    expect(a.ids).toEqual(['x']);
+    expect(b.ids).toEqual(['x']);
+    // The same event replayed on each channel after a resubscribe: nothing new.
+    h.socket().drop();
+    await h.tick(250);
+    h.socket().open();
+    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 5 });
+    h.socket().receive({ type: 'subscribed', channel: 'b', seq: 7 });
+    h.socket().receive(event('x', { a: 5 }));
+    h.socket().receive(event('x', { b: 7 }));
+    expect(all).toEqual(['x']);
+    expect([a.ids, b.ids]).toEqual([['x'], ['x']]);
+  });
+
+  test('by id: an event first seen on one channel still reaches the other channel when its seq comes up', async () => {
+    const h = await liveHarness();
+    const all: string[] = [];
+    h.client.on('event', (e) => all.push(e.id));
+    const a = record(h.client, 'a');
+    const b = record(h.client, 'b');
+    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 0 });
+    h.socket().receive({ type: 'subscribed', channel: 'b', seq: 0 });
+    h.socket().receive(event('y', { a: 1 })); // replayed on a
+    h.socket().receive(event('y', { b: 1 })); // replayed on b, same id
+    expect(all).toEqual(['y']);
+    expect([a.ids, b.ids]).toEqual([['y'], ['y']]);
+  });
+
+  test('the id memory is bounded (dedupeSize): old ids are forgotten, seq dedupe still holds', async () => {
+    const h = await liveHarness({ dedupeSize: 4 });
+    const all: string[] = [];
+    h.client.on('event', (e) => all.push(e.id));
+    record(h.client, 'a');
+    record(h.client, 'b');
+    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 0 });
+    h.socket().receive({ type: 'subscribed', channel: 'b', seq: 0 });
+    h.socket().receive(event('first', { a: 1 }));
+    for (let seq = 2; seq <= 5; seq++) h.socket().receive(event(`e${seq}`, { a: seq }));
+    h.socket().receive(event('first', { b: 1 })); // its id was evicted: treated as new
+    expect(all.filter((id) => id === 'first')).toHaveLength(2);
+  });
+});
+
+describe('resubscribe after reconnect', () => {
+  test('every channel is resubscribed with since = last seq seen; a never-answered one without since', async () => {
+    const h = await liveHarness();
+    const a = record(h.client, 'a');
+    record(h.client, 'b');
+    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 10 });
+    h.socket().receive(event('e11', { a: 11 }));
+    h.socket().receive(event('e12', { a: 12 }));
+    h.socket().drop(1001);
+    await h.tick(250);
+    h.socket().open();
+    expect(h.socket().subscribes()).toEqual([
+      { action: 'subscribe', channel: 'a', since: 12, id: 'a' },
+      { action: 'subscribe', channel: 'b', id: 'b' },
+    ]);
+    // The server replies `subscribed` with the current seq, then replays 13..14.
+    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 14 });
+    h.socket().receive(event('e13', { a: 13 }));
+    h.socket().receive(event('e14', { a: 14 }));
+    expect(a.ids).toEqual(['e11', 'e12', 'e13', 'e14']);
+  });
+
+  test('a live event before `subscribed` and the replay after it: nothing missed, nothing twice, in order', async () => {
+    const h = await liveHarness();
+    const a = record(h.client, 'a');
+    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 2 });
+    h.socket().drop();
+    await h.tick(250);
+    h.socket().open();
+    h.socket().receive(event('e5', { a: 5 })); // live, published meanwhile
+    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 5 });
+    h.socket().receive(event('e3', { a: 3 })); // replay
+    h.socket().receive(event('e4', { a: 4 }));
+    h.socket().receive(event('e5', { a: 5 })); // replayed as well
+    h.socket().receive(event('e6', { a: 6 }));
+    expect(a.ids).toEqual(['e3', 'e4', 'e5', 'e6']);
+  });
+
+  test('`reset` (history no longer covers the gap) is announced, the seq adopted, and later events flow', async () => {
+    const h = await liveHarness();
+    const resets: [string, number][] = [];
+    h.client.on('reset', (ch, seq) => resets.push([ch, seq]));
+    const a = record(h.client, 'a');
+    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 2 });
+    h.socket().drop();
+    await h.tick(250);
+    h.socket().open();
+    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 300 });
+    h.socket().receive({ type: 'reset', channel: 'a', seq: 300 });
+    expect(resets).toEqual([['a', 300]]);
+    h.socket().receive(event('e300', { a: 300 }));
+    h.socket().receive(event('e301', { a: 301 }));
+    expect(a.ids).toEqual(['e301']);
+    await h.tick(10_000);
+    expect(h.socket().subscribes()).toHaveLength(1); // no gap recovery after a reset
+  });
+});
+
+describe('gap detection', () => {
+  test('an event after a gap is held; when the missing ones arrive in time all are released in seq order', async () => {
+    const h = await liveHarness();
+    const a = record(h.client, 'a');
+    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 1 });
+    h.socket().receive(event('e4', { a: 4 }));
+    h.socket().receive(event('e3', { a: 3 }));
+    expect(a.ids).toEqual([]);
+    await h.tick(900);
+    h.socket().receive(event('e2', { a: 2 }));
+    expect(a.ids).toEqual(['e2', 'e3', 'e4']);
+    await h.tick(5_000);
+    expect(h.socket().subscribes()).toHaveLength(1); // no recovery was needed
+  });
+
+  test('missing events that do not come within gapHoldMs are recovered by subscribe with since', async () => {
+    const h = await liveHarness({ gapHoldMs: 1000 });
+    const a = record(h.client, 'a');
+    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 1 });
+    h.socket().receive(event('e2', { a: 2 }));
+    h.socket().receive(event('e5', { a: 5 }));
+    await h.tick(999);
+    expect(h.socket().subscribes()).toHaveLength(1);
+    await h.tick(1);
+    expect(h.socket().subscribes().at(-1)).toEqual({ action: 'subscribe', channel: 'a', since: 2, id: 'a' });
+    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 5 });
+    for (const seq of [3, 4, 5]) h.socket().receive(event(`e${seq}`, { a: seq }));
+    expect(a.ids).toEqual(['e2', 'e3', 'e4', 'e5']);
+    await h.tick(10_000);
+    expect(h.socket().subscribes()).toHaveLength(2);
+  });
+
+  test('a gap announced by `subscribed` (replay cut short) is recovered too', async () => {
+    const h = await liveHarness();
+    const a = record(h.client, 'a');
+    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 1 });
+    h.socket().drop();
+    await h.tick(250);
+    h.socket().open();
+    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 3 });
+    h.socket().receive(event('e2', { a: 2 })); // e3 was not yet in history
+    await h.tick(1000);
+    expect(h.socket().subscribes().at(-1)).toEqual({ action: 'subscribe', channel: 'a', since: 2, id: 'a' });
+    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 3 });
+    h.socket().receive(event('e3', { a: 3 }));
+    expect(a.ids).toEqual(['e2', 'e3']);
+  });
+
+  test('if recovery never fills the gap, the app hears reset and the held events are released in order', async () => {
+    const h = await liveHarness();
+    const resets: [string, number][] = [];
+    h.client.on('reset', (ch, seq) => resets.push([ch, seq]));
+    const a = record(h.client, 'a');
+    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 1 });
+    h.socket().receive(event('e5', { a: 5 }));
+    h.socket().receive(event('e4', { a: 4 }));
+    await h.tick(3000); // hold, recover, recover, give up
+    expect(h.socket().subscribes()).toHaveLength(3);
+    expect(resets).toEqual([['a', 3]]);
+    expect(a.ids).toEqual(['e4', 'e5']);
+    h.socket().receive(event('e3', { a: 3 })); // too late: already given up on
+    h.socket().receive(event('e6', { a: 6 }));
+    expect(a.ids).toEqual(['e4', 'e5', 'e6']);
+  });
+
+  test('a multi-channel event waits only on the channel with the gap', async () => {
+    const h = await liveHarness();
+    const a = record(h.client, 'a');
+    const b = record(h.client, 'b');
+    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 0 });
+    h.socket().receive({ type: 'subscribed', channel: 'b', seq: 0 });
+    h.socket().receive(event('x', { a: 1, b: 2 }));
+    expect([a.ids, b.ids]).toEqual([['x'], []]);
+    h.socket().receive(event('y', { b: 1 }));
+    expect(b.ids).toEqual(['y', 'x']);
+  });
+});
