@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../shared/config';
 import { endpointsFile, mintToken, writeEndpoints } from './cli/common';
+import { mountDemo } from './demo/mount-demo';
 import { DynamoDbLocalError } from './dynamodb-local';
 import type { LocalLog } from './log';
 import { PortInUseError } from './ports';
@@ -102,6 +103,7 @@ async function main(): Promise<void> {
     fail(`could not start: ${message}`, 1);
   }
   if (shuttingDown) return;
+  mountDemo(runtime);
   const { endpoints } = runtime;
   writeEndpoints(file, endpoints);
   const readyMs = Math.round(performance.now());
