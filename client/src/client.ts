@@ -17,6 +17,11 @@ export interface ClientEvents {
   event: (event: EventFrame) => void;
   /** History no longer covers what this channel missed: refetch its state; events after `seq` follow. */
   reset: (channel: string, seq: number) => void;
+  /**
+   * The channel's starting point is known (first `subscribed` reply, or first `/version` poll):
+   * events after `seq` will follow. Load the app's state for the channel now, not before.
+   */
+  subscribed: (channel: string, seq: number) => void;
   error: (error: SwitchboardError) => void;
 }
 
@@ -111,7 +116,7 @@ export class SwitchboardClient {
   private readonly fetch: FetchLike;
   private readonly random: () => number;
   private readonly network: NetworkMonitor | null;
-  private readonly listeners: Listeners = { state: new Set(), event: new Set(), reset: new Set(), error: new Set() };
+  private readonly listeners: Listeners = { state: new Set(), event: new Set(), reset: new Set(), error: new Set(), subscribed: new Set() };
   private readonly channels = new Map<string, Channel>();
   private readonly seen: LruSet;
   private readonly hooks: ConnectionHooks = {
@@ -372,7 +377,7 @@ export class SwitchboardClient {
         return this.onEvent(frame);
       case 'subscribed': {
         const ch = this.channels.get(frame.channel);
-        if (ch) this.settle(frame.channel, ch, ch.state.known(frame.seq));
+        if (ch) this.known(frame.channel, ch, frame.seq);
         return this.acked(conn, frame.channel);
       }
       case 'reset':
@@ -403,6 +408,13 @@ export class SwitchboardClient {
   }
 
   /** Delivers what became deliverable, then (re)considers the channel's gap timer. */
+  /** The server says the channel is at `seq`; the first time, that is the channel's baseline. */
+  private known(name: string, ch: Channel, seq: number): void {
+    const first = ch.state.last === undefined;
+    this.settle(name, ch, ch.state.known(seq));
+    if (first && this.channels.get(name) === ch) this.emit('subscribed', name, seq);
+  }
+
   private settle(name: string, ch: Channel, events: EventFrame[]): void {
     for (const event of events) this.deliver(name, ch, event);
     if (this.channels.get(name) !== ch) return;
@@ -474,7 +486,7 @@ export class SwitchboardClient {
     for (const [name, version] of Object.entries(versions ?? {})) {
       const ch = this.channels.get(name);
       if (!ch || typeof version !== 'number') continue;
-      this.settle(name, ch, ch.state.known(version));
+      this.known(name, ch, version);
       if (ch.state.gap) await this.fetchEvents(name, ch);
     }
   }

@@ -35,6 +35,8 @@ async function open(as: string, query: Record<string, string> = {}): Promise<Pag
   return page;
 }
 
+/** The page has loaded its list from the channel's starting point: every later change arrives as an event. */
+const loaded = (page: Page) => page.waitForSelector('[data-testid=booking-list][data-loaded=true]', { state: 'attached', timeout: UI_TIMEOUT });
 const status = (page: Page, state: string) => page.waitForSelector(`[data-testid=status][data-state=${state}]`, { timeout: UI_TIMEOUT });
 const booking = (page: Page, customer: string) => page.locator('[data-testid=booking]', { hasText: customer });
 
@@ -60,7 +62,7 @@ const seenStates = (page: Page) => page.evaluate(() => (globalThis as unknown as
 describe('live booking page', () => {
   test('a booking shows up live in the pages whose role may see it, and never in the others; update and delete too', async () => {
     const [admin, spec1, spec2, supervisor] = await Promise.all([open('admin'), open('specialist-1'), open('specialist-2'), open('supervisor-5')]);
-    await Promise.all([admin, spec1, spec2, supervisor].map((p) => status(p, 'live')));
+    await Promise.all([admin, spec1, spec2, supervisor].map((p) => status(p, 'live').then(() => loaded(p))));
     expect(await admin.getAttribute('[data-testid=status]', 'title')).toMatch(/live/);
 
     const id = await book(admin, 'Maria Lopez', '1');
@@ -92,6 +94,7 @@ describe('live booking page', () => {
     try {
       const page = await open('admin', { ws: proxy.url, reconnectCap: '1000' });
       await status(page, 'live');
+      await loaded(page);
       const before = rt.events.filter((e) => e.type === 'connected').map((e) => (e as { connectionId: string }).connectionId);
 
       await proxy.down(); // the connection is cut and new ones are refused until it comes back
@@ -114,6 +117,7 @@ describe('live booking page', () => {
     try {
       const page = await open('specialist-2', { ws: proxy.url, poll: '500', reconnectCap: '1000' });
       await status(page, 'polling');
+      await loaded(page);
       expect(await page.getAttribute('[data-testid=status]', 'data-color')).toBe('yellow');
       expect(await page.getAttribute('[data-testid=status]', 'title')).toMatch(/polling/);
 
