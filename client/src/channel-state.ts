@@ -21,19 +21,12 @@ export class ChannelState {
 
   /**
    * The server's current seq (a `subscribed` reply or a polled version). The first one becomes the
-   * baseline. Events that arrived live before it were sent because the subscription already held, so
-   * they are delivered too, in order; later ones continue from the baseline.
+   * baseline: the app's state as of `seq` covers everything up to it, so events held until now (they
+   * can arrive before the reply) are released only when they come after it.
    */
   known(seq: number): EventFrame[] {
-    if (this.last !== undefined) {
-      this.target = Math.max(this.target, seq);
-      return [];
-    }
-    const early = this.sorted().filter((s) => s <= seq);
-    const out = early.map((s) => this.take(s));
-    this.last = seq;
     this.target = Math.max(this.target, seq);
-    return [...out, ...this.drain()];
+    return this.last === undefined ? this.reset(seq) : [];
   }
 
   /** History does not cover the gap (`reset`): continue from `seq`, releasing held events after it. */

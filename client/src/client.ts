@@ -3,12 +3,12 @@ import { ChannelState } from './channel-state';
 import { CLOSE, errorCode, type SwitchboardError } from './codes';
 import { Connection, type ConnectionHooks, type SocketConstructor } from './connection';
 import { CHANNEL_NAME, isEvent, type ClientFrame, type EventFrame, type EventsResponse, type ServerFrame } from './frames';
-import { LruSet } from './lru';
+import { LruMap } from './lru';
 
 /** The one connection state; every change goes through `setState` and is announced by `on('state')`. */
 export type State = 'connecting' | 'live' | 'reconnecting' | 'polling' | 'offline';
 
-/** Receives each event of a subscribed channel once, with the channel it was subscribed as. */
+/** Receives each event of its channels once (also when subscribed to several of them), with the channel it came on. */
 export type EventHandler = (event: EventFrame, channel: string) => void;
 
 export interface ClientEvents {
@@ -53,7 +53,7 @@ export interface Timing {
   pollIntervalMs: number;
   /** How long an event after a gap waits for the missing ones before recovery. @default 1000 */
   gapHoldMs: number;
-  /** Delivered (event id, channel) pairs remembered for dedupe. @default 1000 */
+  /** Event ids remembered for dedupe. @default 1000 */
   dedupeSize: number;
 }
 
@@ -118,7 +118,8 @@ export class SwitchboardClient {
   private readonly network: NetworkMonitor | null;
   private readonly listeners: Listeners = { state: new Set(), event: new Set(), reset: new Set(), error: new Set(), subscribed: new Set() };
   private readonly channels = new Map<string, Channel>();
-  private readonly seen: LruSet;
+  /** Event id → handlers that already got it. */
+  private readonly delivered: LruMap<string, Set<EventHandler>>;
   private readonly hooks: ConnectionHooks = {
     open: (conn) => this.opened(conn),
     frame: (conn, frame) => this.onFrame(conn, frame),
@@ -158,7 +159,7 @@ export class SwitchboardClient {
     const timing = { ...DEFAULTS };
     for (const key of Object.keys(DEFAULTS) as (keyof Timing)[]) timing[key] = options[key] ?? DEFAULTS[key];
     this.timing = timing;
-    this.seen = new LruSet(timing.dedupeSize);
+    this.delivered = new LruMap(timing.dedupeSize);
     this.connect();
   }
 
@@ -407,16 +408,17 @@ export class SwitchboardClient {
     this.settle(name, ch, events);
   }
 
-  /** Delivers what became deliverable, then (re)considers the channel's gap timer. */
   /** The server says the channel is at `seq`; the first time, that is the channel's baseline. */
   private known(name: string, ch: Channel, seq: number): void {
     const first = ch.state.last === undefined;
-    this.settle(name, ch, ch.state.known(seq));
-    if (first && this.channels.get(name) === ch) this.emit('subscribed', name, seq);
+    const events = ch.state.known(seq);
+    if (first) this.emit('subscribed', name, seq);
+    this.settle(name, ch, events);
   }
 
+  /** Delivers what became deliverable, then (re)considers the channel's gap timer. */
   private settle(name: string, ch: Channel, events: EventFrame[]): void {
-    for (const event of events) this.deliver(name, ch, event);
+    for (const event of events) if (this.channels.get(name) === ch) this.deliver(name, ch, event);
     if (this.channels.get(name) !== ch) return;
     if (!ch.state.gap) {
       clearTimeout(ch.gapTimer);
@@ -427,15 +429,17 @@ export class SwitchboardClient {
     }
   }
 
-  /** Each (event id, channel) reaches the channel's handlers once; each id reaches `on('event')` once. */
+  /** Each handler gets an event (by `id`) once, whichever of its channels it came on; so does `on('event')`. */
   private deliver(name: string, ch: Channel, event: EventFrame): void {
-    const key = `${name}|${event.id}`;
-    if (this.seen.has(key)) return;
-    this.seen.add(key);
-    for (const handler of [...ch.handlers]) safely(() => handler(event, name));
-    if (this.seen.has(`|${event.id}`)) return;
-    this.seen.add(`|${event.id}`);
-    this.emit('event', event);
+    let called = this.delivered.get(event.id);
+    const first = called === undefined;
+    if (!called) this.delivered.set(event.id, (called = new Set()));
+    for (const handler of [...ch.handlers]) {
+      if (called.has(handler)) continue;
+      called.add(handler);
+      safely(() => handler(event, name));
+    }
+    if (first) this.emit('event', event);
   }
 
   /** The missing events did not come in time: ask the server again, and after that give up with `reset`. */

@@ -1,15 +1,15 @@
-/** A set that remembers only its `limit` most recently added keys (Map keeps insertion order). */
-export class LruSet {
-  private readonly keys = new Map<string, true>();
+/** A map that keeps only its `limit` most recently set keys (a Map iterates in insertion order). */
+export class LruMap<K, V> {
+  private readonly entries = new Map<K, V>();
   constructor(private readonly limit: number) {}
 
-  has(key: string): boolean {
-    return this.keys.has(key);
+  get(key: K): V | undefined {
+    return this.entries.get(key);
   }
 
-  add(key: string): void {
-    this.keys.delete(key);
-    this.keys.set(key, true);
-    if (this.keys.size > this.limit) this.keys.delete(this.keys.keys().next().value as string);
+  set(key: K, value: V): void {
+    this.entries.delete(key);
+    this.entries.set(key, value);
+    if (this.entries.size > this.limit) this.entries.delete(this.entries.keys().next().value as K);
   }
 }

@@ -27,12 +27,13 @@ describe('ChannelState: per-channel order and dedupe by seq', () => {
     expect(s.gap).toBe(false);
   });
 
-  test('live events before the first `subscribed` are delivered in order, then the baseline applies', () => {
+  test('events held before the first `subscribed`: those after the baseline are released in order, the rest are in it', () => {
     const s = new ChannelState();
-    expect(offer(s, 18)).toEqual([]); // no baseline yet
+    expect(offer(s, 19)).toEqual([]); // no baseline yet
     expect(offer(s, 17)).toEqual([]);
-    expect(ids(s.known(17))).toEqual(['e17', 'e18']);
-    expect(s.last).toBe(18);
+    expect(offer(s, 18)).toEqual([]);
+    expect(ids(s.known(17))).toEqual(['e18', 'e19']);
+    expect(s.last).toBe(19);
     expect(offer(s, 18)).toEqual([]);
   });
 

@@ -12,7 +12,7 @@ describe('connecting', () => {
     h.socket().open();
     h.socket().drop();
     await h.tick(250); // backoff attempt 0 with random 0.5: 0.5 * 500
-    expect(h.sockets).toHaveLength(2);
+    expect(h.sockets.length).toBe(2);
     expect(h.socket().url).toBe('wss://ws.example.test/prod?token=t%2F2%3D');
   });
 
@@ -42,18 +42,18 @@ describe('connecting', () => {
     h.socket().open();
     h.socket().drop();
     await h.tick(499);
-    expect(h.sockets).toHaveLength(1); // attempt 0: 0.5 * 1000 = 500
+    expect(h.sockets.length).toBe(1); // attempt 0: 0.5 * 1000 = 500
     await h.tick(1);
-    expect(h.sockets).toHaveLength(2);
+    expect(h.sockets.length).toBe(2);
     h.socket().drop(); // fails to open
     await h.tick(999);
-    expect(h.sockets).toHaveLength(2); // attempt 1: 0.5 * 2000 = 1000
+    expect(h.sockets.length).toBe(2); // attempt 1: 0.5 * 2000 = 1000
     await h.tick(1);
-    expect(h.sockets).toHaveLength(3);
+    expect(h.sockets.length).toBe(3);
     h.socket().open();
     h.socket().drop();
     await h.tick(500); // back to attempt 0
-    expect(h.sockets).toHaveLength(4);
+    expect(h.sockets.length).toBe(4);
   });
 
   test('a handshake that hangs is abandoned after connectTimeoutMs and counts as a failure', async () => {
@@ -61,7 +61,7 @@ describe('connecting', () => {
     await h.tick(2000);
     expect(h.sockets[0]?.closedWith?.code).toBe(CLOSE.CONNECT_TIMEOUT);
     await h.tick(250);
-    expect(h.sockets).toHaveLength(2);
+    expect(h.sockets.length).toBe(2);
     expect(h.client.state).toBe('connecting'); // never live yet
   });
 
@@ -73,9 +73,9 @@ describe('connecting', () => {
         return 'tok';
       },
     });
-    expect(h.sockets).toHaveLength(0);
+    expect(h.sockets.length).toBe(0);
     await h.tick(250);
-    expect(h.sockets).toHaveLength(1);
+    expect(h.sockets.length).toBe(1);
     h.socket().open();
     expect(h.client.state).toBe('live');
   });
@@ -86,11 +86,11 @@ describe('connecting', () => {
     expect(h.client.state).toBe('offline');
     expect(h.sockets[0]?.closedWith?.code).toBe(CLOSE.NORMAL);
     await h.tick(60_000);
-    expect(h.sockets).toHaveLength(1);
+    expect(h.sockets.length).toBe(1);
     h.client.connect();
     expect(h.client.state).toBe('reconnecting');
     await h.tick();
-    expect(h.sockets).toHaveLength(2);
+    expect(h.sockets.length).toBe(2);
   });
 
   test('close() while the token is still being fetched opens no socket', async () => {
@@ -99,7 +99,7 @@ describe('connecting', () => {
     h.client.close();
     release('tok');
     await h.tick(60_000);
-    expect(h.sockets).toHaveLength(0);
+    expect(h.sockets.length).toBe(0);
     expect(h.client.state).toBe('offline');
   });
 
@@ -111,7 +111,7 @@ describe('connecting', () => {
     expect(h.client.state).toBe('offline');
     expect(h.sockets[0]?.closedWith).toBeDefined();
     await h.tick(60_000);
-    expect(h.sockets).toHaveLength(1);
+    expect(h.sockets.length).toBe(1);
     notify(true);
     expect(h.client.state).toBe('reconnecting');
     await h.tick();
@@ -123,7 +123,7 @@ describe('connecting', () => {
     const network: NetworkMonitor = { online: () => false, watch: () => () => undefined };
     const h = await harness({ network });
     expect(h.client.state).toBe('offline');
-    expect(h.sockets).toHaveLength(0);
+    expect(h.sockets.length).toBe(0);
   });
 });
 
@@ -155,7 +155,7 @@ describe('heartbeat', () => {
     expect(h.sockets[0]?.closedWith?.code).toBe(CLOSE.HEARTBEAT_TIMEOUT);
     expect(h.client.state).toBe('reconnecting');
     await h.tick(250);
-    expect(h.sockets).toHaveLength(2);
+    expect(h.sockets.length).toBe(2);
   });
 });
 
@@ -168,9 +168,9 @@ describe('planned reconnect before the 2-hour limit', () => {
     old.receive(event('e5', { a: 5 }));
 
     await h.tick(110 * 60_000 - 1);
-    expect(h.sockets).toHaveLength(1);
+    expect(h.sockets.length).toBe(1);
     await h.tick(1);
-    expect(h.sockets).toHaveLength(2);
+    expect(h.sockets.length).toBe(2);
     const fresh = h.socket();
     expect(old.closedWith).toBeUndefined();
     fresh.open();
@@ -217,6 +217,6 @@ describe('planned reconnect before the 2-hour limit', () => {
     fresh.receive(event('e1', { a: 1 }));
     expect(a.ids).toEqual(['e1']);
     await h.tick(9_999);
-    expect(h.sockets).toHaveLength(2); // no extra reconnect before the new connection's own planned one
+    expect(h.sockets.length).toBe(2); // no extra reconnect before the new connection's own planned one
   });
 });

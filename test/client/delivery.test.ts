@@ -52,10 +52,15 @@ describe('subscribe and deliver', () => {
   test('a live event that arrives before the first `subscribed` reply is not lost', async () => {
     const h = await liveHarness();
     const a = record(h.client, 'a');
-    h.socket().receive(event('e18', { a: 18 })); // published while the subscribe was being answered
+    const order: string[] = [];
+    h.client.on('subscribed', (ch, seq) => order.push(`subscribed ${ch} ${seq}`));
+    h.client.on('event', (e) => order.push(e.id));
+    h.socket().receive(event('e17', { a: 17 })); // published while the subscribe was being answered...
+    h.socket().receive(event('e18', { a: 18 }));
     expect(a.ids).toEqual([]);
-    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 17 });
-    expect(a.ids).toEqual(['e18']);
+    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 17 }); // ...e17 before the seq was read, e18 after
+    expect(a.ids).toEqual(['e18']); // e17 is part of the state as of seq 17
+    expect(order).toEqual(['subscribed a 17', 'e18']); // the app loads its state first, then gets what follows
     h.socket().receive(event('e18', { a: 18 }));
     h.socket().receive(event('e19', { a: 19 }));
     expect(a.ids).toEqual(['e18', 'e19']);
@@ -125,6 +130,20 @@ describe('dedupe', () => {
     h.socket().receive(event('x', { b: 7 }));
     expect(all).toEqual(['x']);
     expect([a.ids, b.ids]).toEqual([['x'], ['x']]);
+  });
+
+  test('by id: one handler subscribed to two channels gets an event on both once', async () => {
+    const h = await liveHarness();
+    const got: string[] = [];
+    const handler = (e: EventFrame, ch: string) => got.push(`${e.id}@${ch}`);
+    h.client.subscribe('a', handler);
+    h.client.subscribe('b', handler);
+    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 0 });
+    h.socket().receive({ type: 'subscribed', channel: 'b', seq: 0 });
+    h.socket().receive(event('x', { a: 1, b: 1 }));
+    h.socket().receive(event('y', { a: 2 })); // replayed on a, then on b
+    h.socket().receive(event('y', { b: 2 }));
+    expect(got).toEqual(['x@a', 'y@a']);
   });
 
   test('by id: an event first seen on one channel still reaches the other channel when its seq comes up', async () => {

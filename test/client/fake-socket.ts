@@ -42,6 +42,11 @@ export class FakeSocket implements SocketLike {
     this.onclose?.({ code });
   }
 
+  /** Keeps failure messages short (jest would print the handlers and everything they reach). */
+  toJSON(): unknown {
+    return { url: this.url, sent: this.sent, closedWith: this.closedWith };
+  }
+
   subscribes(): Frame[] {
     return this.sent.filter((f) => f.action === 'subscribe');
   }

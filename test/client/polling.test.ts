@@ -132,12 +132,12 @@ describe('polling fallback', () => {
     h.socket().drop(); // attempt 2: 2000 ms, and polling starts
     expect(h.client.state).toBe('polling');
     await h.tick(1999);
-    expect(h.sockets).toHaveLength(3);
+    expect(h.sockets.length).toBe(3);
     await h.tick(1);
-    expect(h.sockets).toHaveLength(4); // background attempt
+    expect(h.sockets.length).toBe(4); // background attempt
     h.socket().drop(); // attempt 3: 4000 ms
     await h.tick(4000);
-    expect(h.sockets).toHaveLength(5);
+    expect(h.sockets.length).toBe(5);
     expect(h.client.state).toBe('polling');
 
     api.publish('a', 'e1'); // seen by polling (baseline was 0)
@@ -145,7 +145,7 @@ describe('polling fallback', () => {
     expect(a.ids).toEqual(['e1']);
     h.socket().drop(); // attempt 4: capped at 8000, so 4000
     await h.tick(3999);
-    expect(h.sockets).toHaveLength(5);
+    expect(h.sockets.length).toBe(5);
     await h.tick(1);
     h.socket().open();
     expect(h.client.state).toBe('live');
