@@ -1,14 +1,14 @@
 import { build } from 'esbuild';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import fs from 'node:fs';
 import path from 'node:path';
 import { SignJWT } from 'jose';
 import type { TokenVerifier } from '../../shared/tokens';
 import { BookingService, DemoError, SPECIALISTS, type BookingDeps } from './bookings';
 
 /**
- * HTTP routes of the demo booking page, mounted by the local runtime's HTTP server only. The token
- * endpoint exists in local mode alone and never in the CDK stack.
+ * HTTP routes of the demo booking page (the page itself is local/public/index.html, served as a static
+ * file), mounted by the local runtime's HTTP server only: the client bundle and the demo backend. The
+ * token endpoint exists in local mode alone and never in the CDK stack.
  */
 export const PERSONAS: Record<string, { label: string; claims: Record<string, string | number> }> = {
   'specialist-1': { label: 'Specialist 1 (Dr. Ana Ribeiro)', claims: { role: 'specialist', specialist_id: 1 } },
@@ -25,7 +25,6 @@ export interface DemoOptions extends BookingDeps {
   httpUrl: string;
 }
 
-const PUBLIC_DIR = path.join(__dirname, 'public');
 const CLIENT_ENTRY = path.join(__dirname, '../../client/src/index.ts');
 
 export function createDemoRoutes(opts: DemoOptions) {
@@ -50,10 +49,6 @@ export function createDemoRoutes(opts: DemoOptions) {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const method = req.method ?? 'GET';
     try {
-      if (method === 'GET' && (url.pathname === '/' || url.pathname === '/index.html')) {
-        send(res, 200, fs.readFileSync(path.join(PUBLIC_DIR, 'index.html')), 'text/html; charset=utf-8');
-        return true;
-      }
       if (method === 'GET' && url.pathname === '/switchboard.js') {
         send(res, 200, await bundleClient(), 'text/javascript; charset=utf-8');
         return true;
