@@ -1,0 +1,39 @@
+/**
+ * Builds the browser client into client/dist: switchboard.mjs (ESM), switchboard.js (IIFE, global
+ * `Switchboard`), both minified, plus .d.ts types; then prints each bundle's minified and gzip size.
+ * Run: npm run build:client
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { build, type BuildOptions } from 'esbuild';
+
+const dist = path.join(__dirname, 'dist');
+
+const common: BuildOptions = {
+  entryPoints: [path.join(__dirname, 'src/index.ts')],
+  bundle: true,
+  minify: true,
+  platform: 'browser',
+  target: 'es2020',
+  legalComments: 'none',
+  logLevel: 'warning',
+};
+
+async function main(): Promise<void> {
+  rmSync(dist, { recursive: true, force: true });
+  await build({ ...common, format: 'esm', outfile: path.join(dist, 'switchboard.mjs') });
+  await build({ ...common, format: 'iife', globalName: 'Switchboard', outfile: path.join(dist, 'switchboard.js') });
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(__dirname, 'tsconfig.build.json')], { stdio: 'inherit' });
+  writeFileSync(path.join(dist, 'switchboard.d.mts'), "export * from './index.js';\n"); // types for `import ... from '.../switchboard.mjs'`
+  for (const file of ['switchboard.mjs', 'switchboard.js']) {
+    const code = readFileSync(path.join(dist, file));
+    console.log(`client/dist/${file}: ${code.length} bytes minified, ${gzipSync(code, { level: 9 }).length} bytes min+gzip`);
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
