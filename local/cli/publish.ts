@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { CliError, endpointsFile, explainNetworkError, readEndpoints, runCli, splitList } from './common';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { parsePublishMessage } from '../../shared/publish-message';
 
 /**
  * `npm run publish -- --channels a,b --event create --data '{"booking_id":9}' [--id key]` publishes
@@ -37,6 +38,9 @@ runCli('publish', async () => {
   if (values.help) return void process.stdout.write(`${USAGE}\n`);
 
   const message = values.message ?? buildMessage(values);
+  // Say here what the fanout would reject, instead of publishing something that is dropped.
+  const check = parsePublishMessage(message, 'cli');
+  if (!check.ok) throw new CliError(`Switchboard would reject this message: ${check.reason}`);
   const explicitArn = values['topic-arn'] ?? process.env.SWITCHBOARD_TOPIC_ARN;
   const explicitEndpoint = values.endpoint ?? process.env.SWITCHBOARD_SNS_ENDPOINT;
   // An explicit topic without an endpoint means AWS itself; otherwise the local emulator.

@@ -161,6 +161,9 @@ test('npm start: ready, endpoints.json per protocol §7, a working banner token,
   const bad = await cli('publish', ['--channels', 'admin', '--event', 'x', '--data', '{nope', '--endpoints-file', s.file]);
   expect(bad.code).toBe(2);
   expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+  const rejected = await cli('publish', ['--channels', 'admin,not ok', '--event', 'x', '--endpoints-file', s.file]);
+  expect(rejected.code).toBe(2);
+  expect(rejected.stderr).toMatch(/would reject this message: channels\.1/);
 
   // Ctrl-C: the client is told, the process exits 0, Java is gone and every port is free again.
   s.child.kill('SIGINT');
