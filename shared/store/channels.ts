@@ -1,4 +1,4 @@
-import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from './db';
 import { keys, seqKey } from './keys';
 
@@ -125,23 +125,14 @@ export class ChannelStore {
 
   private async readRange(channel: string, from: number, to: number): Promise<StoredEvent[]> {
     const out: StoredEvent[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const r = await this.db.doc.send(
-        new QueryCommand({
-          TableName: this.db.tableName,
-          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-          ExpressionAttributeValues: { ':pk': keys.historyPk(channel), ':from': seqKey(from), ':to': seqKey(to) },
-          ExclusiveStartKey: startKey,
-          ReturnConsumedCapacity: 'TOTAL',
-        }),
-      );
-      this.db.count('queryPages', r.ConsumedCapacity);
-      for (const item of r.Items ?? []) {
+    for await (const page of this.db.queryPages({
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+      ExpressionAttributeValues: { ':pk': keys.historyPk(channel), ':from': seqKey(from), ':to': seqKey(to) },
+    })) {
+      for (const item of page.Items ?? []) {
         out.push({ id: item.id as string, event: item.event as string, data: JSON.parse(item.data as string) as unknown, ts: item.ts as number, seq: Number(item.sk) });
       }
-      startKey = r.LastEvaluatedKey;
-    } while (startKey);
+    }
     return out;
   }
 }

@@ -1,4 +1,4 @@
-import { BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { mapWithLimit } from '../concurrency';
 import type { Identity } from '../tokens';
 import { cancellationCodes, type Db } from './db';
@@ -132,22 +132,13 @@ export class ConnectionStore {
    */
   async remove(connectionId: string): Promise<{ existed: boolean; subscriptions: number }> {
     const channels: string[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const r = await this.db.doc.send(
-        new QueryCommand({
-          TableName: this.db.tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :s)',
-          ExpressionAttributeValues: { ':pk': keys.connectionPk(connectionId), ':s': 'S#' },
-          ProjectionExpression: 'channel',
-          ExclusiveStartKey: startKey,
-          ReturnConsumedCapacity: 'TOTAL',
-        }),
-      );
-      this.db.count('queryPages', r.ConsumedCapacity);
-      for (const item of r.Items ?? []) channels.push(item.channel as string);
-      startKey = r.LastEvaluatedKey;
-    } while (startKey);
+    for await (const page of this.db.queryPages({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :s)',
+      ExpressionAttributeValues: { ':pk': keys.connectionPk(connectionId), ':s': 'S#' },
+      ProjectionExpression: 'channel',
+    })) {
+      for (const item of page.Items ?? []) channels.push(item.channel as string);
+    }
 
     // Fan-out must stop finding this connection: drop the subscriber items first, 25 per request.
     for (let i = 0; i < channels.length; i += 25) {
@@ -162,44 +153,22 @@ export class ConnectionStore {
 
   /** Connection ids subscribed to `channel`, one DynamoDB page at a time. */
   async *subscriberPages(channel: string, pageSize?: number): AsyncGenerator<string[]> {
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const r = await this.db.doc.send(
-        new QueryCommand({
-          TableName: this.db.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': keys.subscribersPk(channel) },
-          ProjectionExpression: 'sk',
-          ExclusiveStartKey: startKey,
-          Limit: pageSize,
-          ReturnConsumedCapacity: 'TOTAL',
-        }),
-      );
-      this.db.count('queryPages', r.ConsumedCapacity);
-      const ids = (r.Items ?? []).map((i) => i.sk as string);
+    for await (const page of this.db.queryPages({
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': keys.subscribersPk(channel) },
+      ProjectionExpression: 'sk',
+      Limit: pageSize,
+    })) {
+      const ids = (page.Items ?? []).map((i) => i.sk as string);
       if (ids.length > 0) yield ids;
-      startKey = r.LastEvaluatedKey;
-    } while (startKey);
+    }
   }
 
   async countSubscribers(channel: string): Promise<number> {
     let total = 0;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const r = await this.db.doc.send(
-        new QueryCommand({
-          TableName: this.db.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': keys.subscribersPk(channel) },
-          Select: 'COUNT',
-          ExclusiveStartKey: startKey,
-          ReturnConsumedCapacity: 'TOTAL',
-        }),
-      );
-      this.db.count('queryPages', r.ConsumedCapacity);
-      total += r.Count ?? 0;
-      startKey = r.LastEvaluatedKey;
-    } while (startKey);
+    for await (const page of this.db.queryPages({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.subscribersPk(channel) }, Select: 'COUNT' })) {
+      total += page.Count ?? 0;
+    }
     return total;
   }
 

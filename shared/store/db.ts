@@ -1,4 +1,4 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb';
 import type { Clock } from '../clock';
 
@@ -51,6 +51,17 @@ export class Db {
         else this.counts.writeUnits += c.CapacityUnits;
       }
     }
+  }
+
+  /** Runs a Query on this table page by page (following LastEvaluatedKey), counting each page. */
+  async *queryPages(input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey' | 'ReturnConsumedCapacity'>): AsyncGenerator<QueryCommandOutput> {
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(new QueryCommand({ ...input, TableName: this.tableName, ExclusiveStartKey: startKey, ReturnConsumedCapacity: 'TOTAL' }));
+      this.count('queryPages', page.ConsumedCapacity);
+      yield page;
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
   }
 
   nowSeconds(): number {
