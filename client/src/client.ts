@@ -1,6 +1,6 @@
 import { backoffDelay } from './backoff';
 import { ChannelState } from './channel-state';
-import { CLOSE, errorCode, type SwitchboardError } from './codes';
+import { CLOSE, errorCode, type ErrorCode, type SwitchboardError } from './codes';
 import { Connection, type ConnectionHooks, type SocketConstructor } from './connection';
 import { CHANNEL_NAME, isEvent, type ClientFrame, type EventFrame, type EventsResponse, type ServerFrame } from './frames';
 import { LruMap } from './lru';
@@ -98,6 +98,8 @@ interface Channel {
   handlers: Set<EventHandler>;
   gapTimer?: Timer;
   recoveries: number;
+  /** A `forbidden` answer already made us reconnect with a fresh token; a second one drops the channel. */
+  refused?: boolean;
 }
 
 class HttpFailure extends Error {
@@ -275,7 +277,7 @@ export class SwitchboardClient {
     let conn: Connection | undefined;
     try {
       const token = await this.getToken();
-      if (generation !== this.generation) return;
+      if (generation !== this.generation || (rotation && !this.conn?.opened)) return;
       const url = `${this.url}${this.url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
       conn = new Connection(new this.Socket(url), this.hooks, this.timing);
     } catch {
@@ -378,18 +380,40 @@ export class SwitchboardClient {
         return this.onEvent(frame);
       case 'subscribed': {
         const ch = this.channels.get(frame.channel);
-        if (ch) this.known(frame.channel, ch, frame.seq);
+        if (ch) {
+          ch.refused = false;
+          this.known(frame.channel, ch, frame.seq);
+        }
         return this.acked(conn, frame.channel);
       }
       case 'reset':
         return this.onReset(frame.channel, frame.seq);
-      case 'error':
-        this.emit('error', { code: errorCode(frame.code), message: String(frame.message), ...(frame.id === undefined ? {} : { channel: frame.id }) });
-        if (frame.id !== undefined) this.acked(conn, frame.id);
-        return;
+      case 'error': {
+        const code = errorCode(frame.code);
+        this.emit('error', { code, message: String(frame.message), ...(frame.id === undefined ? {} : { channel: frame.id }) });
+        if (frame.id === undefined) return;
+        this.acked(conn, frame.id);
+        return this.refused(conn, frame.id, code);
+      }
       default:
         return; // pong (the connection keeps its own heartbeat), unsubscribed
     }
+  }
+
+  /**
+   * A subscribe was refused (errors carry the channel as `id`). `internal` is retried on the next
+   * connection. `forbidden` for a channel that was allowed before usually means the token expired:
+   * reconnect once with a fresh one. Anything else cannot succeed by retrying: the channel is dropped.
+   */
+  private refused(conn: Connection, name: string, code: ErrorCode): void {
+    const ch = this.channels.get(name);
+    if (!ch || code === 'internal') return;
+    if (code === 'forbidden' && conn === this.conn && ch.state.last !== undefined && !ch.refused) {
+      ch.refused = true;
+      return conn.abort(CLOSE.TOKEN_REFUSED);
+    }
+    clearTimeout(ch.gapTimer);
+    this.channels.delete(name);
   }
 
   private onEvent(frame: EventFrame): void {

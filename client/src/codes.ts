@@ -28,6 +28,7 @@ export const CLOSE = {
   TOO_BIG: 1009, // a client frame over 32 KB
   HEARTBEAT_TIMEOUT: 4000, // no pong in time: the connection is dead
   CONNECT_TIMEOUT: 4001, // the handshake neither succeeded nor failed in time
+  TOKEN_REFUSED: 4003, // a channel allowed before was refused (expired token): reconnect with a fresh one
 } as const;
 
 const HTTP_STATUS_CODES: Record<number, HttpErrorCode> = { 400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 429: 'rate_limited' };

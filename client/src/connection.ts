@@ -70,6 +70,11 @@ export class Connection {
     this.dispose(code, reason);
   }
 
+  /** Gives up on this connection: it closes, and the hooks hear `ended` as if the server had closed it. */
+  abort(code: number): void {
+    this.end(code, true);
+  }
+
   private end(code: number, closeSocket: boolean): void {
     if (this.done) return;
     this.dispose(closeSocket ? code : undefined, '');

@@ -1,4 +1,4 @@
-import type { SwitchboardError } from '../../client/src';
+import { CLOSE, type SwitchboardError } from '../../client/src';
 import type { EventFrame } from '../../client/src/frames';
 import { event, liveHarness, record } from './fake-socket';
 
@@ -80,6 +80,38 @@ describe('subscribe and deliver', () => {
       { code: 'internal', message: '?' },
     ]);
     expect(h.client.state).toBe('live'); // the connection stays usable
+  });
+
+  test('a refused subscribe is dropped (not retried on reconnect); an internal error is retried', async () => {
+    const h = await liveHarness();
+    h.client.subscribe('admin', () => undefined);
+    h.client.subscribe('flaky', () => undefined);
+    h.client.subscribe('a', () => undefined);
+    h.socket().receive({ type: 'error', code: 'forbidden', message: 'not allowed', id: 'admin' });
+    h.socket().receive({ type: 'error', code: 'internal', message: 'try again', id: 'flaky' });
+    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 3, id: 'a' });
+    h.socket().drop();
+    await h.tick(250);
+    h.socket().open();
+    expect(h.socket().subscribes().map((f) => f.channel)).toEqual(['flaky', 'a']);
+  });
+
+  test('forbidden for a channel allowed before (expired token): reconnect once with a fresh token, then drop', async () => {
+    let n = 0;
+    const h = await liveHarness({ getToken: async () => `t${++n}` });
+    const a = record(h.client, 'a');
+    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 3, id: 'a' });
+    h.socket().receive({ type: 'error', code: 'forbidden', message: 'token expired; reconnect with a fresh token', id: 'a' });
+    expect(h.sockets[0]?.closedWith?.code).toBe(CLOSE.TOKEN_REFUSED);
+    await h.tick(250);
+    expect(h.socket().url).toMatch(/token=t2$/);
+    h.socket().open();
+    expect(h.socket().subscribes()).toEqual([{ action: 'subscribe', channel: 'a', since: 3, id: 'a' }]);
+    h.socket().receive({ type: 'error', code: 'forbidden', message: 'not allowed', id: 'a' }); // still refused: give up
+    h.socket().receive(event('e4', { a: 4 }));
+    expect(a.ids).toEqual([]);
+    expect(h.socket().closedWith).toBeUndefined();
+    expect(h.client.state).toBe('live');
   });
 
   test('a throwing handler does not stop other handlers or the client', async () => {
