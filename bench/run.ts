@@ -1,4 +1,6 @@
 import { flags, numList, writeResult, type ScenarioResult } from './lib';
+import { BOOKING_DEFAULTS, runBooking } from './scenarios/booking';
+import { BROADCAST_DEFAULTS, runBroadcast } from './scenarios/broadcast';
 import { FANOUT_ENGINE_DEFAULTS, runFanoutEngine } from './scenarios/fanout-engine';
 import { OPS_DEFAULTS, runOps } from './scenarios/ops';
 import { runSize } from './scenarios/size';
@@ -19,6 +21,23 @@ export const SCENARIOS: Record<string, Runner> = {
     }),
   ops: (f) => runOps({ ...OPS_DEFAULTS, broadcastSizes: numList(f.sizes, OPS_DEFAULTS.broadcastSizes) }),
   size: () => runSize(),
+  booking: (f) =>
+    runBooking({
+      ...BOOKING_DEFAULTS,
+      subscribers: Number(f.subscribers ?? BOOKING_DEFAULTS.subscribers),
+      rate: Number(f.rate ?? BOOKING_DEFAULTS.rate),
+      seconds: Number(f.seconds ?? BOOKING_DEFAULTS.seconds),
+      drainSeconds: Number(f.drain ?? BOOKING_DEFAULTS.drainSeconds),
+      seed: Number(f.seed ?? BOOKING_DEFAULTS.seed),
+    }),
+  broadcast: (f) =>
+    runBroadcast({
+      ...BROADCAST_DEFAULTS,
+      sizes: numList(f.sizes, BROADCAST_DEFAULTS.sizes),
+      messages: Number(f.messages ?? BROADCAST_DEFAULTS.messages),
+      rate: Number(f.rate ?? BROADCAST_DEFAULTS.rate),
+      drainSeconds: Number(f.drain ?? BROADCAST_DEFAULTS.drainSeconds),
+    }),
 };
 
 async function main(): Promise<void> {
