@@ -4,6 +4,7 @@ import { BROADCAST_DEFAULTS, runBroadcast } from './scenarios/broadcast';
 import { FANOUT_ENGINE_DEFAULTS, runFanoutEngine } from './scenarios/fanout-engine';
 import { OPS_DEFAULTS, runOps } from './scenarios/ops';
 import { runSize } from './scenarios/size';
+import { runStartup, STARTUP_DEFAULTS } from './scenarios/startup';
 
 /**
  * `npm run bench` runs every scenario with default sizes; `npm run bench -- <scenario> --flag value`
@@ -38,6 +39,7 @@ export const SCENARIOS: Record<string, Runner> = {
       rate: Number(f.rate ?? BROADCAST_DEFAULTS.rate),
       drainSeconds: Number(f.drain ?? BROADCAST_DEFAULTS.drainSeconds),
     }),
+  startup: (f) => runStartup({ runs: Number(f.runs ?? STARTUP_DEFAULTS.runs) }),
 };
 
 async function main(): Promise<void> {

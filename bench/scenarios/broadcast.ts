@@ -39,7 +39,7 @@ interface Row {
   subscribers: number;
   connect: { ms: number; perSecond: number };
   latencyMs: { p50: number; p95: number; p99: number; max: number };
-  lastSubscriberMs: { p50: number; max: number; messagesComplete: number };
+  lastSubscriberMs: { p50: number; max: number; messagesComplete: number; perMessage: (number | null)[] };
   deliveries: { expected: number; delivered: number; perSecond: number; spanSeconds: number };
   contract: { missing: number; duplicate: number; outOfOrder: number; wrongChannel: number; otherFrames: number };
   publishErrors: number;
@@ -88,7 +88,12 @@ export async function runBroadcast(p: BroadcastParams = BROADCAST_DEFAULTS): Pro
       const check = checkDeliveries(subs, pub.sent, baseline);
 
       const lat = percentiles(check.latenciesMs);
-      const toLast = percentiles(pub.sent.filter((s) => check.lastReceiveAt.has(s.id)).map((s) => (check.lastReceiveAt.get(s.id) as number) - s.sentAt));
+      // Per message in publish order; null for one that some subscriber never got.
+      const perMessage = pub.sent.map((s) => {
+        const last = check.lastReceiveAt.get(s.id);
+        return last === undefined ? null : last - s.sentAt;
+      });
+      const toLast = percentiles(perMessage.filter((v): v is number => v !== null));
       const spanS = (check.lastReceiveAtAll - firstPublishAt) / 1000;
       await closeSubscribers(subs);
       subs = [];
@@ -97,7 +102,7 @@ export async function runBroadcast(p: BroadcastParams = BROADCAST_DEFAULTS): Pro
         subscribers: n,
         connect: { ms: round(connectMs), perSecond: round(n / (connectMs / 1000), 1) },
         latencyMs: { p50: lat.p50, p95: lat.p95, p99: lat.p99, max: lat.max },
-        lastSubscriberMs: { p50: toLast.p50, max: toLast.max, messagesComplete: toLast.count },
+        lastSubscriberMs: { p50: toLast.p50, max: toLast.max, messagesComplete: toLast.count, perMessage },
         deliveries: { expected: check.expected, delivered: check.delivered, perSecond: round(check.delivered / spanS, 1), spanSeconds: round(spanS, 2) },
         contract: { missing: check.missing, duplicate: check.duplicate, outOfOrder: check.outOfOrder, wrongChannel: check.wrongChannel, otherFrames: check.other },
         publishErrors: pub.errors.length,
