@@ -192,8 +192,12 @@ export async function openSubscribers(websocketUrl: string, specs: { token: stri
       subs.push(sub);
       await new Promise<void>((resolve, reject) => {
         ws.once('open', () => resolve());
-        ws.once('unexpected-response', (_req, res) => reject(new Error(`handshake ${index} answered HTTP ${res.statusCode}`)));
-        ws.once('error', (err) => reject(new Error(`socket ${index}: ${err.message}`)));
+        ws.once('unexpected-response', (req, res) => {
+          req.destroy();
+          reject(new Error(`handshake ${index} answered HTTP ${res.statusCode}`));
+        });
+        // Stays attached: a later socket error must not become an unhandled 'error' event.
+        ws.on('error', (err) => reject(new Error(`socket ${index}: ${err.message}`)));
       });
     }
   };

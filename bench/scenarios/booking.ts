@@ -38,6 +38,15 @@ interface EventFrame {
   seqs?: Record<string, number>;
 }
 
+function parseFrame(text: string): EventFrame | undefined {
+  try {
+    const f = JSON.parse(text) as unknown;
+    return typeof f === 'object' && f !== null ? (f as EventFrame) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** 80 % on specialist channels (round robin over 200), 18 % on workpoints (over 30), the rest admin. */
 export function bookingPlan(n: number): { channel: string; claims: TokenClaims }[] {
   const spec = Math.round(n * 0.8);
@@ -149,15 +158,9 @@ export function checkDeliveries(subs: Subscriber[], sent: Sent[], baseline: Map<
     const seen = new Set<string>();
     const lastSeq = new Map<string, number>();
     for (const { at, text } of sub.frames) {
-      let f: EventFrame;
-      try {
-        f = JSON.parse(text) as EventFrame;
-      } catch {
-        r.other++;
-        continue;
-      }
-      const ev = f.type === 'event' ? byId.get(f.id) : undefined;
-      if (!ev) {
+      const f = parseFrame(text);
+      const ev = f?.type === 'event' ? byId.get(f.id) : undefined;
+      if (!f || !ev) {
         r.other++;
         continue;
       }
@@ -248,8 +251,8 @@ export async function runBooking(p: BookingParams = BOOKING_DEFAULTS): Promise<S
       const inWindow: number[] = [];
       for (const sub of subs)
         for (const { at, text } of sub.frames) {
-          const f = JSON.parse(text) as EventFrame;
-          if (ids.has(f.id) && typeof f.data?.sentAt === 'number') inWindow.push(at - f.data.sentAt);
+          const f = parseFrame(text);
+          if (f && ids.has(f.id) && typeof f.data?.sentAt === 'number') inWindow.push(at - f.data.sentAt);
         }
       const q = percentiles(inWindow);
       windows.push({ publishedFromS: w * windowS, toS: (w + 1) * windowS, p50: q.p50, p95: q.p95, max: q.max });
