@@ -57,6 +57,12 @@ export function event(id: string, seqs: Record<string, number>, data: unknown = 
   return { type: 'event', id, event: 'update', data, ts: 1_763_855_000_000, channel, seqs };
 }
 
+/** Clients made by `harness`, closed after each test: a test that fails midway must not leave one reconnecting on real timers. */
+const clients: SwitchboardClient[] = [];
+afterEach(() => {
+  for (const c of clients.splice(0)) c.close();
+});
+
 export interface Harness {
   client: SwitchboardClient;
   sockets: FakeSocket[];
@@ -67,7 +73,7 @@ export interface Harness {
   tick(ms?: number): Promise<void>;
 }
 
-/** A client on fake sockets, fake timers (the caller runs jest.useFakeTimers()) and a fixed jitter of 0.5. */
+/** A client on fake sockets, fake timers (the caller runs jest.useFakeTimers()), no network, and a fixed jitter of 0.5. */
 export async function harness(options: Partial<SwitchboardOptions> = {}): Promise<Harness> {
   const sockets: FakeSocket[] = [];
   class Socket extends FakeSocket {
@@ -81,10 +87,12 @@ export async function harness(options: Partial<SwitchboardOptions> = {}): Promis
     httpUrl: 'https://api.example.test/',
     getToken: async () => 'tok',
     WebSocket: Socket,
+    fetch: () => Promise.reject(new Error('no HTTP in this test')), // never the network, even when a test ends up polling
     random: () => 0.5,
     network: null,
     ...options,
   });
+  clients.push(client);
   const states: State[] = [];
   client.on('state', (s) => states.push(s));
   const tick = (ms = 0): Promise<void> => jest.advanceTimersByTimeAsync(ms);
