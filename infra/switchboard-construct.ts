@@ -75,7 +75,7 @@ export interface SwitchboardProps {
   readonly idempotencySeconds?: number;
   /**
    * Management-API posts in flight per fanout invocation.
-   * @default 32
+   * @default 64
    */
   readonly postConcurrency?: number;
   /**
@@ -202,7 +202,7 @@ export class Switchboard extends Construct {
       SWITCHBOARD_RETAIN_EVENTS: String(props.retainEvents ?? 100),
       SWITCHBOARD_RETAIN_SECONDS: String(props.retainSeconds ?? 300),
       SWITCHBOARD_IDEMPOTENCY_SECONDS: String(props.idempotencySeconds ?? 3600),
-      SWITCHBOARD_POST_CONCURRENCY: String(props.postConcurrency ?? 32),
+      SWITCHBOARD_POST_CONCURRENCY: String(props.postConcurrency ?? 64),
       SWITCHBOARD_CORS_ORIGINS: (props.corsOrigins ?? ['*']).join(','),
       // https://{apiId}.execute-api.{region}.amazonaws.com/prod, built from the API id rather than
       // the stage so the functions do not wait for the stage.

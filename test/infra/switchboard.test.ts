@@ -36,7 +36,7 @@ describe('Lambda functions', () => {
       SWITCHBOARD_RETAIN_EVENTS: '100',
       SWITCHBOARD_RETAIN_SECONDS: '300',
       SWITCHBOARD_IDEMPOTENCY_SECONDS: '3600',
-      SWITCHBOARD_POST_CONCURRENCY: '32',
+      SWITCHBOARD_POST_CONCURRENCY: '64',
       SWITCHBOARD_CORS_ORIGINS: '*',
       NODE_OPTIONS: '--enable-source-maps',
     });
