@@ -15,6 +15,11 @@ import type { Identity } from './tokens';
  */
 export const CHANNEL_NAME_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 
+/** `a, b,a` → `['a', 'b']`: a comma-separated channel list (query strings), trimmed and deduplicated. */
+export function parseChannelList(value: string | undefined): string[] {
+  return [...new Set((value ?? '').split(',').map((c) => c.trim()).filter(Boolean))];
+}
+
 export function isValidChannelName(name: unknown): boolean {
   return typeof name === 'string' && CHANNEL_NAME_PATTERN.test(name);
 }

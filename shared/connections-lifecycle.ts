@@ -1,4 +1,4 @@
-import { CHANNEL_NAME_PATTERN } from './channel-rules';
+import { CHANNEL_NAME_PATTERN, parseChannelList } from './channel-rules';
 import { TokenError } from './errors';
 import type { Runtime } from './runtime';
 import { ConnectionStore } from './store/connections';
@@ -20,7 +20,7 @@ export async function openConnection(rt: Runtime, connectionId: string, query: R
     if (err instanceof TokenError) return { status: 401, message: `Unauthorized: ${err.message}` };
     throw err;
   }
-  const channels = [...new Set((query.channels ?? '').split(',').map((c) => c.trim()).filter(Boolean))];
+  const channels = parseChannelList(query.channels);
   const invalid = channels.find((c) => !CHANNEL_NAME_PATTERN.test(c));
   if (invalid !== undefined) return { status: 400, message: `Bad Request: invalid channel name "${invalid.slice(0, 140)}"` };
   if (channels.length > rt.config.maxSubscriptions) return { status: 400, message: `Bad Request: at most ${rt.config.maxSubscriptions} channels per connection` };

@@ -1,4 +1,4 @@
-import { isValidChannelName } from './channel-rules';
+import { isValidChannelName, parseChannelList } from './channel-rules';
 import { replayFrame } from './client-actions';
 import { HttpError, TokenError } from './errors';
 import type { Runtime } from './runtime';
@@ -51,7 +51,7 @@ function nonNegativeInt(value: string | undefined, name: string, def: number): n
 
 export async function getVersion(rt: Runtime, req: HttpRequest): Promise<unknown> {
   const identity = await authenticate(rt, req);
-  const channels = [...new Set((req.query.channels ?? '').split(',').map((c) => c.trim()).filter(Boolean))];
+  const channels = parseChannelList(req.query.channels);
   if (channels.length === 0) throw new HttpError('bad_request', 'channels is required: ?channels=a,b');
   if (channels.length > MAX_VERSION_CHANNELS) throw new HttpError('bad_request', `at most ${MAX_VERSION_CHANNELS} channels per request`);
   requireAllowed(rt, identity, channels);

@@ -1,5 +1,6 @@
 import { BatchGetCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from './db';
+import { fullJitterDelay, sleep } from '../backoff';
 import { keys, seqKey } from './keys';
 
 /**
@@ -61,7 +62,7 @@ export class ChannelStore {
         [this.db.tableName]: { Keys: unique.slice(i, i + 100).map((c) => keys.version(c)), ProjectionExpression: 'pk, seq' },
       };
       for (let attempt = 0; request && Object.keys(request).length > 0; attempt++) {
-        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt) * Math.random())); // DynamoDB asked us to back off
+        if (attempt > 0) await sleep(fullJitterDelay(attempt, 50, 1000)); // DynamoDB asked us to back off
         const r = await this.db.doc.send(new BatchGetCommand({ RequestItems: request, ReturnConsumedCapacity: 'TOTAL' }));
         this.db.count('batchRequests', r.ConsumedCapacity);
         for (const item of r.Responses?.[this.db.tableName] ?? []) out[(item.pk as string).slice(2)] = Number(item.seq ?? 0);

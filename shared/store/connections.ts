@@ -2,6 +2,7 @@ import { BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, TransactWrite
 import { mapWithLimit } from '../concurrency';
 import type { Identity } from '../tokens';
 import { cancellationCodes, type Db } from './db';
+import { fullJitterDelay, sleep } from '../backoff';
 import { keys } from './keys';
 import { addStats } from './stats';
 
@@ -181,7 +182,7 @@ export class ConnectionStore {
   private async batchWrite(requests: NonNullable<ConstructorParameters<typeof BatchWriteCommand>[0]['RequestItems']>[string]): Promise<void> {
     let pending = requests;
     for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt) * Math.random())); // DynamoDB asked us to back off
+      if (attempt > 0) await sleep(fullJitterDelay(attempt, 50, 1000)); // DynamoDB asked us to back off
       if (attempt > 8) throw new Error(`DynamoDB left ${pending.length} batch writes unprocessed`);
       const r = await this.db.doc.send(new BatchWriteCommand({ RequestItems: { [this.db.tableName]: pending }, ReturnConsumedCapacity: 'TOTAL' }));
       this.db.count('batchRequests', r.ConsumedCapacity);
