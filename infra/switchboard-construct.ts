@@ -222,6 +222,8 @@ export class Switchboard extends Construct {
       disconnect: make('disconnect'),
       message: make('message'),
       http: make('http'),
+      sequencer: make('sequencer'),
+      deliver: make('deliver'),
       fanout: make('fanout', {
         memorySize: props.fanoutMemorySize ?? 1024,
         timeout: Duration.minutes(2),
@@ -240,6 +242,8 @@ export class Switchboard extends Construct {
       disconnect: ['Query', 'DeleteItem', 'BatchWriteItem', 'UpdateItem'],
       message: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'],
       fanout: ['PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'BatchWriteItem'],
+      sequencer: ['BatchGetItem', 'PutItem', 'UpdateItem', 'Query'],
+      deliver: ['Query', 'DeleteItem', 'BatchWriteItem', 'UpdateItem'],
       http: ['GetItem', 'Query', 'BatchGetItem'],
     };
     for (const name of FUNCTIONS) {

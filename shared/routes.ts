@@ -9,7 +9,7 @@
 export const ROUTE_SELECTION_EXPRESSION = '$request.body.action';
 
 /** Entry points under `functions/` (file name without extension) with their export `handler`. */
-export const FUNCTIONS = ['connect', 'disconnect', 'message', 'fanout', 'http'] as const;
+export const FUNCTIONS = ['connect', 'disconnect', 'message', 'fanout', 'sequencer', 'deliver', 'http'] as const;
 export type FunctionName = (typeof FUNCTIONS)[number];
 
 export const WEBSOCKET_ROUTES = {

@@ -62,6 +62,8 @@ describe('IAM', () => {
       disconnect: ['BatchWriteItem', 'DeleteItem', 'Query', 'UpdateItem'],
       message: ['DeleteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'],
       fanout: ['BatchWriteItem', 'DeleteItem', 'PutItem', 'Query', 'UpdateItem'],
+      sequencer: ['BatchGetItem', 'PutItem', 'Query', 'UpdateItem'],
+      deliver: ['BatchWriteItem', 'DeleteItem', 'Query', 'UpdateItem'],
       http: ['BatchGetItem', 'GetItem', 'Query'],
     };
     const table = logicalId(template, 'AWS::DynamoDB::Table', 'Table');
