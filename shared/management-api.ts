@@ -1,5 +1,6 @@
 import { ApiGatewayManagementApiClient, PostToConnectionCommand, DeleteConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import http from 'node:http';
+import { withClientMiddleware } from './client-middleware';
 import https from 'node:https';
 
 /**
@@ -48,7 +49,7 @@ export function managementClient(endpoint: string, maxSockets = 64): ApiGatewayM
   const key = `${endpoint} ${maxSockets}`;
   let client = clients.get(key);
   if (!client) {
-    client = new ApiGatewayManagementApiClient({
+    client = withClientMiddleware(new ApiGatewayManagementApiClient({
       endpoint,
       maxAttempts: 1,
       requestHandler: {
@@ -56,7 +57,7 @@ export function managementClient(endpoint: string, maxSockets = 64): ApiGatewayM
         httpsAgent: new https.Agent({ keepAlive: true, maxSockets }),
         requestTimeout: 10_000,
       },
-    });
+    }));
     clients.set(key, client);
   }
   return client;

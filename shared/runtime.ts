@@ -3,6 +3,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { ChannelPolicy, parseChannelRules } from './channel-rules';
+import { withClientMiddleware } from './client-middleware';
 import { loadConfig, type Config } from './config';
 import { systemClock, type Clock } from './clock';
 import { managementClient, ManagementApiPoster, type Poster } from './management-api';
@@ -40,7 +41,7 @@ export interface RuntimeParts {
 export function runtimeFrom(parts: RuntimeParts): Runtime {
   const { config } = parts;
   const clock = parts.clock ?? systemClock;
-  const dynamo = parts.dynamo ?? new DynamoDBClient({});
+  const dynamo = parts.dynamo ?? withClientMiddleware(new DynamoDBClient({}));
   const doc = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
   return {
     config,
