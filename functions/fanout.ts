@@ -1,28 +1,19 @@
-import { processSnsRecords } from '../shared/sns-records';
-import { snsEventSchema } from '../shared/lambda-events';
+import { ingest } from '../shared/ingest';
+import type { InvocationContext } from '../shared/lambda-events';
+import { PIPELINE } from '../shared/pipeline';
 import { defaultRuntime, type Runtime } from '../shared/runtime';
+import { handleSqsBatch } from '../shared/sqs-batch';
 
-/**
- * SNS → fan-out. Every record is handled on its own: an invalid message is logged and counted and
- * never fails the batch; if a valid record fails, the others still complete and the invocation then
- * throws, so Lambda retries it (idempotency keys keep the others from being delivered twice).
- */
+/** Ingest queue (SNS notifications) → validate → order queue (shared/ingest.ts). */
 export function createFanoutHandler(runtime: () => Promise<Runtime>) {
-  return async (event: unknown): Promise<void> => {
+  return async (event: unknown, context?: InvocationContext) => {
     const rt = await runtime();
-    const parsed = snsEventSchema.safeParse(event);
-    if (!parsed.success) {
-      rt.log.error('fanout received an event that is not an SNS event', { issues: parsed.error.issues.map((i) => i.path.join('.')).slice(0, 5) });
-      rt.metrics.count('InvalidEvent');
-      rt.metrics.flush();
-      return;
-    }
-    try {
-      const summary = await processSnsRecords(rt, parsed.data.Records);
-      if (summary.failed > 0) throw new Error(`${summary.failed} of ${parsed.data.Records.length} records failed; Lambda will retry them`);
-    } finally {
-      rt.metrics.flush();
-    }
+    return handleSqsBatch(rt, event, context, {
+      name: 'fanout',
+      queueUrl: rt.config.ingestQueueUrl,
+      fifo: PIPELINE.ingest.fifo,
+      process: async (records) => ({ failed: (await ingest(rt, records)).failed }),
+    });
   };
 }
 

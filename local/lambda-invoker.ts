@@ -62,6 +62,8 @@ export interface InvokeOptions {
   timeoutMs?: number;
   /** Faults to roll for this invocation (`fanout_crash`, `fanout_timeout`). */
   faults?: Faults;
+  /** Test hook: the invocation's n-th AWS call throws (a crash at a known point). */
+  crashAtCall?: number;
 }
 
 export async function invoke(handler: Handler, event: unknown, opts: InvokeOptions): Promise<unknown> {
@@ -70,7 +72,8 @@ export async function invoke(handler: Handler, event: unknown, opts: InvokeOptio
   const killed = new Promise<void>((resolve) => (kill = resolve));
   const inv: Invocation = { deadline: Date.now() + timeoutMs, calls: 0, killed };
   const faults = opts.faults;
-  if (faults?.roll('fanout_crash')) inv.crashAt = 1 + Math.floor(faults.random() * 6);
+  if (opts.crashAtCall !== undefined) inv.crashAt = opts.crashAtCall;
+  else if (faults?.roll('fanout_crash')) inv.crashAt = 1 + Math.floor(faults.random() * 6);
   else if (faults?.roll('fanout_timeout')) inv.hangAt = 1 + Math.floor(faults.random() * 6);
   const context: LambdaContext = {
     functionName: opts.fn,

@@ -1,7 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { handler as connectHandler } from '../functions/connect';
 import { handler as disconnectHandler } from '../functions/disconnect';
+import { handler as deliverHandler } from '../functions/deliver';
 import { handler as fanoutHandler } from '../functions/fanout';
+import { handler as sequencerHandler } from '../functions/sequencer';
 import { handler as httpHandler } from '../functions/http';
 import { handler as messageHandler } from '../functions/message';
 import { LOCAL_DEV_SECRET, loadConfig } from '../shared/config';
@@ -10,7 +12,10 @@ import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
 import { startHttpApi, type HttpExtension, type LocalHttpApi } from './http-api';
 import type { LocalLog } from './log';
 import { checkPortsFree } from './ports';
-import { startSnsBridge, type BridgeEvent, type SnsBridge } from './sns-bridge';
+import type { Faults } from './faults';
+import type { Handler } from './lambda-invoker';
+import { startPipeline, type LocalPipeline, type PipelineEvent } from './pipeline';
+import { PIPELINE_ENV } from '../shared/pipeline';
 import { startWsGateway, type GatewayEvent, type LambdaHandler, type WsGateway } from './ws-gateway';
 
 /**
@@ -46,23 +51,23 @@ export interface RuntimeOptions {
   jwtSecret?: string;
   idleTimeoutMs?: number;
   maxAgeMs?: number;
-  fanoutMaxAttempts?: number;
-  fanoutRetryDelaySeconds?: number;
   publicDir?: string;
-  /** Test hook: called before each fanout invocation; an Error it returns fails that invocation. */
-  fanoutFault?: () => Error | undefined;
+  /** Injected faults (SWITCHBOARD_LOCAL_FAULTS); none by default. */
+  faults?: Faults;
+  /** Test hook: true makes the next fanout invocation crash at its first AWS call. */
+  takeFanoutFailure?: () => boolean;
   onEvent?: (e: RuntimeEvent) => void;
   log?: LocalLog;
   /** A part died on its own (DynamoDB Local crashed): the runtime is unusable. */
   onFatal?: (message: string) => void;
 }
 
-export type RuntimeEvent = GatewayEvent | BridgeEvent;
+export type RuntimeEvent = GatewayEvent | PipelineEvent;
 
 export interface LocalRuntime {
   endpoints: LocalEndpoints;
   gateway: WsGateway;
-  bridge: SnsBridge;
+  pipeline: LocalPipeline;
   persistent: boolean;
   /** Adds local-only HTTP routes (e.g. the demo backend) on the HTTP API's port. */
   mountHttp(extension: HttpExtension): void;
@@ -99,7 +104,6 @@ export function runtimeOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Run
     jwtSecret: env.SWITCHBOARD_JWT_SECRET || undefined,
     idleTimeoutMs: ms('SWITCHBOARD_LOCAL_IDLE_TIMEOUT_MS'),
     maxAgeMs: ms('SWITCHBOARD_LOCAL_MAX_AGE_MS'),
-    fanoutRetryDelaySeconds: env.SWITCHBOARD_LOCAL_FANOUT_RETRY_SECONDS ? Number(env.SWITCHBOARD_LOCAL_FANOUT_RETRY_SECONDS) : undefined,
   };
 }
 
@@ -135,21 +139,24 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<LocalRunt
       return h(event);
     };
 
+  const gatedHandler =
+    (h: Handler): Handler =>
+    async (event, context) => {
+      await gate;
+      return h(event, context);
+    };
+
   const started: { stop(): Promise<void> }[] = [];
   const results = await Promise.allSettled([
     opts.dynamodbEndpoint
       ? Promise.resolve<DynamoDbLocal | undefined>(undefined)
       : startDynamoDbLocal({ port: ports.dynamodb === 0 ? undefined : ports.dynamodb, persistDir: opts.persistDir }),
-    startSnsBridge({
+    startPipeline({
       port: ports.sns,
       region,
-      handler: gated(async (event) => {
-        const fault = opts.fanoutFault?.();
-        if (fault) throw fault;
-        return fanoutHandler(event);
-      }),
-      maxAttempts: opts.fanoutMaxAttempts,
-      retryDelaySeconds: opts.fanoutRetryDelaySeconds,
+      handlers: { fanout: gatedHandler(fanoutHandler), sequencer: gatedHandler(sequencerHandler), deliver: gatedHandler(deliverHandler) },
+      faults: opts.faults,
+      takeFanoutFailure: opts.takeFanoutFailure,
       onEvent: opts.onEvent,
       log,
     }),
@@ -175,18 +182,18 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<LocalRunt
   }
   const [ddbResult, bridgeResult, gatewayResult, httpResult] = results as unknown as [
     PromiseFulfilledResult<DynamoDbLocal | undefined>,
-    PromiseFulfilledResult<SnsBridge>,
+    PromiseFulfilledResult<LocalPipeline>,
     PromiseFulfilledResult<WsGateway>,
     PromiseFulfilledResult<LocalHttpApi>,
   ];
   const ddb = ddbResult.value;
-  const bridge = bridgeResult.value;
+  const pipeline = bridgeResult.value;
   const gateway = gatewayResult.value;
   const httpApi = httpResult.value;
   const dynamodbEndpoint = opts.dynamodbEndpoint ?? (ddb as DynamoDbLocal).endpoint;
 
   try {
-    setHandlerEnvironment({ region, dynamodbEndpoint, tableName, jwtSecret, managementEndpoint: gateway.managementEndpoint });
+    setHandlerEnvironment({ region, dynamodbEndpoint, tableName, jwtSecret, managementEndpoint: gateway.managementEndpoint, pipeline });
     // Fail now, with the variable's name, rather than on the first connection.
     loadConfig(process.env);
     const dynamo = new DynamoDBClient({ endpoint: dynamodbEndpoint, region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
@@ -210,8 +217,8 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<LocalRunt
   const endpoints: LocalEndpoints = {
     websocketUrl: gateway.url,
     httpUrl: httpApi.url,
-    snsEndpoint: bridge.endpoint,
-    topicArn: bridge.topicArn,
+    snsEndpoint: pipeline.endpoint,
+    topicArn: pipeline.topicArn,
     region,
     dynamodbEndpoint,
     tableName,
@@ -221,7 +228,7 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<LocalRunt
   return {
     endpoints,
     gateway,
-    bridge,
+    pipeline,
     persistent: Boolean(opts.persistDir),
     mountHttp: (extension) => httpApi.mount(extension),
     async stop() {
@@ -233,7 +240,7 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<LocalRunt
 }
 
 /** The environment the handlers read, as the CDK stack sets it on the Lambda functions. */
-function setHandlerEnvironment(e: { region: string; dynamodbEndpoint: string; tableName: string; jwtSecret: string; managementEndpoint: string }): void {
+function setHandlerEnvironment(e: { region: string; dynamodbEndpoint: string; tableName: string; jwtSecret: string; managementEndpoint: string; pipeline: LocalPipeline }): void {
   const env = process.env;
   env.AWS_REGION = e.region;
   env.AWS_ACCESS_KEY_ID ??= 'local';
@@ -242,6 +249,10 @@ function setHandlerEnvironment(e: { region: string; dynamodbEndpoint: string; ta
   env.SWITCHBOARD_TABLE_NAME = e.tableName;
   env.SWITCHBOARD_JWT_SECRET = e.jwtSecret;
   env.SWITCHBOARD_WS_MANAGEMENT_ENDPOINT = e.managementEndpoint;
+  env.AWS_ENDPOINT_URL_SQS = e.pipeline.endpoint;
+  env[PIPELINE_ENV.ingestQueueUrl] = e.pipeline.queues.ingest.url;
+  env[PIPELINE_ENV.orderQueueUrl] = e.pipeline.queues.order.url;
+  env[PIPELINE_ENV.deliveryQueueUrl] = e.pipeline.queues.delivery.url;
   env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   env.POWERTOOLS_METRICS_DISABLED = 'true';
   env.POWERTOOLS_LOG_LEVEL ??= 'WARN';

@@ -85,13 +85,13 @@ async function main(): Promise<void> {
 
   const forward = hooks ? (e: RuntimeEvent) => process.send?.({ type: 'event', event: e }) : undefined;
   let failFanout = 0;
-  const fanoutFault = hooks ? () => (failFanout > 0 ? (failFanout--, new Error('simulated fanout failure (test hook)')) : undefined) : undefined;
+  const takeFanoutFailure = hooks ? () => (failFanout > 0 ? (failFanout--, true) : false) : undefined;
   try {
     runtime = await startRuntime({
       ...runtimeOptionsFromEnv(),
       persistDir: args.persist,
       onEvent: forward,
-      fanoutFault,
+      takeFanoutFailure,
       log,
       onFatal: (message) => void shutdown(1, message),
     });
@@ -109,7 +109,7 @@ async function main(): Promise<void> {
   const readyMs = Math.round(performance.now());
 
   if (hooks) {
-    process.send?.({ type: 'ready', endpoints, dlqUrl: runtime.bridge.dlqUrl, routes: runtime.gateway.routes, readyMs });
+    process.send?.({ type: 'ready', endpoints, dlqUrl: runtime.pipeline.queues.ingest.dlqUrl, routes: runtime.gateway.routes, readyMs });
     const rt = runtime;
     process.on('message', (m: ParentMessage) => {
       if (m.type === 'vanish') process.send?.({ type: 'reply', requestId: m.requestId, ok: rt.gateway.vanish(m.connectionId ?? '') });

@@ -19,8 +19,12 @@ export interface ClientActionDeps {
 export async function performClientAction(deps: ClientActionDeps, connectionId: string, frame: ClientFrame): Promise<ServerFrame[]> {
   try {
     switch (frame.action) {
-      case 'ping':
-        return [withId({ type: 'pong' as const, ts: deps.db.clock.now() }, frame.id)];
+      case 'ping': {
+        // A client whose last event was lost notices it from these seqs without waiting for the next one.
+        const channels = await new ConnectionStore(deps.db, deps.config.connectionTtlSeconds).channelsOf(connectionId);
+        const seqs = channels.length > 0 ? await new ChannelStore(deps.db, deps.config).seqs(channels) : {};
+        return [withId({ type: 'pong' as const, ts: deps.db.clock.now(), seqs }, frame.id)];
+      }
       case 'subscribe':
         return await subscribe(deps, connectionId, frame);
       case 'unsubscribe':

@@ -17,11 +17,11 @@ interface StackOwner {
   middlewareStack: { add(mw: unknown, opts: { step: 'initialize'; name: string; override?: boolean }): void };
 }
 
-/** Applies the registered middleware to a client (idempotent per client); returns the client. */
+/** Runs the middleware registered at call time (so registering later still reaches every client). */
+const dispatch: ClientMiddleware = (next) => (args) => registered.reduceRight((n, mw) => mw(n), next)(args);
+
+/** Gives a client the registered middleware (idempotent per client); returns the client. */
 export function withClientMiddleware<C extends StackOwner>(client: C): C {
-  registered.forEach((mw, i) => {
-    // The SDK's middleware type is generic over every command's input/output; ours wraps any of them.
-    client.middlewareStack.add(mw, { step: 'initialize', name: `switchboardExtra${i}`, override: true });
-  });
+  client.middlewareStack.add(dispatch, { step: 'initialize', name: 'switchboardExtra', override: true });
   return client;
 }

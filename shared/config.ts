@@ -2,6 +2,8 @@
  * Configuration, read from the environment once. Every handler and the local runtime use the same
  * names; a missing or invalid value fails at start-up with a message naming the variable.
  */
+import { DEFAULT_DELIVERY_LANES, DEFAULT_SHARD_SIZE, PIPELINE_ENV } from './pipeline';
+
 export const LOCAL_DEV_SECRET = 'local-dev-secret';
 
 export interface Config {
@@ -28,6 +30,20 @@ export interface Config {
   corsOrigins: string[];
   /** JSON channel-rule list replacing the built-in one (see channel-rules.ts). */
   channelRulesJson?: string;
+  /** Pipeline queues (shared/pipeline.ts); each function needs only its own. */
+  ingestQueueUrl?: string;
+  orderQueueUrl?: string;
+  deliveryQueueUrl?: string;
+  /** Delivery lanes (message groups of the delivery queue). */
+  lanes: number;
+  /** Connections per lane message at most. */
+  shardSize: number;
+  /** A `@connections` post not answered within this is abandoned (and retried within the budget). */
+  postTimeoutMs: number;
+  /** Per connection and invocation: how long failed posts (429, 5xx, timeouts) are retried before skipping. */
+  retryBudgetMs: number;
+  /** A failed record comes back after base × 2^(receives-1) seconds (capped at 30); 0 = at once. */
+  retryBaseSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -85,6 +101,16 @@ export function loadConfig(env: Env = process.env): Config {
     managementEndpoint: r.str('SWITCHBOARD_WS_MANAGEMENT_ENDPOINT'),
     corsOrigins: (r.str('SWITCHBOARD_CORS_ORIGINS') ?? '*').split(',').map((s) => s.trim()).filter(Boolean),
     channelRulesJson: r.str('SWITCHBOARD_CHANNEL_RULES'),
+    ingestQueueUrl: r.str(PIPELINE_ENV.ingestQueueUrl),
+    orderQueueUrl: r.str(PIPELINE_ENV.orderQueueUrl),
+    deliveryQueueUrl: r.str(PIPELINE_ENV.deliveryQueueUrl),
+    lanes: r.int(PIPELINE_ENV.lanes, DEFAULT_DELIVERY_LANES, 1, 1000),
+    shardSize: r.int(PIPELINE_ENV.shardSize, DEFAULT_SHARD_SIZE, 1, 2000),
+    // 3 s: a healthy post answers in milliseconds; a hung one must not hold its lane for long.
+    postTimeoutMs: r.int('SWITCHBOARD_POST_TIMEOUT_MS', 3000, 100, 60_000),
+    // 1 s: a buffer-full (429) client gets a second to drain before this event is skipped for it.
+    retryBudgetMs: r.int('SWITCHBOARD_RETRY_BUDGET_MS', 1000, 0, 60_000),
+    retryBaseSeconds: r.int('SWITCHBOARD_RETRY_BASE_SECONDS', 1, 0, 30),
   };
   if (!config.jwtSecret && !config.jwtSecretArn && !config.jwtSecretParameter && !config.jwksUrl) {
     r.problems.push(
@@ -109,6 +135,11 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     postConcurrency: 64,
     connectionTtlSeconds: 3 * 3600,
     corsOrigins: ['*'],
+    lanes: DEFAULT_DELIVERY_LANES,
+    shardSize: DEFAULT_SHARD_SIZE,
+    postTimeoutMs: 3000,
+    retryBudgetMs: 1000,
+    retryBaseSeconds: 0,
     ...overrides,
   };
 }

@@ -89,6 +89,8 @@ export interface ResetFrame {
 export interface PongFrame {
   type: 'pong';
   ts: number;
+  /** The current seq of every channel the connection is subscribed to (protocol v1.1). */
+  seqs: Record<string, number>;
   id?: string;
 }
 

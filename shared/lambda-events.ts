@@ -57,3 +57,40 @@ export function messageBody(event: WebSocketEvent): string | undefined {
   if (event.body === undefined || event.body === null) return undefined;
   return event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
 }
+
+/** An SQS event from a Lambda event source mapping (only the fields Switchboard reads). */
+export const sqsEventSchema = z.object({
+  Records: z.array(
+    z.object({
+      messageId: z.string(),
+      receiptHandle: z.string(),
+      body: z.string(),
+      attributes: z.optional(
+        z.object({
+          ApproximateReceiveCount: z.optional(z.string()),
+          MessageGroupId: z.optional(z.string()),
+        }),
+      ),
+      eventSourceARN: z.optional(z.string()),
+    }),
+  ),
+});
+export type SqsEvent = z.infer<typeof sqsEventSchema>;
+export type SqsRecord = SqsEvent['Records'][number];
+
+/** The SNS envelope SQS receives from a topic subscription without raw message delivery. */
+export const snsEnvelopeSchema = z.object({
+  Type: z.literal('Notification'),
+  MessageId: z.string(),
+  Message: z.string(),
+  TopicArn: z.optional(z.string()),
+});
+
+export interface SqsBatchResponse {
+  batchItemFailures: { itemIdentifier: string }[];
+}
+
+/** What a handler of a Lambda invocation reads from its context (tests hand in their own). */
+export interface InvocationContext {
+  getRemainingTimeInMillis(): number;
+}

@@ -45,8 +45,8 @@ const clients = new Map<string, ApiGatewayManagementApiClient>();
  * One client per endpoint per container, over keep-alive sockets. SDK retries are off: the
  * delivery loop retries throttles and 5xx itself, so it can count and bound them.
  */
-export function managementClient(endpoint: string, maxSockets = 64): ApiGatewayManagementApiClient {
-  const key = `${endpoint} ${maxSockets}`;
+export function managementClient(endpoint: string, maxSockets = 64, requestTimeoutMs = 3000): ApiGatewayManagementApiClient {
+  const key = `${endpoint} ${maxSockets} ${requestTimeoutMs}`;
   let client = clients.get(key);
   if (!client) {
     client = withClientMiddleware(new ApiGatewayManagementApiClient({
@@ -55,7 +55,9 @@ export function managementClient(endpoint: string, maxSockets = 64): ApiGatewayM
       requestHandler: {
         httpAgent: new http.Agent({ keepAlive: true, maxSockets }),
         httpsAgent: new https.Agent({ keepAlive: true, maxSockets }),
-        requestTimeout: 10_000,
+        requestTimeout: requestTimeoutMs,
+        // Without this, the installed @smithy/node-http-handler only warns at the timeout and keeps waiting.
+        throwOnRequestTimeout: true,
       },
     }));
     clients.set(key, client);

@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { ChannelPolicy, parseChannelRules } from './channel-rules';
@@ -26,6 +27,8 @@ export interface Runtime {
   metrics: MetricsSink;
   /** A poster for a management API endpoint. */
   poster(endpoint: string): Poster;
+  /** The pipeline's queues (shared/pipeline.ts). */
+  sqs: SQSClient;
 }
 
 export interface RuntimeParts {
@@ -36,12 +39,13 @@ export interface RuntimeParts {
   log?: Log;
   metrics?: MetricsSink;
   poster?: (endpoint: string) => Poster;
+  sqs?: SQSClient;
 }
 
 export function runtimeFrom(parts: RuntimeParts): Runtime {
   const { config } = parts;
   const clock = parts.clock ?? systemClock;
-  const dynamo = parts.dynamo ?? withClientMiddleware(new DynamoDBClient({}));
+  const dynamo = withClientMiddleware(parts.dynamo ?? new DynamoDBClient({}));
   const doc = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
   return {
     config,
@@ -51,7 +55,9 @@ export function runtimeFrom(parts: RuntimeParts): Runtime {
     verifier: new TokenVerifier({ secret: parts.jwtSecret ?? config.jwtSecret, jwksUrl: config.jwksUrl, issuer: config.jwtIssuer, audience: config.jwtAudience, clock }),
     log: parts.log ?? powertoolsLog(),
     metrics: parts.metrics ?? powertoolsMetrics(),
-    poster: parts.poster ?? ((endpoint) => new ManagementApiPoster(managementClient(endpoint, config.postConcurrency))),
+    poster: parts.poster ?? ((endpoint) => new ManagementApiPoster(managementClient(endpoint, config.postConcurrency, config.postTimeoutMs))),
+    // Requests go to the configured endpoint (AWS's, or the local emulator's), not the queue URL's host.
+    sqs: withClientMiddleware(parts.sqs ?? new SQSClient({ useQueueUrlAsEndpoint: false })),
   };
 }
 

@@ -39,7 +39,7 @@ export class ConnectionStore {
     this.db.count('putRequests', r.ConsumedCapacity);
     const items = channels.flatMap((channel) => [
       { ...keys.connectionSubscription(connectionId, channel), channel, ttl },
-      { ...keys.channelSubscriber(channel, connectionId), connectionId, ttl },
+      { ...keys.channelSubscriber(channel, connectionId), connectionId, at: this.db.clock.now(), ttl },
     ]);
     for (let i = 0; i < items.length; i += 25) {
       await this.batchWrite(items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })));
@@ -78,7 +78,7 @@ export class ConnectionStore {
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
             },
-            { Put: { TableName: this.db.tableName, Item: { ...keys.channelSubscriber(channel, connectionId), connectionId, ttl } } },
+            { Put: { TableName: this.db.tableName, Item: { ...keys.channelSubscriber(channel, connectionId), connectionId, at: this.db.clock.now(), ttl } } },
           ],
         }),
       );
@@ -152,17 +152,31 @@ export class ConnectionStore {
     return { existed, subscriptions };
   }
 
-  /** Connection ids subscribed to `channel`, one DynamoDB page at a time. */
-  async *subscriberPages(channel: string, pageSize?: number): AsyncGenerator<string[]> {
+  /** Connections subscribed to `channel` (with when they subscribed), one DynamoDB page at a time. */
+  async *subscriberPages(channel: string, pageSize?: number): AsyncGenerator<{ connectionId: string; at: number }[]> {
     for await (const page of this.db.queryPages({
       KeyConditionExpression: 'pk = :pk',
       ExpressionAttributeValues: { ':pk': keys.subscribersPk(channel) },
-      ProjectionExpression: 'sk',
+      ProjectionExpression: 'sk, #at',
+      ExpressionAttributeNames: { '#at': 'at' },
       Limit: pageSize,
     })) {
-      const ids = (page.Items ?? []).map((i) => i.sk as string);
-      if (ids.length > 0) yield ids;
+      const list = (page.Items ?? []).map((i) => ({ connectionId: i.sk as string, at: Number(i.at ?? 0) }));
+      if (list.length > 0) yield list;
     }
+  }
+
+  /** The channels a connection is subscribed to. */
+  async channelsOf(connectionId: string): Promise<string[]> {
+    const channels: string[] = [];
+    for await (const page of this.db.queryPages({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :s)',
+      ExpressionAttributeValues: { ':pk': keys.connectionPk(connectionId), ':s': 'S#' },
+      ProjectionExpression: 'channel',
+    })) {
+      for (const item of page.Items ?? []) channels.push(item.channel as string);
+    }
+    return channels;
   }
 
   async countSubscribers(channel: string): Promise<number> {

@@ -1,3 +1,4 @@
 export default async function globalTeardown(): Promise<void> {
-  await (globalThis as { __switchboardDdb?: { stop(): Promise<void> } }).__switchboardDdb?.stop();
+  const parts = (globalThis as { __switchboardParts?: { stop(): Promise<void> }[] }).__switchboardParts ?? [];
+  await Promise.all(parts.map((p) => p.stop()));
 }

@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { testConfig, type Config, LOCAL_DEV_SECRET } from '../../shared/config';
@@ -23,6 +24,12 @@ export function dynamoClient(): DynamoDBClient {
   return new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
 }
 
+export function sqsClient(): SQSClient {
+  const endpoint = process.env.SWITCHBOARD_TEST_SQS_ENDPOINT;
+  if (!endpoint) throw new Error('SWITCHBOARD_TEST_SQS_ENDPOINT is not set: jest globalSetup starts the SQS emulator');
+  return new SQSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, useQueueUrlAsEndpoint: false });
+}
+
 export interface TestRuntime {
   rt: Runtime;
   telemetry: RecordingTelemetry;
@@ -45,6 +52,7 @@ export async function testRuntime(overrides: Partial<Config> = {}): Promise<Test
     dynamo,
     log: telemetry,
     metrics: telemetry,
+    sqs: sqsClient(),
   });
   return {
     rt,
@@ -54,6 +62,7 @@ export async function testRuntime(overrides: Partial<Config> = {}): Promise<Test
     async stop() {
       await mgmt.stop();
       dynamo.destroy();
+      rt.sqs.destroy();
     },
   };
 }

@@ -1,5 +1,5 @@
 import { createHttpHandler } from '../../functions/http';
-import { record } from '../../shared/fanout-engine';
+import { record } from '../helpers/record';
 import { ConnectionStore } from '../../shared/store/connections';
 import { httpEvent } from '../helpers/events';
 import { signToken, testRuntime, type TestRuntime } from '../helpers/runtime';

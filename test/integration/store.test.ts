@@ -2,7 +2,7 @@ import { ChannelStore } from '../../shared/store/channels';
 import { ConnectionStore } from '../../shared/store/connections';
 import { IdempotencyStore } from '../../shared/store/idempotency';
 import { readStats } from '../../shared/store/stats';
-import { record } from '../../shared/fanout-engine';
+import { record } from '../helpers/record';
 import { testRuntime, type TestRuntime } from '../helpers/runtime';
 
 let t: TestRuntime;
@@ -118,7 +118,7 @@ describe('connections and subscriptions', () => {
     const store = new ConnectionStore(t.rt.db, 3600);
     await Promise.all(Array.from({ length: 23 }, (_, i) => store.create(`page-${i}`, identity, ['paged'])));
     const pages: string[][] = [];
-    for await (const page of store.subscriberPages('paged', 10)) pages.push(page);
+    for await (const page of store.subscriberPages('paged', 10)) pages.push(page.map((s) => s.connectionId));
     expect(pages.map((p) => p.length)).toEqual([10, 10, 3]);
     expect(new Set(pages.flat()).size).toBe(23);
   });

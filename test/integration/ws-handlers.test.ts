@@ -1,7 +1,7 @@
 import { createConnectHandler } from '../../functions/connect';
 import { createDisconnectHandler } from '../../functions/disconnect';
 import { createMessageHandler } from '../../functions/message';
-import { record } from '../../shared/fanout-engine';
+import { record } from '../helpers/record';
 import { ConnectionStore } from '../../shared/store/connections';
 import { wsEvent } from '../helpers/events';
 import { signToken, testRuntime, type TestRuntime } from '../helpers/runtime';

@@ -1,0 +1,242 @@
+import { setMaxListeners } from 'node:events';
+import http from 'node:http';
+import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import {
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+  type Message,
+} from '@aws-sdk/client-sqs';
+import { FUNCTION_SETTINGS, PIPELINE, visibilityTimeoutSeconds, type QueueStage } from '../shared/pipeline';
+import type { Faults } from './faults';
+import { invoke, type Handler } from './lambda-invoker';
+import type { LocalLog } from './log';
+import { PortInUseError } from './ports';
+
+/**
+ * The delivery pipeline on one machine, built from the same table as the CDK stack
+ * (shared/pipeline.ts): fauxqs (an SNS/SQS emulator speaking the AWS wire protocols) holds the topic
+ * and the ingest (standard), order (FIFO) and delivery (FIFO) queues with their dead-letter queues;
+ * one event source mapping per queue long-polls it with the stage's batch size and concurrency and
+ * invokes the stage's handler through the local Lambda invoker (timeouts enforced, faults rolled).
+ * As on AWS: records the handler reports as failed stay on the queue (the handler shortens their
+ * visibility itself); an invocation that throws or times out leaves its whole batch to come back
+ * after the queue's visibility timeout; after maxReceiveCount a message moves to the DLQ.
+ */
+export type PipelineHandlers = Record<'fanout' | 'sequencer' | 'deliver', Handler>;
+
+export interface PipelineOptions {
+  port: number;
+  /** Use this SNS/SQS endpoint (an emulator already running) instead of starting fauxqs. */
+  endpoint?: string;
+  host?: string;
+  region: string;
+  topicName?: string;
+  handlers: PipelineHandlers;
+  faults?: Faults;
+  /** Test hook: how many of the next fanout invocations crash at their first AWS call. */
+  takeFanoutFailure?: () => boolean;
+  onEvent?: (e: PipelineEvent) => void;
+  log?: LocalLog;
+}
+
+export type PipelineEvent =
+  | { type: 'fanout'; messageId: string; outcome: 'ok'; attempt: number }
+  | { type: 'fanout'; messageId: string; outcome: 'failed' | 'parked'; attempt: number; error: string }
+  | { type: 'invocation'; fn: string; outcome: 'error'; records: number; error: string };
+
+export interface QueuePair {
+  url: string;
+  arn: string;
+  dlqUrl: string;
+}
+
+export interface LocalPipeline {
+  endpoint: string;
+  port: number;
+  topicArn: string;
+  queues: Record<'ingest' | 'order' | 'delivery', QueuePair>;
+  stop(): Promise<void>;
+}
+
+const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+/** Long-poll wait: short, so stop() never waits on an emulator timer for long. */
+const POLL_WAIT_SECONDS = 1;
+
+export async function startPipeline(opts: PipelineOptions): Promise<LocalPipeline> {
+  const host = opts.host ?? '127.0.0.1';
+  const topicName = opts.topicName ?? 'switchboard';
+  const log = opts.log ?? (() => undefined);
+  const emit = opts.onEvent ?? (() => undefined);
+
+  const app = opts.endpoint ? undefined : await startFauxqs(opts.port, host, opts.region);
+  const endpoint = opts.endpoint ?? (app as { endpoint: string }).endpoint;
+  const port = Number(new URL(endpoint).port);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const clientConfig = { endpoint, region: opts.region, credentials: CREDENTIALS, requestHandler: { httpAgent: agent } };
+  const sns = new SNSClient(clientConfig);
+  const sqs = new SQSClient({ ...clientConfig, useQueueUrlAsEndpoint: false });
+
+  const queues = {} as Record<'ingest' | 'order' | 'delivery', QueuePair>;
+  for (const stage of Object.values(PIPELINE)) queues[stage.queue] = await createQueuePair(sqs, `${topicName}-${stage.queue}`, stage);
+  const topicArn = (await sns.send(new CreateTopicCommand({ Name: topicName }))).TopicArn as string;
+  await sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: queues.ingest.arn, Attributes: { RawMessageDelivery: 'false' }, ReturnSubscriptionArn: true }));
+
+  const abort = new AbortController();
+  setMaxListeners(0, abort.signal); // one listener per poller
+  let stopped = false;
+  const loops: Promise<void>[] = [];
+  for (const stage of Object.values(PIPELINE)) {
+    const handler = opts.handlers[stage.fn as keyof PipelineHandlers];
+    for (let i = 0; i < stage.maxConcurrency; i++) loops.push(poll(stage, queues[stage.queue], handler));
+  }
+
+  async function poll(stage: QueueStage, queue: QueuePair, handler: Handler): Promise<void> {
+    while (!stopped) {
+      let messages: Message[];
+      try {
+        const r = await sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: queue.url, MaxNumberOfMessages: stage.batchSize, WaitTimeSeconds: POLL_WAIT_SECONDS, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'] }),
+          { abortSignal: abort.signal },
+        );
+        messages = r.Messages ?? [];
+      } catch (err) {
+        if (stopped) return;
+        log('warn', `receiving from the ${stage.queue} queue failed: ${(err as Error)?.message ?? String(err)}`);
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
+      if (messages.length === 0) continue;
+      await runBatch(stage, queue, handler, messages).catch((err: unknown) => log('warn', `${stage.fn}: could not settle a batch: ${(err as Error)?.message ?? String(err)}`));
+    }
+  }
+
+  async function runBatch(stage: QueueStage, queue: QueuePair, handler: Handler, messages: Message[]): Promise<void> {
+    const event = { Records: messages.map((m) => sqsRecord(m, queue.arn, opts.region)) };
+    const crash = stage.fn === 'fanout' && opts.takeFanoutFailure?.() === true;
+    let result: unknown;
+    try {
+      result = await invoke(handler, event, { fn: stage.fn, faults: opts.faults, crashAtCall: crash ? 1 : undefined });
+    } catch (err) {
+      // As on AWS: the whole batch comes back after the queue's visibility timeout.
+      const error = (err as Error)?.message ?? String(err);
+      log('warn', `${stage.fn} invocation failed (${messages.length} records; they return after ${visibilityTimeoutSeconds(stage)} s): ${error}`);
+      emit({ type: 'invocation', fn: stage.fn, outcome: 'error', records: messages.length, error });
+      if (stage.fn === 'fanout') for (const m of messages) emitFanout(m, stage, 'failed', error);
+      return;
+    }
+    const failures = batchItemFailures(result, messages);
+    const done = messages.filter((m) => !failures.has(m.MessageId as string));
+    for (let i = 0; i < done.length; i += 10) {
+      await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queue.url, Entries: done.slice(i, i + 10).map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle as string })) }));
+    }
+    if (stage.fn === 'fanout') {
+      for (const m of messages) emitFanout(m, stage, failures.has(m.MessageId as string) ? 'failed' : 'ok', 'reported as a batch item failure');
+    }
+  }
+
+  function emitFanout(m: Message, stage: QueueStage, outcome: 'ok' | 'failed', error: string): void {
+    const attempt = Number(m.Attributes?.ApproximateReceiveCount ?? '1');
+    const messageId = snsMessageId(m.Body) ?? m.MessageId ?? '';
+    if (outcome === 'ok') emit({ type: 'fanout', messageId, outcome, attempt });
+    else emit({ type: 'fanout', messageId, outcome: attempt >= stage.maxReceiveCount ? 'parked' : 'failed', attempt, error });
+  }
+
+  return {
+    endpoint,
+    port,
+    topicArn,
+    queues,
+    async stop() {
+      stopped = true;
+      abort.abort();
+      await Promise.allSettled(loops);
+      sns.destroy();
+      sqs.destroy();
+      agent.destroy();
+      await app?.close();
+    },
+  };
+}
+
+async function startFauxqs(port: number, host: string, region: string): Promise<{ endpoint: string; close(): Promise<void> }> {
+  // fauxqs ships ESM only; a dynamic import loads it from this CommonJS module (tsx, Node ≥ 20).
+  const { buildApp } = await import('fauxqs');
+  const app = buildApp({ logger: false, defaultRegion: region });
+  let address: string;
+  try {
+    address = await app.listen({ port, host });
+  } catch (err) {
+    await app.close().catch(() => undefined);
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new PortInUseError(port, 'SNS_PORT');
+    throw err;
+  }
+  return { endpoint: `http://${host}:${new URL(address).port}`, close: () => app.close() };
+}
+
+async function createQueuePair(sqs: SQSClient, name: string, stage: QueueStage): Promise<QueuePair> {
+  const fifo = stage.fifo ? { FifoQueue: 'true', ContentBasedDeduplication: 'false' } : undefined;
+  const suffix = stage.fifo ? '.fifo' : '';
+  const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `${name}-dlq${suffix}`, Attributes: { MessageRetentionPeriod: '1209600', ...fifo } }))).QueueUrl as string;
+  const dlqArn = await queueArn(sqs, dlqUrl);
+  const url = (
+    await sqs.send(
+      new CreateQueueCommand({
+        QueueName: `${name}${suffix}`,
+        Attributes: {
+          VisibilityTimeout: String(visibilityTimeoutSeconds(stage)),
+          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: String(stage.maxReceiveCount) }),
+          ...fifo,
+          ...(stage.fifo && stage.queue === 'delivery' && { DeduplicationScope: 'messageGroup', FifoThroughputLimit: 'perMessageGroupId' }),
+        },
+      }),
+    )
+  ).QueueUrl as string;
+  return { url, arn: await queueArn(sqs, url), dlqUrl };
+}
+
+async function queueArn(sqs: SQSClient, url: string): Promise<string> {
+  return (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn as string;
+}
+
+/** The record Lambda's SQS event source mapping hands a function (aws-lambda's SQSRecord). */
+function sqsRecord(m: Message, eventSourceARN: string, awsRegion: string) {
+  return {
+    messageId: m.MessageId as string,
+    receiptHandle: m.ReceiptHandle as string,
+    body: m.Body ?? '',
+    attributes: m.Attributes ?? {},
+    messageAttributes: m.MessageAttributes ?? {},
+    md5OfBody: m.MD5OfBody ?? '',
+    eventSource: 'aws:sqs',
+    eventSourceARN,
+    awsRegion,
+  };
+}
+
+/** Lambda's reading of a partial batch response: an invalid one fails the whole batch. */
+function batchItemFailures(result: unknown, messages: Message[]): Set<string> {
+  const all = new Set(messages.map((m) => m.MessageId as string));
+  if (result === undefined || result === null) return new Set();
+  const list = (result as { batchItemFailures?: unknown }).batchItemFailures;
+  if (list === undefined) return new Set();
+  if (!Array.isArray(list)) return all;
+  const out = new Set<string>();
+  for (const f of list) {
+    const id = (f as { itemIdentifier?: unknown })?.itemIdentifier;
+    if (typeof id !== 'string' || !all.has(id)) return all;
+    out.add(id);
+  }
+  return out;
+}
+
+function snsMessageId(body: string | undefined): string | undefined {
+  try {
+    const id = (JSON.parse(body ?? '') as { MessageId?: unknown }).MessageId;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,43 @@
+import { mapSettledWithLimit } from './concurrency';
+import { deliverLanes, laneDeliveryOptions } from './lane-delivery';
+import type { SqsRecord } from './lambda-events';
+import { parseLaneMessage, type LaneMessage } from './lanes';
+import { managementEndpointFor } from './management-api';
+import type { Runtime } from './runtime';
+import type { BatchOutcome } from './sqs-batch';
+import { ConnectionStore } from './store/connections';
+import { addStats } from './store/stats';
+import { errorDetails } from './telemetry';
+
+/** Delivery-queue records → posts; connections that answered 410 are removed afterwards. */
+export async function deliverRecords(rt: Runtime, records: readonly SqsRecord[], deadline: number): Promise<BatchOutcome> {
+  const messages: LaneMessage[] = [];
+  for (const r of records) {
+    const m = parseLaneMessage(r.body);
+    if (m) messages.push(m);
+    else {
+      rt.log.error('dropped a delivery-queue message that is not a lane message', { sqsMessageId: r.messageId });
+      rt.metrics.count('InvalidMessage');
+    }
+  }
+  const poster = rt.poster(managementEndpointFor(rt.config.managementEndpoint, undefined, undefined));
+  const report = await deliverLanes(poster, messages, laneDeliveryOptions(rt.config, deadline));
+  const cleaned = await removeGone(rt, report.gone);
+  rt.metrics.count('Delivered', report.delivered);
+  if (report.skipped) rt.metrics.count('SkippedDeliveries', report.skipped);
+  if (report.gone.length) rt.metrics.count('GoneConnections', report.gone.length);
+  rt.log.info('delivered', { ...report, gone: report.gone.length, cleaned });
+  if (report.delivered > 0) await addStats(rt.db, { delivered: report.delivered }).catch((err: unknown) => rt.log.warn('could not update stats', errorDetails(err)));
+  // Out of time before every post was tried: the whole batch comes back (repeats carry the same ids).
+  return { failed: report.unfinished > 0 ? new Set(records.map((r) => r.messageId)) : new Set() };
+}
+
+/** Deletes connections that answered 410 Gone, with all their subscriptions. */
+export async function removeGone(rt: Pick<Runtime, 'db' | 'config' | 'log'>, gone: readonly string[]): Promise<number> {
+  const connections = new ConnectionStore(rt.db, rt.config.connectionTtlSeconds);
+  const results = await mapSettledWithLimit(gone, 8, (id) => connections.remove(id));
+  results.forEach((r, i) => {
+    if (r.status === 'rejected') rt.log.warn('could not remove gone connection', { connectionId: gone[i], ...errorDetails(r.reason) });
+  });
+  return results.filter((r) => r.status === 'fulfilled').length;
+}

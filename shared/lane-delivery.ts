@@ -1,0 +1,111 @@
+import type { Config } from './config';
+import { fullJitterDelay, sleep as realSleep } from './backoff';
+import { mapWithLimit } from './concurrency';
+import { eventFrame, type LaneMessage } from './lanes';
+import { classifyPostError, type Poster } from './management-api';
+
+/**
+ * The `deliver` stage: posts a batch of lane messages (in lane order) to their connections. Each
+ * connection's frames go out one after another, in order; connections run in parallel (bounded).
+ * A connection that fails (429 buffer full, 5xx, a post timeout, or 410 while it may still be
+ * connecting) is retried with capped, jittered backoff for at most `retryBudgetMs` in this
+ * invocation; after that its remaining frames get one attempt each and the connection is
+ * remembered as slow for a while, so it never holds up its lane. A 410 from an established
+ * connection ends delivery to it and reports it for cleanup.
+ */
+export interface LaneDeliveryOptions {
+  concurrency: number;
+  retryBudgetMs: number;
+  /** Epoch ms after which no new post starts (the invocation's deadline, minus a margin). */
+  deadline: number;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+export interface LaneDeliveryReport {
+  connections: number;
+  frames: number;
+  delivered: number;
+  /** Frames given up for a connection (after its retry budget, or while it is known slow). */
+  skipped: number;
+  posts: number;
+  retries: number;
+  gone: string[];
+  /** Posts not made because the deadline came first: the batch must be retried. */
+  unfinished: number;
+}
+
+/** How long a connection whose budget ran out gets single attempts (no backoff) in later batches. */
+export const SLOW_COOLDOWN_MS = 10_000;
+const slowUntil = new Map<string, number>();
+
+export function laneDeliveryOptions(config: Pick<Config, 'postConcurrency' | 'retryBudgetMs'>, deadline: number): LaneDeliveryOptions {
+  return { concurrency: config.postConcurrency, retryBudgetMs: config.retryBudgetMs, deadline };
+}
+
+export async function deliverLanes(poster: Poster, messages: readonly LaneMessage[], opts: LaneDeliveryOptions): Promise<LaneDeliveryReport> {
+  const now = opts.now ?? Date.now;
+  const sleep = opts.sleep ?? realSleep;
+  const perConnection = new Map<string, { frame: string; fresh: boolean }[]>();
+  for (const m of messages) {
+    for (const e of m.events) {
+      for (const [connectionId, seqs, fresh] of e.targets) {
+        let list = perConnection.get(connectionId);
+        if (!list) perConnection.set(connectionId, (list = []));
+        list.push({ frame: eventFrame(e.head, seqs), fresh: fresh === 1 });
+      }
+    }
+  }
+  const report: LaneDeliveryReport = { connections: perConnection.size, frames: 0, delivered: 0, skipped: 0, posts: 0, retries: 0, gone: [], unfinished: 0 };
+  for (const list of perConnection.values()) report.frames += list.length;
+  pruneSlow(now());
+
+  await mapWithLimit([...perConnection], opts.concurrency, async ([connectionId, frames]) => {
+    let budgetLeft = (slowUntil.get(connectionId) ?? 0) > now() ? 0 : opts.retryBudgetMs;
+    for (let i = 0; i < frames.length; i++) {
+      const { frame, fresh } = frames[i] as { frame: string; fresh: boolean };
+      if (now() >= opts.deadline) {
+        report.unfinished += frames.length - i;
+        return;
+      }
+      for (let attempt = 0; ; attempt++) {
+        report.posts++;
+        let kind: ReturnType<typeof classifyPostError>;
+        try {
+          await poster.post(connectionId, frame);
+          report.delivered++;
+          break;
+        } catch (err) {
+          kind = classifyPostError(err);
+        }
+        if (kind === 'gone' && !fresh) {
+          report.gone.push(connectionId);
+          return;
+        }
+        const retryable = kind === 'gone' || kind === 'throttled' || kind === 'server' || kind === 'network';
+        const wait = fullJitterDelay(attempt, 50, 400, opts.random) + 10;
+        if (!retryable || budgetLeft <= 0 || now() + wait >= opts.deadline) {
+          report.skipped++;
+          if (retryable && budgetLeft <= 0) slowUntil.set(connectionId, now() + SLOW_COOLDOWN_MS);
+          break;
+        }
+        const w = Math.min(wait, budgetLeft);
+        budgetLeft -= w;
+        report.retries++;
+        await sleep(w);
+      }
+    }
+  });
+  return report;
+}
+
+function pruneSlow(t: number): void {
+  if (slowUntil.size < 1000) return;
+  for (const [id, until] of slowUntil) if (until <= t) slowUntil.delete(id);
+}
+
+/** Test hook: forget which connections were slow. */
+export function resetSlowConnections(): void {
+  slowUntil.clear();
+}

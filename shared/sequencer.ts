@@ -1,0 +1,186 @@
+import { createHash } from 'node:crypto';
+import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Config } from './config';
+import { buildLaneMessages, frameHead, type LaneTarget, type OutgoingLaneMessage } from './lanes';
+import { mapWithLimit } from './concurrency';
+import type { PublishedEvent } from './publish-message';
+import { ConnectionStore } from './store/connections';
+import type { Db } from './store/db';
+import { EventLog, type NewEvent } from './store/event-log';
+import { addStats } from './store/stats';
+import type { Log } from './telemetry';
+
+/**
+ * The sequencer: the one stage that assigns seqs. It consumes the order queue (SQS FIFO, one
+ * message group), so exactly one batch is sequenced at a time, in order; for a batch it
+ * 1. reads the events' idempotency records and their channels' seqs (one consistent BatchGet);
+ * 2. drops duplicates, reuses the seqs of events this same message already recorded (a retry), and
+ *    gives new events the next seqs, channel by channel;
+ * 3. records new events with their seqs and history in transactions (all or nothing);
+ * 4. resolves each event's subscribers and sends each delivery lane its events, in seq order
+ *    (shared/lanes.ts); a retry re-sends with the same deduplication ids.
+ * Anything failing throws; the whole batch is retried and steps 1–4 are safe to repeat.
+ */
+export interface OrderedMessage {
+  /** The order-queue message id: what an idempotency record names as its owner. */
+  messageId: string;
+  event: PublishedEvent;
+}
+
+export interface SequenceDeps {
+  db: Db;
+  sqs: SQSClient;
+  config: Pick<Config, 'retainEvents' | 'retainSeconds' | 'idempotencySeconds' | 'connectionTtlSeconds' | 'lanes' | 'shardSize' | 'deliveryQueueUrl'>;
+  log: Log;
+}
+
+export interface SequenceReport {
+  recorded: number;
+  retried: number;
+  duplicates: number;
+  /** Seqs per event id (recorded or reused). */
+  seqs: Record<string, Record<string, number>>;
+  connections: number;
+  laneMessages: number;
+}
+
+/** A subscription younger than this may belong to a connection whose `$connect` has not returned. */
+export const FRESH_SUBSCRIPTION_MS = 15_000;
+/** SQS's message size limit, minus room for attributes. */
+const MAX_LANE_MESSAGE_BYTES = 250 * 1024;
+const MAX_BATCH_REQUEST_BYTES = 250 * 1024;
+
+export async function sequence(deps: SequenceDeps, messages: readonly OrderedMessage[]): Promise<SequenceReport> {
+  const { db, config } = deps;
+  const log = new EventLog(db, config);
+  const report: SequenceReport = { recorded: 0, retried: 0, duplicates: 0, seqs: {}, connections: 0, laneMessages: 0 };
+  if (messages.length === 0) return report;
+
+  const channels = [...new Set(messages.flatMap((m) => m.event.channels))];
+  const snap = await log.snapshot(
+    messages.map((m) => m.event.id),
+    channels,
+  );
+  const current = new Map(snap.seqs);
+  const claimed = new Map(snap.records);
+  const fresh: NewEvent[] = [];
+  const deliverable: { event: PublishedEvent; seqs: Record<string, number>; ts: number }[] = [];
+  const now = db.clock.now();
+  for (const { messageId, event } of messages) {
+    const record = claimed.get(event.id);
+    if (record && record.by !== messageId) {
+      report.duplicates++;
+      continue;
+    }
+    if (record) {
+      report.retried++;
+      deliverable.push({ event, seqs: record.seqs, ts: record.ts });
+      report.seqs[event.id] = record.seqs;
+      continue;
+    }
+    const seqs: Record<string, number> = {};
+    for (const c of event.channels) {
+      const next = (current.get(c) ?? 0) + 1;
+      current.set(c, next);
+      seqs[c] = next;
+    }
+    const entry: NewEvent = { id: event.id, by: messageId, event: event.event, data: event.data, ts: now, seqs };
+    claimed.set(event.id, { by: messageId, seqs, ts: now });
+    fresh.push(entry);
+    deliverable.push({ event, seqs, ts: now });
+    report.seqs[event.id] = seqs;
+  }
+
+  // Record, in chunks that fit one transaction (100 items, well under 4 MB: data ≤ 32 KB per event).
+  const moved = new Map(snap.seqs);
+  let chunk: NewEvent[] = [];
+  const commit = async () => {
+    if (chunk.length === 0) return;
+    await log.commit(chunk, moved);
+    for (const e of chunk) for (const [c, s] of Object.entries(e.seqs)) moved.set(c, s);
+    chunk = [];
+  };
+  for (const e of fresh) {
+    if (chunk.length > 0 && (log.itemCount([...chunk, e]) > 100 || chunk.length >= 25)) await commit();
+    chunk.push(e);
+  }
+  await commit();
+  report.recorded = fresh.length;
+
+  // Resolve: the subscribers of every channel once for the batch, then each event's targets.
+  const subscribers = new Map<string, { connectionId: string; at: number }[]>();
+  const connections = new ConnectionStore(db, config.connectionTtlSeconds);
+  const wanted = [...new Set(deliverable.flatMap((d) => d.event.channels))];
+  await mapWithLimit(wanted, 8, async (channel) => {
+    const list: { connectionId: string; at: number }[] = [];
+    for await (const page of connections.subscriberPages(channel)) list.push(...page);
+    subscribers.set(channel, list);
+  });
+  const laneInput = deliverable.map(({ event, seqs, ts }) => {
+    const targets = new Map<string, LaneTarget>();
+    for (const channel of event.channels) {
+      for (const { connectionId, at } of subscribers.get(channel) ?? []) {
+        let t = targets.get(connectionId);
+        if (!t) targets.set(connectionId, (t = { connectionId, seqs: {} }));
+        t.seqs[channel] = seqs[channel] as number;
+        if (now - at < FRESH_SUBSCRIPTION_MS) t.fresh = true;
+      }
+    }
+    report.connections += targets.size;
+    return { id: event.id, head: frameHead(event, ts), targets: [...targets.values()] };
+  });
+  const lanes = buildLaneMessages(laneInput, { lanes: config.lanes, shardSize: config.shardSize, maxBytes: MAX_LANE_MESSAGE_BYTES });
+  report.laneMessages = await sendLanes(deps, lanes);
+  if (fresh.length > 0) {
+    const newChannels = [...new Set(fresh.flatMap((e) => Object.entries(e.seqs).filter(([, s]) => s === 1).map(([c]) => c)))].length;
+    await addStats(db, { published: fresh.length, channels: newChannels }).catch(() => undefined);
+  }
+  return report;
+}
+
+/**
+ * Sends every lane its messages in order: round r carries the r-th message of each lane (so no
+ * request holds two messages of one lane), and a round starts only when the previous one is in.
+ */
+async function sendLanes(deps: SequenceDeps, lanes: OutgoingLaneMessage[][]): Promise<number> {
+  const queueUrl = deps.config.deliveryQueueUrl;
+  if (!queueUrl) throw new Error('SWITCHBOARD_DELIVERY_QUEUE_URL is not set: the sequencer cannot hand events to the delivery lanes');
+  let sent = 0;
+  for (let round = 0; ; round++) {
+    const batch = lanes.map((list) => ({ msg: list[round], index: round })).filter((x): x is { msg: OutgoingLaneMessage; index: number } => x.msg !== undefined);
+    if (batch.length === 0) return sent;
+    // Requests of ≤ 10 entries and ≤ 250 KB.
+    const requests: (typeof batch)[] = [];
+    let cur: typeof batch = [];
+    let bytes = 0;
+    for (const item of batch) {
+      const size = Buffer.byteLength(item.msg.body);
+      if (cur.length > 0 && (cur.length >= 10 || bytes + size > MAX_BATCH_REQUEST_BYTES)) {
+        requests.push(cur);
+        cur = [];
+        bytes = 0;
+      }
+      cur.push(item);
+      bytes += size;
+    }
+    if (cur.length > 0) requests.push(cur);
+    await Promise.all(requests.map((req) => sendBatch(deps.sqs, queueUrl, req)));
+    sent += batch.length;
+  }
+}
+
+async function sendBatch(sqs: SQSClient, queueUrl: string, items: { msg: OutgoingLaneMessage; index: number }[]): Promise<void> {
+  let entries = items.map(({ msg, index }, i) => ({
+    Id: String(i),
+    MessageBody: msg.body,
+    MessageGroupId: `lane-${msg.lane}`,
+    MessageDeduplicationId: createHash('sha256').update(`${msg.lane}|${index}|${msg.eventIds.join('\n')}`).digest('hex'),
+  }));
+  for (let attempt = 0; entries.length > 0; attempt++) {
+    if (attempt >= 5) throw new Error(`SQS refused ${entries.length} lane messages after ${attempt} attempts`);
+    if (attempt > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+    const r = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+    const failed = new Set((r.Failed ?? []).map((f) => f.Id));
+    entries = entries.filter((e) => failed.has(e.Id));
+  }
+}

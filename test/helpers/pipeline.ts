@@ -1,0 +1,51 @@
+import { randomUUID } from 'node:crypto';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { createDeliverHandler } from '../../functions/deliver';
+import { createFanoutHandler } from '../../functions/fanout';
+import { createSequencerHandler } from '../../functions/sequencer';
+import { startPipeline, type LocalPipeline, type PipelineEvent } from '../../local/pipeline';
+import type { Faults } from '../../local/faults';
+import type { TestRuntime } from './runtime';
+
+/**
+ * The real pipeline (queues, event source mappings, handlers, function timeouts) in the test
+ * process: the SQS emulator from jest's global setup, DynamoDB Local, and the test's management
+ * server. Publishing goes through SNS, exactly as a backend's publish does.
+ */
+export interface TestPipeline {
+  pipeline: LocalPipeline;
+  events: PipelineEvent[];
+  publish(message: Record<string, unknown> | string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startTestPipeline(t: TestRuntime, opts: { faults?: Faults } = {}): Promise<TestPipeline> {
+  const endpoint = process.env.SWITCHBOARD_TEST_SQS_ENDPOINT as string;
+  const events: PipelineEvent[] = [];
+  const runtime = async () => t.rt;
+  const pipeline = await startPipeline({
+    port: 0,
+    endpoint,
+    region: 'us-east-1',
+    topicName: `t-${randomUUID().slice(0, 8)}`,
+    handlers: { fanout: createFanoutHandler(runtime), sequencer: createSequencerHandler(runtime), deliver: createDeliverHandler(runtime) },
+    faults: opts.faults,
+    onEvent: (e) => events.push(e),
+  });
+  t.rt.config.ingestQueueUrl = pipeline.queues.ingest.url;
+  t.rt.config.orderQueueUrl = pipeline.queues.order.url;
+  t.rt.config.deliveryQueueUrl = pipeline.queues.delivery.url;
+  const sns = new SNSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  return {
+    pipeline,
+    events,
+    async publish(message) {
+      const r = await sns.send(new PublishCommand({ TopicArn: pipeline.topicArn, Message: typeof message === 'string' ? message : JSON.stringify(message) }));
+      return r.MessageId as string;
+    },
+    async stop() {
+      await pipeline.stop();
+      sns.destroy();
+    },
+  };
+}

@@ -1,0 +1,38 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+
+/**
+ * fauxqs (the SNS/SQS emulator `npm start` uses) in a child process: it ships ESM only, which
+ * jest's CommonJS runtime cannot load. One per jest run, on a free port; tests create their own queues.
+ */
+export interface SqsEmulator {
+  endpoint: string;
+  stop(): Promise<void>;
+}
+
+export async function startSqsEmulator(): Promise<SqsEmulator> {
+  const script = "import('fauxqs').then(async (m) => { const s = await m.startFauxqs({ port: 0, host: '127.0.0.1', logger: false }); process.stdout.write('PORT ' + s.port + '\\n'); })";
+  const child: ChildProcess = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`fauxqs did not start in 30 s: ${output}`)), 30_000);
+    child.stdout?.on('data', (d: Buffer) => {
+      output += d.toString();
+      const m = output.match(/PORT (\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+    child.once('exit', (code) => reject(new Error(`fauxqs exited (${code}): ${output}`)));
+  });
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}

@@ -1,0 +1,93 @@
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand } from '@aws-sdk/client-sqs';
+import { randomUUID } from 'node:crypto';
+import { parseLaneMessage } from '../../shared/lanes';
+import { sequence, type OrderedMessage } from '../../shared/sequencer';
+import { ChannelStore } from '../../shared/store/channels';
+import { ConnectionStore } from '../../shared/store/connections';
+import { SnapshotStaleError } from '../../shared/store/event-log';
+import { testRuntime, type TestRuntime } from '../helpers/runtime';
+
+/**
+ * The sequencer's idempotency state machine and seq assignment, against DynamoDB Local and the SQS
+ * emulator: a record names the order-queue message that took its seqs; that message coming back
+ * (a retry after a crash) reuses them, any other message with the id is a duplicate, and a failure
+ * after the record was written leaves neither a hole nor a second seq.
+ */
+let t: TestRuntime;
+let deliveryQueueUrl: string;
+beforeAll(async () => {
+  t = await testRuntime();
+  deliveryQueueUrl = (await t.rt.sqs.send(new CreateQueueCommand({ QueueName: `seq-${randomUUID().slice(0, 8)}.fifo`, Attributes: { FifoQueue: 'true' } }))).QueueUrl as string;
+});
+afterAll(() => t.stop());
+
+const deps = (overrides: { deliveryQueueUrl?: string } = {}) => ({ db: t.rt.db, sqs: t.rt.sqs, log: t.telemetry, config: { ...t.rt.config, deliveryQueueUrl, ...overrides } });
+const msg = (messageId: string, id: string, channels: string[], data: unknown = null): OrderedMessage => ({ messageId, event: { id, channels, event: 'e', data } });
+
+async function laneBodies(): Promise<string[]> {
+  const r = await t.rt.sqs.send(new ReceiveMessageCommand({ QueueUrl: deliveryQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+  return (r.Messages ?? []).map((m) => m.Body ?? '');
+}
+
+describe('sequencer', () => {
+  test('new events take the next seqs per channel, in batch order, with history for each', async () => {
+    const r = await sequence(deps(), [msg('m1', 'a1', ['sq_a', 'sq_b']), msg('m2', 'a2', ['sq_b']), msg('m3', 'a3', ['sq_a'])]);
+    expect(r).toMatchObject({ recorded: 3, retried: 0, duplicates: 0 });
+    expect(r.seqs).toEqual({ a1: { sq_a: 1, sq_b: 1 }, a2: { sq_b: 2 }, a3: { sq_a: 2 } });
+    const channels = new ChannelStore(t.rt.db, t.rt.config);
+    expect((await channels.history('sq_a', 0)).events.map((e) => [e.seq, e.id])).toEqual([[1, 'a1'], [2, 'a3']]);
+    expect((await channels.history('sq_b', 0)).events.map((e) => [e.seq, e.id])).toEqual([[1, 'a1'], [2, 'a2']]);
+  });
+
+  test('the same message again (a retry) reuses its seqs; another message with the id is a duplicate', async () => {
+    const first = await sequence(deps(), [msg('r1', 'rid', ['sq_r'])]);
+    expect(first.seqs.rid).toEqual({ sq_r: 1 });
+    const retry = await sequence(deps(), [msg('r1', 'rid', ['sq_r'])]);
+    expect(retry).toMatchObject({ recorded: 0, retried: 1, duplicates: 0, seqs: { rid: { sq_r: 1 } } });
+    const dup = await sequence(deps(), [msg('r2', 'rid', ['sq_r']), msg('r3', 'next', ['sq_r'])]);
+    expect(dup).toMatchObject({ recorded: 1, duplicates: 1, seqs: { next: { sq_r: 2 } } });
+    expect(await new ChannelStore(t.rt.db, t.rt.config).seq('sq_r')).toBe(2);
+  });
+
+  test('two messages with one id in one batch: the first records, the second is a duplicate', async () => {
+    const r = await sequence(deps(), [msg('d1', 'twice', ['sq_d']), msg('d2', 'twice', ['sq_d'])]);
+    expect(r).toMatchObject({ recorded: 1, duplicates: 1, seqs: { twice: { sq_d: 1 } } });
+  });
+
+  test('a failure after recording (lanes cannot be sent): the retry reuses the seqs, no hole, no second seq', async () => {
+    await new ConnectionStore(t.rt.db, 3600).create('c-fail', { sub: 'u', role: 'admin', exp: 4e9 }, ['sq_f']);
+    const broken = deps({ deliveryQueueUrl: `${deliveryQueueUrl}-missing.fifo` });
+    await expect(sequence(broken, [msg('f1', 'fid', ['sq_f'])])).rejects.toThrow();
+    // The record, its seq and its history are in; nothing was handed to the lanes.
+    expect(await new ChannelStore(t.rt.db, t.rt.config).seq('sq_f')).toBe(1);
+    const retry = await sequence(deps(), [msg('f1', 'fid', ['sq_f']), msg('f2', 'fid2', ['sq_f'])]);
+    expect(retry).toMatchObject({ recorded: 1, retried: 1, seqs: { fid: { sq_f: 1 }, fid2: { sq_f: 2 } } });
+    const lanes = (await laneBodies()).map((b) => parseLaneMessage(b));
+    const forConn = lanes.flatMap((l) => l?.events ?? []).filter((e) => e.targets.some(([c]) => c === 'c-fail'));
+    expect(forConn.map((e) => JSON.parse(`${e.head}}`).id)).toEqual(['fid', 'fid2']);
+  });
+
+  test('a record past the idempotency window no longer blocks the id', async () => {
+    const short = { ...deps(), config: { ...deps().config, idempotencySeconds: 1 } };
+    await sequence(short, [msg('x1', 'old', ['sq_x'])]);
+    t.clock.advance(5_000);
+    try {
+      const again = await sequence(short, [msg('x2', 'old', ['sq_x'])]);
+      expect(again).toMatchObject({ recorded: 1, duplicates: 0, seqs: { old: { sq_x: 2 } } });
+    } finally {
+      t.clock.advance(-5_000);
+    }
+  });
+
+  test('two sequencers racing on one channel (what the FIFO group prevents): one commits, the other is refused', async () => {
+    const results = await Promise.allSettled([sequence(deps(), [msg('p1', 'race-1', ['sq_p'])]), sequence(deps(), [msg('p2', 'race-2', ['sq_p'])])]);
+    const ok = results.filter((r) => r.status === 'fulfilled');
+    const refused = results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason as Error);
+    expect(ok.length + refused.length).toBe(2);
+    expect(ok.length).toBeGreaterThanOrEqual(1);
+    for (const err of refused) expect(err).toBeInstanceOf(SnapshotStaleError);
+    // Never two events with one seq: the channel moved exactly once per committed event.
+    expect(await new ChannelStore(t.rt.db, t.rt.config).seq('sq_p')).toBe(ok.length);
+  });
+});
