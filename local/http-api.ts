@@ -4,6 +4,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { HTTP_ROUTES } from '../shared/routes';
 import { httpV2Event, normalizeIp, type HttpApi } from './api-gateway-events';
+import { invoke } from './lambda-invoker';
 import type { LocalLog } from './log';
 import { listen } from './ports';
 import type { LambdaHandler } from './ws-gateway';
@@ -11,7 +12,10 @@ import type { LambdaHandler } from './ws-gateway';
 /**
  * The local API Gateway HTTP API: the routes of HTTP_ROUTES go to the http handler as payload 2.0
  * events; any other GET serves a static file from `publicDir` (the demo page); anything else is
- * API Gateway's own `404 {"message":"Not Found"}`.
+ * API Gateway's own `404 {"message":"Not Found"}`. The handler runs through local/lambda-invoker.ts
+ * `invoke`, so the http function's timeout (shared/pipeline.ts FUNCTION_SETTINGS) is enforced; a
+ * handler that throws or times out answers what an HTTP API answers for a failed integration:
+ * `500 {"message":"Internal Server Error"}`.
  */
 export const PUBLIC_DIR = path.join(__dirname, 'public');
 const MAX_BODY_BYTES = 10 * 1024 * 1024; // HTTP API's payload limit
@@ -22,6 +26,8 @@ export interface HttpApiOptions {
   handler: LambdaHandler;
   publicDir?: string;
   log?: LocalLog;
+  /** Test hook: the http function's timeout in ms instead of FUNCTION_SETTINGS.http. */
+  timeoutMs?: number;
 }
 
 /** Extra local-only routes (the demo backend): answers and returns true, or returns false to pass. */
@@ -113,7 +119,7 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<LocalHttpApi> 
       const event = httpV2Event(api, { method, rawUrl, headers: req.headers, sourceIp: normalizeIp(req.socket.remoteAddress), protocol: `HTTP/${req.httpVersion}`, body }, route);
       let result: unknown;
       try {
-        result = await opts.handler(event);
+        result = await invoke(opts.handler, event, { fn: 'http', timeoutMs: opts.timeoutMs });
       } catch (err) {
         log('warn', `http handler failed: ${(err as Error)?.message ?? String(err)}`);
         return send(res, 500, { 'content-type': 'application/json' }, JSON.stringify({ message: 'Internal Server Error' }));

@@ -8,12 +8,12 @@ import { handler as httpHandler } from '../functions/http';
 import { handler as messageHandler } from '../functions/message';
 import { LOCAL_DEV_SECRET, loadConfig } from '../shared/config';
 import { createTable } from '../shared/store/create-table';
+import { startDdbFaultProxy } from './ddb-fault-proxy';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
+import { NO_FAULTS, parseFaults, type Faults } from './faults';
 import { startHttpApi, type HttpExtension, type LocalHttpApi } from './http-api';
 import type { LocalLog } from './log';
 import { checkPortsFree } from './ports';
-import type { Faults } from './faults';
-import type { Handler } from './lambda-invoker';
 import { startPipeline, type LocalPipeline, type PipelineEvent } from './pipeline';
 import { PIPELINE_ENV } from '../shared/pipeline';
 import { startWsGateway, type GatewayEvent, type LambdaHandler, type WsGateway } from './ws-gateway';
@@ -52,7 +52,11 @@ export interface RuntimeOptions {
   idleTimeoutMs?: number;
   maxAgeMs?: number;
   publicDir?: string;
-  /** Injected faults (SWITCHBOARD_LOCAL_FAULTS); none by default. */
+  /**
+   * Injected faults (SWITCHBOARD_LOCAL_FAULTS / SWITCHBOARD_LOCAL_SEED, docs/local.md "Faults"); one
+   * seeded sequence shared by the gateway (post_*), the DynamoDB fault proxy (ddb_throttle) and the
+   * fan-out invocations (fanout_crash, fanout_timeout). Default: none.
+   */
   faults?: Faults;
   /** Test hook: true makes the next fanout invocation crash at its first AWS call. */
   takeFanoutFailure?: () => boolean;
@@ -77,7 +81,10 @@ export interface LocalRuntime {
 export const DEFAULT_PORTS = { http: 3000, ws: 3001, sns: 4566, dynamodb: 8000 } as const;
 export const DEFAULT_TABLE_NAME = 'switchboard-local';
 
-/** Options from the environment (HTTP_PORT, WS_PORT, SNS_PORT, DYNAMODB_PORT, SWITCHBOARD_LOCAL_*). */
+/**
+ * Options from the environment (HTTP_PORT, WS_PORT, SNS_PORT, DYNAMODB_PORT, SWITCHBOARD_LOCAL_*).
+ * A bad SWITCHBOARD_LOCAL_FAULTS / SWITCHBOARD_LOCAL_SEED throws FaultSpecError (one line).
+ */
 export function runtimeOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): RuntimeOptions {
   const int = (name: string, def?: number): number | undefined => {
     const v = env[name];
@@ -104,6 +111,7 @@ export function runtimeOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Run
     jwtSecret: env.SWITCHBOARD_JWT_SECRET || undefined,
     idleTimeoutMs: ms('SWITCHBOARD_LOCAL_IDLE_TIMEOUT_MS'),
     maxAgeMs: ms('SWITCHBOARD_LOCAL_MAX_AGE_MS'),
+    faults: parseFaults(env.SWITCHBOARD_LOCAL_FAULTS, env.SWITCHBOARD_LOCAL_SEED),
   };
 }
 
@@ -114,6 +122,7 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<LocalRunt
   const tableName = opts.tableName ?? DEFAULT_TABLE_NAME;
   const jwtSecret = opts.jwtSecret ?? LOCAL_DEV_SECRET;
   const log = opts.log ?? (() => undefined);
+  const faults = opts.faults ?? NO_FAULTS;
   const ports = {
     http: opts.httpPort ?? DEFAULT_PORTS.http,
     ws: opts.wsPort ?? DEFAULT_PORTS.ws,
@@ -133,14 +142,7 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<LocalRunt
   let openGate!: () => void;
   const gate = new Promise<void>((resolve) => (openGate = resolve));
   const gated =
-    (h: (event: unknown) => Promise<unknown>): LambdaHandler =>
-    async (event) => {
-      await gate;
-      return h(event);
-    };
-
-  const gatedHandler =
-    (h: Handler): Handler =>
+    (h: LambdaHandler): LambdaHandler =>
     async (event, context) => {
       await gate;
       return h(event, context);
@@ -154,8 +156,8 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<LocalRunt
     startPipeline({
       port: ports.sns,
       region,
-      handlers: { fanout: gatedHandler(fanoutHandler), sequencer: gatedHandler(sequencerHandler), deliver: gatedHandler(deliverHandler) },
-      faults: opts.faults,
+      handlers: { fanout: gated(fanoutHandler), sequencer: gated(sequencerHandler), deliver: gated(deliverHandler) },
+      faults,
       takeFanoutFailure: opts.takeFanoutFailure,
       onEvent: opts.onEvent,
       log,
@@ -167,6 +169,7 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<LocalRunt
       maxAgeMs: opts.maxAgeMs,
       onEvent: opts.onEvent,
       log,
+      faults,
     }),
     startHttpApi({ port: ports.http, handler: gated(httpHandler), publicDir: opts.publicDir, log }),
   ] as const);
@@ -193,7 +196,12 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<LocalRunt
   const dynamodbEndpoint = opts.dynamodbEndpoint ?? (ddb as DynamoDbLocal).endpoint;
 
   try {
-    setHandlerEnvironment({ region, dynamodbEndpoint, tableName, jwtSecret, managementEndpoint: gateway.managementEndpoint, pipeline });
+    // ddb_throttle: the handlers (only they) reach DynamoDB through the fault proxy. Stopped last
+    // (first in `started`): the gateway's $disconnect handlers still use it while stopping.
+    const proxy = faults.active.ddb_throttle !== undefined ? await startDdbFaultProxy({ target: dynamodbEndpoint, faults, log }) : undefined;
+    if (proxy) started.unshift(proxy);
+    const handlerDynamodbEndpoint = proxy?.endpoint ?? dynamodbEndpoint;
+    setHandlerEnvironment({ region, dynamodbEndpoint: handlerDynamodbEndpoint, tableName, jwtSecret, managementEndpoint: gateway.managementEndpoint, pipeline });
     // Fail now, with the variable's name, rather than on the first connection.
     loadConfig(process.env);
     const dynamo = new DynamoDBClient({ endpoint: dynamodbEndpoint, region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });

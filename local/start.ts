@@ -5,6 +5,7 @@ import { ConfigError } from '../shared/config';
 import { endpointsFile, mintToken, writeEndpoints } from './cli/common';
 import { mountDemo } from './demo/mount-demo';
 import { DynamoDbLocalError } from './dynamodb-local';
+import { FaultSpecError, NO_FAULTS, type Faults } from './faults';
 import type { LocalLog } from './log';
 import { PortInUseError } from './ports';
 import { runtimeOptionsFromEnv, startRuntime, type LocalRuntime, type RuntimeEvent } from './runtime';
@@ -15,6 +16,8 @@ import { runtimeOptionsFromEnv, startRuntime, type LocalRuntime, type RuntimeEve
  *   npm start [-- --persist DIR] [--verbose] [--quiet] [--endpoints-file FILE]
  *
  * Ports: HTTP_PORT, WS_PORT, SNS_PORT, DYNAMODB_PORT (3000, 3001, 4566, 8000; 0 = any free port).
+ * Faults: SWITCHBOARD_LOCAL_FAULTS (`name=probability,...`) and SWITCHBOARD_LOCAL_SEED; a bad spec
+ * stops it at once with one line and exit code 1; the banner shows the active faults.
  * Ctrl-C / SIGTERM stop everything (DynamoDB Local's JVM included) and free the ports.
  *
  * When started with an IPC channel and SWITCHBOARD_LOCAL_TEST_HOOKS=1 (the e2e tests), it reports
@@ -86,9 +89,12 @@ async function main(): Promise<void> {
   const forward = hooks ? (e: RuntimeEvent) => process.send?.({ type: 'event', event: e }) : undefined;
   let failFanout = 0;
   const takeFanoutFailure = hooks ? () => (failFanout > 0 ? (failFanout--, true) : false) : undefined;
+  let faults: Faults = NO_FAULTS;
   try {
+    const options = runtimeOptionsFromEnv();
+    faults = options.faults ?? NO_FAULTS;
     runtime = await startRuntime({
-      ...runtimeOptionsFromEnv(),
+      ...options,
       persistDir: args.persist,
       onEvent: forward,
       takeFanoutFailure,
@@ -97,7 +103,7 @@ async function main(): Promise<void> {
     });
   } catch (err) {
     if (shuttingDown) return;
-    const known = err instanceof PortInUseError || err instanceof DynamoDbLocalError || err instanceof ConfigError;
+    const known = err instanceof PortInUseError || err instanceof DynamoDbLocalError || err instanceof ConfigError || err instanceof FaultSpecError;
     const message = (err as Error)?.message ?? String(err);
     if (verbose && !known && err instanceof Error) process.stderr.write(`${err.stack}\n`);
     fail(`could not start: ${message}`, 1);
@@ -120,10 +126,12 @@ async function main(): Promise<void> {
       if (m.type === 'settle') void rt.gateway.settled().then(() => process.send?.({ type: 'reply', requestId: m.requestId, ok: true }));
     });
   }
-  if (!args.quiet) process.stdout.write(await banner(runtime, file, readyMs));
+  if (!args.quiet) process.stdout.write(await banner(runtime, file, readyMs, faults));
+  // Quiet runs (the e2e tests) still say which faults are on, with the seed to repeat the run.
+  else if (Object.keys(faults.active).length > 0) log('warn', `faults: ${faults.describe()}`);
 }
 
-async function banner(runtime: LocalRuntime, file: string, readyMs: number): Promise<string> {
+async function banner(runtime: LocalRuntime, file: string, readyMs: number, faults: Faults): Promise<string> {
   const e = runtime.endpoints;
   const token = await mintToken({ sub: 'local-admin', role: 'admin' }, e.jwtSecret, 24 * 3600);
   const rel = path.relative(process.cwd(), file) || file;
@@ -136,6 +144,7 @@ async function banner(runtime: LocalRuntime, file: string, readyMs: number): Pro
     `  SNS         ${e.snsEndpoint}   topic ${e.topicArn}`,
     `  DynamoDB    ${e.dynamodbEndpoint}   table ${e.tableName} (${runtime.persistent ? 'persisted' : 'in memory'})`,
     `  endpoints   ${rel}`,
+    `  faults      ${faults.describe()}`,
     '',
     'An admin token (24 h):',
     `  ${token}`,

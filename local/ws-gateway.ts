@@ -3,7 +3,9 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import { routeKeyFor, WEBSOCKET_ROUTES, type FunctionName, type RouteKey } from '../shared/routes';
 import { connectEvent, disconnectEvent, messageEvent, newConnectionId, normalizeIp, type WsApi, type WsConnectionContext } from './api-gateway-events';
-import { handleManagementRequest, type ManagedConnection } from './management-api';
+import type { FaultName, Faults } from './faults';
+import { invoke, type LambdaContext } from './lambda-invoker';
+import { handleManagementRequest, OUTBOUND_LIMIT_BYTES, type ManagedConnection, type PostOutcome } from './management-api';
 import type { LocalLog } from './log';
 import { listen } from './ports';
 
@@ -17,10 +19,19 @@ import { listen } from './ports';
  * - a client frame over 32 KB closes the connection with 1009; idle connections close after 10
  *   minutes and every connection after 2 hours (1001 Going away), both configurable;
  * - `$disconnect` runs after every close, with the close code and a reason;
- * - the `@connections` management API is served on the same port (management-api.ts).
+ * - the `@connections` management API is served on the same port (management-api.ts): a post is
+ *   accepted once queued for the socket, 429 when the connection's outbound buffer is full, 410
+ *   before `$connect` has returned and the handshake completed, and after the close began;
+ * - every handler runs through local/lambda-invoker.ts `invoke`, so its function timeout
+ *   (shared/pipeline.ts FUNCTION_SETTINGS) is enforced: a `$connect` that times out fails the
+ *   handshake with 500, a message route that times out gets the error frame below.
  * A Lambda error on a message route sends the client API Gateway's own error frame.
+ *
+ * Faults (local/faults.ts): `post_429`, `post_5xx`, `post_timeout` in the management API;
+ * `post_gone_at_connect` holds an accepted `$connect` 50 to 500 ms longer before the handshake
+ * completes, so posts meanwhile answer 410, the window AWS also has.
  */
-export type LambdaHandler = (event: unknown) => Promise<unknown>;
+export type LambdaHandler = (event: unknown, context?: LambdaContext) => Promise<unknown>;
 
 export const CLIENT_FRAME_LIMIT = 32 * 1024;
 export const DEFAULT_IDLE_TIMEOUT_MS = 10 * 60 * 1000;
@@ -38,13 +49,19 @@ export interface GatewayOptions {
   stage?: string;
   onEvent?: (e: GatewayEvent) => void;
   log?: LocalLog;
+  /** Injected faults (post_429, post_5xx, post_timeout, post_gone_at_connect); none by default. */
+  faults?: Faults;
+  /** Test hook: function timeouts in ms instead of FUNCTION_SETTINGS (e.g. `{ connect: 200 }`). */
+  timeoutsMs?: Partial<Record<FunctionName, number>>;
 }
 
 export type GatewayEvent =
   | { type: 'connected'; connectionId: string; headers: Record<string, string> }
   | { type: 'rejected'; status: number; headers: Record<string, string> }
   | { type: 'disconnected'; connectionId: string; statusCode: number; reason: string }
-  | { type: 'vanished'; connectionId: string };
+  | { type: 'vanished'; connectionId: string }
+  /** An injected fault hit a post to this connection, or held its handshake (post_gone_at_connect). */
+  | { type: 'fault'; fault: FaultName; connectionId: string };
 
 export interface WsGateway {
   port: number;
@@ -96,17 +113,26 @@ class Connection implements ManagedConnection {
     return this.chain;
   }
 
-  send(data: Buffer): Promise<void> {
-    if (this.state !== 'open' || this.ws.readyState !== WebSocket.OPEN) return Promise.reject(new Error('gone'));
-    // API Gateway sends a post of up to 128 KB as 32 KB frames of one text message.
+  /** Open and not closing: posts are accepted (a server-side close makes ws CLOSING at once). */
+  isOpen(): boolean {
+    return this.state === 'open' && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  /**
+   * Queues one text message for the socket and returns at once, as API Gateway accepts a post once
+   * it is queued; `full` when more than `limit` bytes are already waiting to be written.
+   */
+  post(data: Buffer, limit = OUTBOUND_LIMIT_BYTES): PostOutcome {
+    if (!this.isOpen()) return 'gone';
+    // ws.bufferedAmount: the socket's write buffer plus what ws itself holds back (its send queue).
+    if (this.ws.bufferedAmount > limit) return 'full';
+    // API Gateway sends a post of up to 128 KB as 32 KB frames of one text message. The fragments
+    // are written in one go, so no other message can come between them.
     const parts: Buffer[] = [];
     for (let i = 0; i < data.length || parts.length === 0; i += CLIENT_FRAME_LIMIT) parts.push(data.subarray(i, i + CLIENT_FRAME_LIMIT));
-    return Promise.all(
-      parts.map(
-        (part, i) =>
-          new Promise<void>((resolve, reject) => this.ws.send(part, { binary: false, fin: i === parts.length - 1, compress: false }, (err) => (err ? reject(err) : resolve()))),
-      ),
-    ).then(() => undefined);
+    // A write error closes the socket ('close' follows): posts after it answer 410.
+    parts.forEach((part, i) => this.ws.send(part, { binary: false, fin: i === parts.length - 1, compress: false }, () => undefined));
+    return 'queued';
   }
 
   close(info: CloseInfo = { code: 1000, reason: '' }): void {
@@ -132,12 +158,29 @@ export async function startWsGateway(opts: GatewayOptions): Promise<WsGateway> {
   const maxAgeMs = opts.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
   const log: LocalLog = opts.log ?? (() => undefined);
   const emit = opts.onEvent ?? (() => undefined);
+  const faults = opts.faults;
   const connections = new Map<string, Connection>();
   const pending = new Set<Promise<void>>();
+  /** Posts that `post_timeout` left unanswered; stop() ends them. */
+  const hung = new Set<http.ServerResponse>();
   let stopping = false;
 
+  const lookup = {
+    get: (id: string) => {
+      const conn = connections.get(id);
+      return conn?.isOpen() ? conn : undefined;
+    },
+  };
+  const onFault = (fault: FaultName, connectionId: string, res: http.ServerResponse) => {
+    if (fault === 'post_timeout') {
+      hung.add(res);
+      res.once('close', () => hung.delete(res));
+    }
+    log('debug', `fault ${fault}: a post to ${connectionId}`);
+    emit({ type: 'fault', fault, connectionId });
+  };
   const server = http.createServer((req, res) => {
-    if (handleManagementRequest(req, res, { get: (id) => connections.get(id) })) return;
+    if (handleManagementRequest(req, res, lookup, { faults, onFault })) return;
     req.resume();
     // A plain HTTP request to the WebSocket URL: API Gateway answers 426 for the upgrade it expects.
     const body = JSON.stringify({ message: 'Upgrade Required' });
@@ -161,11 +204,12 @@ export async function startWsGateway(opts: GatewayOptions): Promise<WsGateway> {
     while (pending.size > 0) await Promise.allSettled([...pending]);
   };
 
-  const handlerFor = (routeKey: RouteKey | string): LambdaHandler => {
+  /** Runs the route's function as Lambda would: through `invoke`, with its timeout enforced. */
+  const run = (routeKey: RouteKey | string, event: unknown): Promise<unknown> => {
     const fn = routes[routeKey] ?? routes.$default;
     const handler = fn && (opts.handlers as Record<string, LambdaHandler | undefined>)[fn];
-    if (!handler) throw new Error(`no handler for route ${routeKey}`);
-    return handler;
+    if (!fn || !handler) return Promise.reject(new Error(`no handler for route ${routeKey}`));
+    return invoke(handler, event, { fn, timeoutMs: opts.timeoutsMs?.[fn] });
   };
 
   const track = (p: Promise<void>) => {
@@ -190,7 +234,7 @@ export async function startWsGateway(opts: GatewayOptions): Promise<WsGateway> {
     };
     let result: unknown;
     try {
-      result = await handlerFor('$connect')(connectEvent(api, ctx, { rawHeaders: req.rawHeaders, search: url.searchParams, port }, ctx.connectedAt));
+      result = await run('$connect', connectEvent(api, ctx, { rawHeaders: req.rawHeaders, search: url.searchParams, port }, ctx.connectedAt));
     } catch (err) {
       log('warn', `$connect handler failed: ${(err as Error)?.message ?? String(err)}`);
       result = { statusCode: 500, body: 'Internal server error' };
@@ -202,6 +246,14 @@ export async function startWsGateway(opts: GatewayOptions): Promise<WsGateway> {
     }
     const protocol = resultHeaders['sec-websocket-protocol'];
     if (protocol) selectedProtocol.set(req, protocol);
+    // post_gone_at_connect: the handshake completes a little later than $connect returned; the
+    // connection is registered only then, so posts meanwhile answer 410 (as on AWS, only longer).
+    if (faults?.roll('post_gone_at_connect')) {
+      const holdMs = 50 + Math.floor(faults.random() * 451);
+      log('debug', `fault post_gone_at_connect: holding the handshake of ${ctx.connectionId} for ${holdMs} ms`);
+      emit({ type: 'fault', fault: 'post_gone_at_connect', connectionId: ctx.connectionId });
+      await delay(holdMs);
+    }
     if (socket.destroyed || stopping) {
       // Accepted by $connect, but the client left (or we are stopping) before the handshake finished.
       await runDisconnect(ctx, { code: 1006, reason: 'Connection closed before the handshake completed' });
@@ -240,12 +292,12 @@ export async function startWsGateway(opts: GatewayOptions): Promise<WsGateway> {
   async function dispatch(conn: Connection, data: Buffer, isBinary: boolean): Promise<void> {
     const routeKey = isBinary ? '$default' : selectRoute(data);
     try {
-      await handlerFor(routeKey)(messageEvent(api, conn.ctx, routeKey, data, isBinary));
+      await run(routeKey, messageEvent(api, conn.ctx, routeKey, data, isBinary));
     } catch (err) {
       log('warn', `${routeKey} handler failed for ${conn.ctx.connectionId}: ${(err as Error)?.message ?? String(err)}`);
       // What API Gateway sends the client when the integration fails.
       const frame = JSON.stringify({ message: 'Internal server error', connectionId: conn.ctx.connectionId, requestId: newConnectionId() });
-      await conn.send(Buffer.from(frame)).catch(() => undefined);
+      conn.post(Buffer.from(frame));
     }
   }
 
@@ -260,7 +312,7 @@ export async function startWsGateway(opts: GatewayOptions): Promise<WsGateway> {
 
   async function runDisconnect(ctx: WsConnectionContext, info: CloseInfo): Promise<void> {
     try {
-      await handlerFor('$disconnect')(disconnectEvent(api, ctx, info.code, info.reason));
+      await run('$disconnect', disconnectEvent(api, ctx, info.code, info.reason));
     } catch (err) {
       log('warn', `$disconnect handler failed for ${ctx.connectionId}: ${(err as Error)?.message ?? String(err)}`);
     }
@@ -297,6 +349,8 @@ export async function startWsGateway(opts: GatewayOptions): Promise<WsGateway> {
       // Every close queued a $disconnect (DynamoDB must stay consistent, e.g. with --persist).
       await Promise.race([settled(), delay(5000)]);
       wss.close();
+      // Posts that post_timeout left hanging end with their sockets.
+      for (const res of hung) res.destroy();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
