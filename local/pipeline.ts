@@ -45,7 +45,9 @@ export interface PipelineOptions {
 export type PipelineEvent =
   | { type: 'fanout'; messageId: string; outcome: 'ok'; attempt: number }
   | { type: 'fanout'; messageId: string; outcome: 'failed' | 'parked'; attempt: number; error: string }
-  | { type: 'invocation'; fn: string; outcome: 'error'; records: number; error: string };
+  | { type: 'invocation'; fn: string; outcome: 'error'; records: number; error: string }
+  /** A sequencer invocation finished: these event ids are recorded (seqs, history) and handed to the lanes. */
+  | { type: 'sequenced'; ids: string[] };
 
 export interface QueuePair {
   url: string;
@@ -135,6 +137,7 @@ export async function startPipeline(opts: PipelineOptions): Promise<LocalPipelin
     if (stage.fn === 'fanout') {
       for (const m of messages) emitFanout(m, stage, failures.has(m.MessageId as string) ? 'failed' : 'ok', 'reported as a batch item failure');
     }
+    if (stage.fn === 'sequencer') emit({ type: 'sequenced', ids: done.map((m) => eventIdOf(m.Body)).filter((id): id is string => id !== undefined) });
   }
 
   function emitFanout(m: Message, stage: QueueStage, outcome: 'ok' | 'failed', error: string): void {
@@ -230,6 +233,15 @@ function batchItemFailures(result: unknown, messages: Message[]): Set<string> {
     out.add(id);
   }
   return out;
+}
+
+function eventIdOf(body: string | undefined): string | undefined {
+  try {
+    const id = (JSON.parse(body ?? '') as { id?: unknown }).id;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function snsMessageId(body: string | undefined): string | undefined {

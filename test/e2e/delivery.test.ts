@@ -1,3 +1,4 @@
+import { PIPELINE } from '../../shared/pipeline';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { RuntimeEvent } from '../../local/runtime';
 import { signToken, type TokenClaims } from '../helpers/runtime';
@@ -44,6 +45,10 @@ const fanout = (messageId: string, outcome: FanoutEvent['outcome'] = 'ok', attem
     `fanout ${outcome} of ${messageId}`,
   );
 
+/** Resolves when the sequencer has recorded the event (seqs, history) and handed it to the lanes. */
+const sequenced = (id: string) =>
+  rt.waitForEvent((e) => e.type === 'sequenced' && e.ids.includes(id), 15_000, `sequencing of ${id}`);
+
 describe('channel rules, end to end', () => {
   test('a specialist hears only their channel, a supervisor their workpoint, an admin all; one frame per connection', async () => {
     const sp = uniqueId();
@@ -80,7 +85,7 @@ describe('channel rules, end to end', () => {
     expect(a1.seqs).toMatchObject({ [specialistCh]: 1, [workpointCh]: 1 });
     expect(await admin.nextEvent()).toMatchObject({ id: onlyWorkpoint.id, seqs: { [workpointCh]: 2 } });
     expect(await admin.nextEvent()).toMatchObject({ id: onlySpecialist.id, seqs: { [specialistCh]: 2 } });
-    await fanout(onlySpecialist.messageId);
+    await sequenced(onlySpecialist.id);
     expect(admin.unclaimed().filter((f) => f.type === 'event')).toEqual([]);
   });
 
@@ -94,7 +99,7 @@ describe('channel rules, end to end', () => {
 });
 
 describe('order, replay and reset', () => {
-  test('per channel, seq rises by 1 and events arrive in order', async () => {
+  test('per channel, seq rises by 1 and events arrive in seq order', async () => {
     const ch = `public_seq_${uniqueId()}`;
     const c = await connect({ sub: 'u' });
     await c.subscribe(ch);
@@ -102,9 +107,10 @@ describe('order, replay and reset', () => {
     for (let i = 0; i < 8; i++) ids.push((await pub.publish([ch], 'tick', { i })).id);
     const got: Frame[] = [];
     for (let i = 0; i < 8; i++) got.push(await c.nextEvent());
-    expect(got.map((f) => f.id)).toEqual(ids);
+    // Seq order is the order the sequencer took them in; separate publishes keep their publish order
+    // only as far as SNS standard topics keep it (best effort, docs/protocol.md).
+    expect([...got.map((f) => f.id)].sort()).toEqual([...ids].sort());
     expect(got.map((f) => (f.seqs as Record<string, number>)[ch])).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
-    expect(got.map((f) => (f.data as { i: number }).i)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
   });
 
   test('a reconnecting client replays with since; history too short or since ahead of the channel gives reset', async () => {
@@ -120,7 +126,7 @@ describe('order, replay and reset', () => {
     for (let i = 4; i <= 5; i++) {
       const e = await pub.publish([ch], 'e', { i });
       ids.push(e.id);
-      await fanout(e.messageId);
+      await sequenced(e.id);
     }
     const again = await connect({ sub: 'u' });
     expect(await again.subscribe(ch, 3)).toMatchObject({ type: 'subscribed', channel: ch, seq: 5 });
@@ -130,7 +136,7 @@ describe('order, replay and reset', () => {
     expect(replayed[0]).toMatchObject({ type: 'event', event: 'e', data: { i: 4 }, channel: ch });
 
     // Retention is 5 events: after 8, history holds seqs 4..8.
-    for (let i = 6; i <= 8; i++) await fanout((await pub.publish([ch], 'e', { i })).messageId);
+    for (let i = 6; i <= 8; i++) await sequenced((await pub.publish([ch], 'e', { i })).id);
     const late = await connect({ sub: 'u' });
     expect(await late.subscribe(ch, 2)).toMatchObject({ type: 'subscribed', seq: 8 });
     expect(await late.next((f) => f.type === 'reset' || f.type === 'event')).toEqual({ type: 'reset', channel: ch, seq: 8 });
@@ -192,13 +198,14 @@ describe('publishing', () => {
     await fanout(e.messageId, 'ok', 3);
   });
 
-  test('after three failed invocations the message is parked in the dead-letter queue, not dropped', async () => {
+  test('after maxReceiveCount failed attempts the message is parked in the dead-letter queue, not dropped', async () => {
     const ch = `public_dlq_${uniqueId()}`;
     const c = await connect({ sub: 'u' });
     await c.subscribe(ch);
-    await rt.failFanout(3);
+    const attempts = PIPELINE.ingest.maxReceiveCount;
+    await rt.failFanout(attempts);
     const lost = await pub.publish([ch], 'lost', { n: 1 });
-    await fanout(lost.messageId, 'parked', 3);
+    await fanout(lost.messageId, 'parked', attempts);
 
     const sqs = new SQSClient({ endpoint: rt.endpoints.snsEndpoint, region: rt.endpoints.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
     try {

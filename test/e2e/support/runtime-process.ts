@@ -56,7 +56,8 @@ export async function startRuntimeProcess(env: Record<string, string> = {}, time
       SWITCHBOARD_TABLE_NAME: `e2e-${randomUUID()}`,
       SWITCHBOARD_LOCAL_ENDPOINTS_FILE: path.join(os.tmpdir(), `switchboard-e2e-${process.pid}-${randomUUID()}.json`),
       SWITCHBOARD_LOCAL_TEST_HOOKS: '1',
-      SWITCHBOARD_LOCAL_FANOUT_RETRY_SECONDS: '0',
+      // Failed records come back at once (production: after 1, 2, 4... s).
+      SWITCHBOARD_RETRY_BASE_SECONDS: '0',
       POWERTOOLS_LOG_LEVEL: 'WARN',
       ...env,
     },
