@@ -9,6 +9,7 @@ import {
   SQSClient,
   type Message,
 } from '@aws-sdk/client-sqs';
+import { parseLaneMessage } from '../shared/lanes';
 import { FUNCTION_SETTINGS, PIPELINE, visibilityTimeoutSeconds, type QueueStage } from '../shared/pipeline';
 import type { Faults } from './faults';
 import { invoke, type Handler } from './lambda-invoker';
@@ -47,7 +48,9 @@ export type PipelineEvent =
   | { type: 'fanout'; messageId: string; outcome: 'failed' | 'parked'; attempt: number; error: string }
   | { type: 'invocation'; fn: string; outcome: 'error'; records: number; error: string }
   /** A sequencer invocation finished: these event ids are recorded (seqs, history) and handed to the lanes. */
-  | { type: 'sequenced'; ids: string[] };
+  | { type: 'sequenced'; ids: string[] }
+  /** A deliver invocation finished these lane messages (posts made or skipped; 410 connections removed). */
+  | { type: 'delivered'; ids: string[] };
 
 export interface QueuePair {
   url: string;
@@ -137,6 +140,7 @@ export async function startPipeline(opts: PipelineOptions): Promise<LocalPipelin
     if (stage.fn === 'fanout') {
       for (const m of messages) emitFanout(m, stage, failures.has(m.MessageId as string) ? 'failed' : 'ok', 'reported as a batch item failure');
     }
+    if (stage.fn === 'deliver') emit({ type: 'delivered', ids: done.flatMap((m) => laneEventIds(m.Body)) });
     if (stage.fn === 'sequencer') emit({ type: 'sequenced', ids: done.map((m) => eventIdOf(m.Body)).filter((id): id is string => id !== undefined) });
   }
 
@@ -233,6 +237,11 @@ function batchItemFailures(result: unknown, messages: Message[]): Set<string> {
     out.add(id);
   }
   return out;
+}
+
+function laneEventIds(body: string | undefined): string[] {
+  const m = parseLaneMessage(body ?? '');
+  return (m?.events ?? []).map((e) => (JSON.parse(`${e.head}}`) as { id: string }).id);
 }
 
 function eventIdOf(body: string | undefined): string | undefined {

@@ -39,6 +39,7 @@ export class ConnectionStore {
     this.db.count('putRequests', r.ConsumedCapacity);
     const items = channels.flatMap((channel) => [
       { ...keys.connectionSubscription(connectionId, channel), channel, ttl },
+      // `at`: written during $connect, when posts may still answer 410 (the connection is not established yet).
       { ...keys.channelSubscriber(channel, connectionId), connectionId, at: this.db.clock.now(), ttl },
     ]);
     for (let i = 0; i < items.length; i += 25) {
@@ -78,7 +79,7 @@ export class ConnectionStore {
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
             },
-            { Put: { TableName: this.db.tableName, Item: { ...keys.channelSubscriber(channel, connectionId), connectionId, at: this.db.clock.now(), ttl } } },
+            { Put: { TableName: this.db.tableName, Item: { ...keys.channelSubscriber(channel, connectionId), connectionId, ttl } } },
           ],
         }),
       );
@@ -152,7 +153,7 @@ export class ConnectionStore {
     return { existed, subscriptions };
   }
 
-  /** Connections subscribed to `channel` (with when they subscribed), one DynamoDB page at a time. */
+  /** Connections subscribed to `channel` (with `at`, when subscribed during `$connect`; else 0), one DynamoDB page at a time. */
   async *subscriberPages(channel: string, pageSize?: number): AsyncGenerator<{ connectionId: string; at: number }[]> {
     for await (const page of this.db.queryPages({
       KeyConditionExpression: 'pk = :pk',

@@ -200,7 +200,7 @@ describe('management API (@connections) through the AWS SDK', () => {
 
     const e = await pub.publish([ch], 'ping', null);
     expect(await stays.nextEvent(e.id)).toMatchObject({ seqs: { [ch]: 1 } });
-    await rt.waitForEvent((ev) => ev.type === 'fanout' && ev.messageId === e.messageId && ev.outcome === 'ok', 10_000, 'the fanout');
+    await rt.waitForEvent((ev) => ev.type === 'delivered' && ev.ids.includes(e.id), 10_000, 'the delivery');
 
     expect((await http(`/channels/${ch}`, { token: admin })).body).toMatchObject({ subscribers: 1 });
     const after = (await http('/stats', { token: admin })).body as { connections: number; subscriptions: number };

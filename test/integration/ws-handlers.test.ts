@@ -79,7 +79,7 @@ describe('client frames', () => {
     const id = await connected({ sub: 'a', role: 'admin' });
     await record(t.rt.db, t.rt.config, { channels: ['specialist_7'], event: 'e', data: 1, id: 'pre-1' });
     expect(await send(id, { action: 'subscribe', channel: 'specialist_7', id: 'r1' })).toEqual([{ type: 'subscribed', channel: 'specialist_7', seq: 1, id: 'r1' }]);
-    expect(await send(id, { action: 'ping', id: 'p' })).toEqual([{ type: 'pong', ts: t.clock.now(), id: 'p' }]);
+    expect(await send(id, { action: 'ping', id: 'p' })).toEqual([{ type: 'pong', ts: t.clock.now(), seqs: { specialist_7: 1 }, id: 'p' }]);
     expect(await send(id, { action: 'unsubscribe', channel: 'specialist_7' })).toEqual([{ type: 'unsubscribed', channel: 'specialist_7' }]);
     expect(await new ConnectionStore(t.rt.db, 60).countSubscribers('specialist_7')).toBe(0);
   });
@@ -137,7 +137,7 @@ describe('client frames', () => {
     expect((await send(id, { action: 'dance', id: 'd' }))[0]).toMatchObject({ type: 'error', code: 'unknown_action', id: 'd' });
     expect((await send(id, { action: 'subscribe', channel: 'bad name' }))[0]).toMatchObject({ type: 'error', code: 'bad_request' });
     expect((await send(id, { action: 'ping', pad: 'x'.repeat(5000), id: 'big' }))[0]).toMatchObject({ type: 'error', code: 'too_large', id: 'big' });
-    expect(await send(id, { action: 'ping' })).toEqual([{ type: 'pong', ts: expect.any(Number) }]);
+    expect(await send(id, { action: 'ping' })).toEqual([{ type: 'pong', ts: expect.any(Number), seqs: {} }]);
   });
 
   test('base64-encoded frames are decoded', async () => {
