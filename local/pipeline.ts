@@ -12,6 +12,7 @@ import {
 import { parseLaneMessage } from '../shared/lanes';
 import { FUNCTION_SETTINGS, PIPELINE, visibilityTimeoutSeconds, type QueueStage } from '../shared/pipeline';
 import type { Faults } from './faults';
+import { enableFifoBatches } from './fauxqs-fifo-batches';
 import { invoke, type Handler } from './lambda-invoker';
 import type { LocalLog } from './log';
 import { PortInUseError } from './ports';
@@ -171,6 +172,7 @@ export async function startPipeline(opts: PipelineOptions): Promise<LocalPipelin
 async function startFauxqs(port: number, host: string, region: string): Promise<{ endpoint: string; close(): Promise<void> }> {
   // fauxqs ships ESM only; a dynamic import loads it from this CommonJS module (tsx, Node ≥ 20).
   const { buildApp } = await import('fauxqs');
+  await enableFifoBatches();
   const app = buildApp({ logger: false, defaultRegion: region });
   let address: string;
   try {

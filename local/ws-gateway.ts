@@ -28,7 +28,7 @@ import { listen } from './ports';
  * A Lambda error on a message route sends the client API Gateway's own error frame.
  *
  * Faults (local/faults.ts): `post_429`, `post_5xx`, `post_timeout` in the management API;
- * `post_gone_at_connect` holds an accepted `$connect` 50 to 500 ms longer before the handshake
+ * `post_gone_at_connect` holds an accepted `$connect` 50 to 3000 ms longer (a cold start) before the handshake
  * completes, so posts meanwhile answer 410, the window AWS also has.
  */
 export type LambdaHandler = (event: unknown, context?: LambdaContext) => Promise<unknown>;
@@ -249,7 +249,7 @@ export async function startWsGateway(opts: GatewayOptions): Promise<WsGateway> {
     // post_gone_at_connect: the handshake completes a little later than $connect returned; the
     // connection is registered only then, so posts meanwhile answer 410 (as on AWS, only longer).
     if (faults?.roll('post_gone_at_connect')) {
-      const holdMs = 50 + Math.floor(faults.random() * 451);
+      const holdMs = 50 + Math.floor(faults.random() * 2951);
       log('debug', `fault post_gone_at_connect: holding the handshake of ${ctx.connectionId} for ${holdMs} ms`);
       emit({ type: 'fault', fault: 'post_gone_at_connect', connectionId: ctx.connectionId });
       await delay(holdMs);

@@ -36,6 +36,13 @@ export interface LaneDeliveryReport {
   unfinished: number;
 }
 
+export class UnexpectedPostError extends Error {
+  override name = 'UnexpectedPostError';
+  constructor(connectionId: string, cause: unknown) {
+    super(`posting to ${connectionId} failed unexpectedly: ${(cause as Error)?.name ?? 'error'}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+  }
+}
+
 /** How long a connection whose budget ran out gets single attempts (no backoff) in later batches. */
 export const SLOW_COOLDOWN_MS = 10_000;
 const slowUntil = new Map<string, number>();
@@ -62,7 +69,8 @@ export async function deliverLanes(poster: Poster, messages: readonly LaneMessag
   pruneSlow(now());
 
   await mapWithLimit([...perConnection], opts.concurrency, async ([connectionId, frames]) => {
-    let budgetLeft = (slowUntil.get(connectionId) ?? 0) > now() ? 0 : opts.retryBudgetMs;
+    let cooled = (slowUntil.get(connectionId) ?? 0) > now();
+    let budgetLeft = cooled ? 0 : opts.retryBudgetMs;
     for (let i = 0; i < frames.length; i++) {
       const { frame, fresh } = frames[i] as { frame: string; fresh: boolean };
       if (now() >= opts.deadline) {
@@ -72,13 +80,24 @@ export async function deliverLanes(poster: Poster, messages: readonly LaneMessag
       for (let attempt = 0; ; attempt++) {
         report.posts++;
         let kind: ReturnType<typeof classifyPostError>;
+        let lastError: unknown;
         try {
           await poster.post(connectionId, frame);
           report.delivered++;
+          if (cooled) {
+            // It reads again: full retries from here on.
+            cooled = false;
+            slowUntil.delete(connectionId);
+            budgetLeft = opts.retryBudgetMs;
+          }
           break;
         } catch (err) {
           kind = classifyPostError(err);
+          lastError = err;
         }
+        // Anything unexpected (a 4xx that is not 410/429, an invocation that crashed under us) fails
+        // the batch: it is retried from the queue, and repeats carry the same event ids.
+        if (kind === 'client') throw new UnexpectedPostError(connectionId, lastError);
         if (kind === 'gone' && !fresh) {
           report.gone.push(connectionId);
           return;
@@ -87,7 +106,11 @@ export async function deliverLanes(poster: Poster, messages: readonly LaneMessag
         const wait = fullJitterDelay(attempt, 50, 400, opts.random) + 10;
         if (!retryable || budgetLeft <= 0 || now() + wait >= opts.deadline) {
           report.skipped++;
-          if (retryable && budgetLeft <= 0) slowUntil.set(connectionId, now() + SLOW_COOLDOWN_MS);
+          // Only a full buffer marks it slow (a paused reader); random 5xx or timeouts do not.
+          if (kind === 'throttled' && budgetLeft <= 0) {
+            slowUntil.set(connectionId, now() + SLOW_COOLDOWN_MS);
+            cooled = true;
+          }
           break;
         }
         const w = Math.min(wait, budgetLeft);

@@ -30,7 +30,7 @@ export async function sequenceRecords(rt: Runtime, records: readonly SqsRecord[]
       const report = await sequence({ db: rt.db, sqs: rt.sqs, config: rt.config, log: rt.log }, messages);
       if (report.recorded) rt.metrics.count('Published', report.recorded);
       if (report.duplicates) rt.metrics.count('DuplicateMessage', report.duplicates);
-      rt.log.info('sequenced', { events: messages.length, recorded: report.recorded, retried: report.retried, duplicates: report.duplicates, connections: report.connections, laneMessages: report.laneMessages, seqs: report.seqs });
+      rt.log.info('sequenced', { events: messages.length, recorded: report.recorded, retried: report.retried, duplicates: report.duplicates, connections: report.connections, laneMessages: report.laneMessages, ms: report.ms });
       return { failed: new Set() };
     } catch (err) {
       const wait = fullJitterDelay(attempt, 50, 1000) + 20;

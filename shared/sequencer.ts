@@ -42,6 +42,8 @@ export interface SequenceReport {
   seqs: Record<string, Record<string, number>>;
   connections: number;
   laneMessages: number;
+  /** Milliseconds per step: snapshot, commit, resolve, send. */
+  ms: Record<'snapshot' | 'commit' | 'resolve' | 'send', number>;
 }
 
 /** A subscription younger than this may belong to a connection whose `$connect` has not returned. */
@@ -53,7 +55,13 @@ const MAX_BATCH_REQUEST_BYTES = 250 * 1024;
 export async function sequence(deps: SequenceDeps, messages: readonly OrderedMessage[]): Promise<SequenceReport> {
   const { db, config } = deps;
   const log = new EventLog(db, config);
-  const report: SequenceReport = { recorded: 0, retried: 0, duplicates: 0, seqs: {}, connections: 0, laneMessages: 0 };
+  const report: SequenceReport = { recorded: 0, retried: 0, duplicates: 0, seqs: {}, connections: 0, laneMessages: 0, ms: { snapshot: 0, commit: 0, resolve: 0, send: 0 } };
+  let mark = Date.now();
+  const lap = (step: keyof SequenceReport['ms']) => {
+    const t = Date.now();
+    report.ms[step] = t - mark;
+    if (step !== 'commit') mark = t;
+  };
   if (messages.length === 0) return report;
 
   const channels = [...new Set(messages.flatMap((m) => m.event.channels))];
@@ -61,6 +69,7 @@ export async function sequence(deps: SequenceDeps, messages: readonly OrderedMes
     messages.map((m) => m.event.id),
     channels,
   );
+  lap('snapshot');
   const current = new Map(snap.seqs);
   const claimed = new Map(snap.records);
   const fresh: NewEvent[] = [];
@@ -91,31 +100,37 @@ export async function sequence(deps: SequenceDeps, messages: readonly OrderedMes
     report.seqs[event.id] = seqs;
   }
 
-  // Record, in chunks that fit one transaction (100 items, well under 4 MB: data ≤ 32 KB per event).
-  const moved = new Map(snap.seqs);
-  let chunk: NewEvent[] = [];
-  const commit = async () => {
-    if (chunk.length === 0) return;
-    await log.commit(chunk, moved);
-    for (const e of chunk) for (const [c, s] of Object.entries(e.seqs)) moved.set(c, s);
-    chunk = [];
-  };
-  for (const e of fresh) {
-    if (chunk.length > 0 && (log.itemCount([...chunk, e]) > 100 || chunk.length >= 25)) await commit();
-    chunk.push(e);
-  }
-  await commit();
-  report.recorded = fresh.length;
-
-  // Resolve: the subscribers of every channel once for the batch, then each event's targets.
+  // Record (in chunks that fit one transaction: 100 items, well under 4 MB as data ≤ 32 KB per event)
+  // and, meanwhile, resolve the subscribers of every channel once for the batch.
+  const recording = (async () => {
+    const moved = new Map(snap.seqs);
+    let chunk: NewEvent[] = [];
+    const commit = async () => {
+      if (chunk.length === 0) return;
+      await log.commit(chunk, moved);
+      for (const e of chunk) for (const [c, s] of Object.entries(e.seqs)) moved.set(c, s);
+      chunk = [];
+    };
+    for (const e of fresh) {
+      if (chunk.length > 0 && (log.itemCount([...chunk, e]) > 100 || chunk.length >= 25)) await commit();
+      chunk.push(e);
+    }
+    await commit();
+    report.recorded = fresh.length;
+    lap('commit');
+  })();
   const subscribers = new Map<string, { connectionId: string; at: number }[]>();
   const connections = new ConnectionStore(db, config.connectionTtlSeconds);
   const wanted = [...new Set(deliverable.flatMap((d) => d.event.channels))];
-  await mapWithLimit(wanted, 8, async (channel) => {
+  const resolving = mapWithLimit(wanted, 8, async (channel) => {
     const list: { connectionId: string; at: number }[] = [];
     for await (const page of connections.subscriberPages(channel)) list.push(...page);
     subscribers.set(channel, list);
   });
+  // Both settle before anything is sent: a failed record must never reach the lanes.
+  const [recorded, resolved] = await Promise.allSettled([recording, resolving]);
+  if (recorded.status === 'rejected') throw recorded.reason;
+  if (resolved.status === 'rejected') throw resolved.reason;
   const laneInput = deliverable.map(({ event, seqs, ts }) => {
     const targets = new Map<string, LaneTarget>();
     for (const channel of event.channels) {
@@ -129,8 +144,10 @@ export async function sequence(deps: SequenceDeps, messages: readonly OrderedMes
     report.connections += targets.size;
     return { id: event.id, head: frameHead(event, ts), targets: [...targets.values()] };
   });
+  lap('resolve');
   const lanes = buildLaneMessages(laneInput, { lanes: config.lanes, shardSize: config.shardSize, maxBytes: MAX_LANE_MESSAGE_BYTES });
   report.laneMessages = await sendLanes(deps, lanes);
+  lap('send');
   if (fresh.length > 0) {
     const newChannels = [...new Set(fresh.flatMap((e) => Object.entries(e.seqs).filter(([, s]) => s === 1).map(([c]) => c)))].length;
     await addStats(db, { published: fresh.length, channels: newChannels }).catch(() => undefined);

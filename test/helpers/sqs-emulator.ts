@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
 
 /**
  * fauxqs (the SNS/SQS emulator `npm start` uses) in a child process: it ships ESM only, which
@@ -10,8 +11,7 @@ export interface SqsEmulator {
 }
 
 export async function startSqsEmulator(): Promise<SqsEmulator> {
-  const script = "import('fauxqs').then(async (m) => { const s = await m.startFauxqs({ port: 0, host: '127.0.0.1', logger: false }); process.stdout.write('PORT ' + s.port + '\\n'); })";
-  const child: ChildProcess = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'sqs-emulator-main.ts')], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`fauxqs did not start in 30 s: ${output}`)), 30_000);

@@ -15,6 +15,8 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 export interface RuntimeProcess {
   endpoints: LocalEndpoints;
   dlqUrl: string;
+  /** The dead-letter queues of the ingest, order and delivery queues. */
+  dlqUrls: string[];
   routes: Record<string, string>;
   readyMs: number;
   events: RuntimeEvent[];
@@ -36,6 +38,7 @@ interface ReadyMessage {
   type: 'ready';
   endpoints: LocalEndpoints;
   dlqUrl: string;
+  dlqUrls: string[];
   routes: Record<string, string>;
   readyMs: number;
 }
@@ -130,6 +133,7 @@ export async function startRuntimeProcess(env: Record<string, string> = {}, time
   return {
     endpoints: ready.endpoints,
     dlqUrl: ready.dlqUrl,
+    dlqUrls: ready.dlqUrls,
     routes: ready.routes,
     readyMs: ready.readyMs,
     events,

@@ -1,0 +1,50 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+/**
+ * fauxqs 1.9 hands out ONE message per FIFO message group per ReceiveMessage; SQS returns up to 10
+ * of one group in order ("SQS first attempts to return as many messages with the same message group
+ * ID as possible"). With one order group, that would make the local sequencer take events one at a
+ * time — slower than AWS, not faithful. This wraps fauxqs's FIFO dequeue so one receive takes, in
+ * order, up to the requested count from each group that was unlocked when the receive began.
+ * Checked by test/integration/sqs-fifo-batches.test.ts; fauxqs is pinned in package.json.
+ */
+interface FifoQueue {
+  fifoLockedGroups: Map<string, number>;
+  dequeueFifo(maxCount: number, visibilityTimeout: number | undefined, dlqResolver: unknown): unknown[];
+}
+
+let patched = false;
+
+export async function enableFifoBatches(): Promise<void> {
+  if (patched) return;
+  const file = locate();
+  const mod = (await import(pathToFileURL(file).href)) as { SqsQueue: { prototype: FifoQueue } };
+  const original = mod.SqsQueue.prototype.dequeueFifo;
+  mod.SqsQueue.prototype.dequeueFifo = function (this: FifoQueue, maxCount, visibilityTimeout, dlqResolver) {
+    const lockedBefore = new Set(this.fifoLockedGroups.keys());
+    const out: unknown[] = [];
+    const limit = Math.min(maxCount, 10);
+    while (out.length < limit) {
+      // Groups this receive locked itself stay open to it (their earlier messages are in `out`).
+      const mine = new Map<string, number>();
+      for (const [group, n] of this.fifoLockedGroups) if (!lockedBefore.has(group)) mine.set(group, n);
+      for (const group of mine.keys()) this.fifoLockedGroups.delete(group);
+      const got = original.call(this, limit - out.length, visibilityTimeout, dlqResolver);
+      for (const [group, n] of mine) this.fifoLockedGroups.set(group, (this.fifoLockedGroups.get(group) ?? 0) + n);
+      if (got.length === 0) break;
+      out.push(...got);
+    }
+    return out;
+  };
+  patched = true;
+}
+
+function locate(): string {
+  for (const dir of require.resolve.paths('fauxqs') ?? []) {
+    const file = path.join(dir, 'fauxqs', 'dist', 'sqs', 'sqsStore.js');
+    if (fs.existsSync(file)) return file;
+  }
+  throw new Error('cannot find fauxqs/dist/sqs/sqsStore.js');
+}

@@ -1,0 +1,30 @@
+import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { randomUUID } from 'node:crypto';
+import { sqsClient } from '../helpers/runtime';
+
+/**
+ * The local SQS emulator returns FIFO messages as SQS does: up to 10 of one message group per
+ * receive, in order, and nothing more of that group until they are deleted (local/fauxqs-fifo-batches.ts).
+ */
+test('one receive takes up to 10 messages of one group in order; the group stays locked until they are deleted', async () => {
+  const sqs = sqsClient();
+  try {
+    const QueueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `fifo-${randomUUID().slice(0, 8)}.fifo`, Attributes: { FifoQueue: 'true' } }))).QueueUrl as string;
+    for (const batch of [0, 10]) {
+      await sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl,
+          Entries: Array.from({ length: 10 }, (_, i) => ({ Id: String(i), MessageBody: String(batch + i), MessageGroupId: 'g', MessageDeduplicationId: `d${batch + i}` })),
+        }),
+      );
+    }
+    const first = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10 }));
+    expect((first.Messages ?? []).map((m) => m.Body)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    expect((await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10 }))).Messages ?? []).toEqual([]);
+    await sqs.send(new DeleteMessageBatchCommand({ QueueUrl, Entries: (first.Messages ?? []).map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string })) }));
+    const second = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 4 }));
+    expect((second.Messages ?? []).map((m) => m.Body)).toEqual(['10', '11', '12', '13']);
+  } finally {
+    sqs.destroy();
+  }
+});
