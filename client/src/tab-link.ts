@@ -103,6 +103,7 @@ export class TabLink implements Link {
     if (this.life) return;
     const life = (this.life = new AbortController());
     this.id = Math.random().toString(36).slice(2, 10);
+    this.leaderSince = 0;
     this.channel = new this.Channel(this.name);
     this.channel.onmessage = (e) => this.receive(e.data as TabMessage);
     // Held while this tab runs: a leader waiting for it hears at once when the tab is gone (closed, crashed).
