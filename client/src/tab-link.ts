@@ -46,6 +46,9 @@ export type TabMessage =
 
 const noop = (): void => undefined;
 
+/** In every lock and channel name: tabs running another version of these messages (an app deployed while tabs stayed open) never share. */
+const VERSION = 1;
+
 /** The sharing link for this tab, or undefined where the browser lacks Web Locks or BroadcastChannel. */
 export function tabLink(owner: LinkOwner, settings: SocketSettings, share: ShareOptions): Link | undefined {
   const locks = share.locks ?? (globalThis as { navigator?: { locks?: LocksLike } }).navigator?.locks;
@@ -88,7 +91,7 @@ export class TabLink implements Link {
     readonly locks: LocksLike,
     private readonly Channel: new (name: string) => ChannelLike,
   ) {
-    this.name = `switchboard ${settings.url} ${share.key}`;
+    this.name = `switchboard.${VERSION} ${settings.url} ${share.key}`;
     this.timeout = share.leaderTimeoutMs ?? 1000;
     this.owner = {
       ...owner,
