@@ -108,7 +108,7 @@ export class TabLink implements Link {
     this.id = Math.random().toString(36).slice(2, 10);
     this.leaderSince = 0;
     this.channel = new this.Channel(this.name);
-    this.channel.onmessage = (e) => this.receive(e.data as TabMessage);
+    this.channel.onmessage = (e) => this.receive(e.data as TabMessage); // only this client version posts on this name
     // Held while this tab runs: a leader waiting for it hears at once when the tab is gone (closed, crashed).
     this.locks.request(`${this.name} ${this.id}`, { signal: life.signal }, () => new Promise((gone) => life.signal.addEventListener('abort', gone))).catch(noop);
     this.elect(false);
@@ -208,7 +208,7 @@ export class TabLink implements Link {
 
   private takeover(): void {
     this.locks
-      .request(`${this.name} takeover`, { ifAvailable: true }, (lock) => {
+      .request(`${this.name} !takeover`, { ifAvailable: true }, (lock) => {
         if (!lock || !this.life || this.hub || !this.silent()) return;
         this.elect(true);
         // Held a while, so that another tab that found the leader silent hears the new one before it may try.
