@@ -20,10 +20,27 @@ export interface OpsParams {
   lambdaMemoryMb: number;
   /** Heartbeat interval of the browser client, for the connection-minute cost. */
   pingEverySeconds: number;
+  /** Tabs a receptionist keeps open, for the cost of sharing one connection between them (client `share`). */
+  tabsPerUser: number;
+  /** Hours a user's tabs are open per month: 8 h × 22 working days. */
+  userHoursPerMonth: number;
 }
-export const OPS_DEFAULTS: OpsParams = { broadcastSizes: [100, 1000], lambdaMemoryMb: 256, pingEverySeconds: 300 };
+export const OPS_DEFAULTS: OpsParams = { broadcastSizes: [100, 1000], lambdaMemoryMb: 256, pingEverySeconds: 300, tabsPerUser: 3, userHoursPerMonth: 8 * 22 };
 
 const identity = { sub: 'bench', role: 'admin', exp: 4_000_000_000 };
+
+/**
+ * Connection-minutes of one user whose tabs are all open `hours` a month, with a connection per tab and
+ * with the tabs sharing one, and what 1,000 such users cost a month at `perMillionUsd` per million
+ * connection-minutes (heartbeat included).
+ */
+export function tabsCost(tabs: number, hours: number, perMillionUsd: number) {
+  const row = (connections: number) => {
+    const connectionMinutes = connections * hours * 60;
+    return { connections, connectionMinutesPerUserMonth: connectionMinutes, usdPer1000UsersMonth: round((connectionMinutes * 1000 * perMillionUsd) / 1e6, 2) };
+  };
+  return { tabs, hoursPerMonth: hours, notShared: row(tabs), shared: row(1) };
+}
 
 function dollars(ops: OpCounts, posts: number, deliveries: number, lambdaMs: number, memoryMb: number) {
   const m = 1e6;
@@ -80,10 +97,13 @@ export async function runOps(p: OpsParams = OPS_DEFAULTS, dynamoEndpoint?: strin
     3,
   );
   const booking = shapes[0] as { perMillionDeliveriesUsd: number };
+  const tabs = tabsCost(p.tabsPerUser, p.userHoursPerMonth, perMillionConnectionMinutes);
   return {
     scenario: 'ops',
-    summary: `ops: booking event $${booking.perMillionDeliveriesUsd}/M deliveries; ${shapes.slice(1).map((s) => `${s.shape}: $${s.perMillionDeliveriesUsd}/M`).join('; ')}; $${perMillionConnectionMinutes}/M connection-minutes (API Gateway alone: $${PRICES.apiGatewayWsPerMillionMessages}/M messages; AppSync Events: $${PRICES.appSyncEventsPerMillionOperations}/M operations)`,
+    summary:
+      `ops: booking event $${booking.perMillionDeliveriesUsd}/M deliveries; ${shapes.slice(1).map((s) => `${s.shape}: $${s.perMillionDeliveriesUsd}/M`).join('; ')}; $${perMillionConnectionMinutes}/M connection-minutes (API Gateway alone: $${PRICES.apiGatewayWsPerMillionMessages}/M messages; AppSync Events: $${PRICES.appSyncEventsPerMillionOperations}/M operations); ` +
+      `${tabs.tabs} tabs per user, ${tabs.hoursPerMonth} h/month: ${tabs.notShared.connectionMinutesPerUserMonth} connection-minutes per user, $${tabs.notShared.usdPer1000UsersMonth}/1k users/month with a connection per tab, ${tabs.shared.connectionMinutesPerUserMonth} and $${tabs.shared.usdPer1000UsersMonth} shared`,
     parameters: { ...p, prices: PRICES },
-    figures: { shapes, perMillionConnectionMinutesUsd: perMillionConnectionMinutes },
+    figures: { shapes, perMillionConnectionMinutesUsd: perMillionConnectionMinutes, tabsPerUser: tabs },
   };
 }

@@ -1,12 +1,13 @@
-import { backoffDelay } from './backoff';
 import { ChannelState } from './channel-state';
-import { CLOSE, errorCode, type ErrorCode, type SwitchboardError } from './codes';
-import { Connection, type ConnectionHooks, type SocketConstructor } from './connection';
-import { CHANNEL_NAME, isEvent, type ClientFrame, type EventFrame, type EventsResponse, type ServerFrame } from './frames';
+import { errorCode, type ErrorCode, type SwitchboardError } from './codes';
+import type { SocketConstructor } from './connection';
+import { CHANNEL_NAME, isEvent, subscribeFrame, type EventFrame, type EventsResponse, type ServerFrame } from './frames';
+import type { Link, LinkOwner, NetworkMonitor, State, Timing } from './link';
 import { LruMap } from './lru';
+import { SocketLink } from './socket-link';
+import { tabLink, type ShareOptions } from './tab-link';
 
-/** The one connection state; every change goes through `setState` and is announced by `on('state')`. */
-export type State = 'connecting' | 'live' | 'reconnecting' | 'polling' | 'offline';
+export type { NetworkMonitor, State, Timing } from './link';
 
 /** Receives each event of its channels once (also when subscribed to several of them), with the channel it came on. */
 export type EventHandler = (event: EventFrame, channel: string) => void;
@@ -23,47 +24,25 @@ export interface ClientEvents {
    */
   subscribed: (channel: string, seq: number) => void;
   error: (error: SwitchboardError) => void;
+  /** With `share`: how many tabs share the connection (this one included), and whether this tab leads. */
+  tabs: (count: number, leading: boolean) => void;
 }
 
 export type FetchLike = (url: string, init: { headers: Record<string, string> }) => Promise<{ ok: boolean; status: number; json(): Promise<unknown> }>;
-
-/** Tells the client when the device goes off- and online. The default listens to `navigator.onLine` and window events. */
-export interface NetworkMonitor {
-  online(): boolean;
-  /** Starts listening; returns the function that stops it. */
-  watch(listener: (online: boolean) => void): () => void;
-}
-
-export interface Timing {
-  /** First reconnect delay ceiling (full jitter). @default 500 */
-  reconnectBaseMs: number;
-  /** Largest reconnect delay ceiling. @default 30000 */
-  reconnectCapMs: number;
-  /** A handshake that has neither opened nor failed by then counts as failed. @default 10000 */
-  connectTimeoutMs: number;
-  /** Heartbeat period, well inside API Gateway's 10-minute idle timeout. @default 300000 (5 min) */
-  pingIntervalMs: number;
-  /** No `pong` this long after a `ping`: the connection is dead. @default 10000 */
-  pongTimeoutMs: number;
-  /** Planned replacement of the connection, before API Gateway's 2-hour limit. @default 6600000 (1 h 50 min) */
-  maxConnectionMs: number;
-  /** WebSocket opens that fail in a row before polling starts. @default 3 */
-  failuresBeforePolling: number;
-  /** `GET /version` period while polling. @default 7000 */
-  pollIntervalMs: number;
-  /** How long an event after a gap waits for the missing ones before recovery. @default 1000 */
-  gapHoldMs: number;
-  /** Event ids remembered for dedupe. @default 1000 */
-  dedupeSize: number;
-}
 
 export interface SwitchboardOptions extends Partial<Timing> {
   /** WebSocket URL (`wss://…`); `?token=` is added on each connect. */
   url: string;
   /** HTTP API base URL, for polling (`/version`, `/events`). */
   httpUrl: string;
-  /** Called on every connect and HTTP request; resolve a fresh JWT. */
+  /** Called on every connect and HTTP request; resolve a fresh JWT. With `share`, the leading tab's is used for the connection. */
   getToken: () => Promise<string>;
+  /**
+   * One connection for all tabs of this origin with the same `key` (use the user id: two identities
+   * must never share). `false` or absent: this tab has its own connection. Without Web Locks or
+   * BroadcastChannel in the browser, each tab has its own connection too.
+   */
+  share?: ShareOptions | false;
   /** @default globalThis.WebSocket */
   WebSocket?: SocketConstructor;
   /** @default globalThis.fetch */
@@ -111,57 +90,61 @@ class HttpFailure extends Error {
 export class SwitchboardClient {
   private current: State = 'connecting';
   private readonly timing: Timing;
-  private readonly url: string;
   private readonly httpUrl: string;
   private readonly getToken: () => Promise<string>;
-  private readonly Socket: SocketConstructor;
   private readonly fetch: FetchLike;
-  private readonly random: () => number;
-  private readonly network: NetworkMonitor | null;
-  private readonly listeners: Listeners = { state: new Set(), event: new Set(), reset: new Set(), error: new Set(), subscribed: new Set() };
+  private readonly listeners: Listeners = { state: new Set(), event: new Set(), reset: new Set(), error: new Set(), subscribed: new Set(), tabs: new Set() };
   private readonly channels = new Map<string, Channel>();
   /** Event id → handlers that already got it. */
   private readonly delivered: LruMap<string, Set<EventHandler>>;
-  private readonly hooks: ConnectionHooks = {
-    open: (conn) => this.opened(conn),
-    frame: (conn, frame) => this.onFrame(conn, frame),
-    ended: (conn) => this.ended(conn),
+  private readonly owner: LinkOwner = {
+    state: (state, conn) => this.linkState(state, conn),
+    frame: (frame, rotation) => this.onFrame(frame, rotation),
+    resubscribe: () => [...this.channels].map(([name, ch]) => subscribeFrame(name, ch.state.last)),
+    tabs: (count, leading) => {
+      if (count === this.tabCount && leading === this.leading) return;
+      this.tabCount = count;
+      this.leading = leading;
+      this.emit('tabs', count, leading);
+    },
+    seqs: (seqs) => {
+      for (const [name, seq] of Object.entries(seqs)) {
+        const ch = this.channels.get(name);
+        if (ch?.state.last !== undefined) this.settle(name, ch, ch.state.known(seq));
+      }
+    },
   };
-
-  /** The live connection, or the attempt to get one. */
-  private conn: Connection | undefined;
-  /** A planned replacement of `conn`, open but not yet subscribed to everything. */
-  private next: Connection | undefined;
-  private readonly awaitingAcks = new Set<string>();
-  private attempt = 0;
-  private failures = 0;
-  private wasLive = false;
+  private readonly link: Link;
+  /** The connection every channel was last subscribed on. */
+  private conn: string | undefined;
   private stopped = true;
-  private online = true;
-  private unwatch: (() => void) | undefined;
-  /** Bumped by teardown: a connect still awaiting its token is abandoned. */
-  private generation = 0;
-  private reconnectTimer: Timer | undefined;
-  private rotateTimer: Timer | undefined;
-  private swapTimer: Timer | undefined;
   private pollRun = 0;
   private pollTimer: Timer | undefined;
   private polling = false;
+  /** Tabs sharing the connection, this one included (1 without `share`). */
+  tabCount = 1;
+  /** This tab holds the connection (always, without `share`). */
+  leading = true;
 
   constructor(options: SwitchboardOptions) {
     const Socket = options.WebSocket ?? (globalThis as { WebSocket?: SocketConstructor }).WebSocket;
     if (!Socket) throw new TypeError('no WebSocket in this environment: pass options.WebSocket');
-    this.Socket = Socket;
-    this.url = options.url;
     this.httpUrl = options.httpUrl.replace(/\/+$/, '');
     this.getToken = options.getToken;
     this.fetch = options.fetch ?? ((url, init) => fetch(url, init));
-    this.random = options.random ?? Math.random;
-    this.network = options.network === undefined ? browserNetwork() : options.network;
     const timing = { ...DEFAULTS };
     for (const key of Object.keys(DEFAULTS) as (keyof Timing)[]) timing[key] = options[key] ?? DEFAULTS[key];
     this.timing = timing;
     this.delivered = new LruMap(timing.dedupeSize);
+    const settings = {
+      url: options.url,
+      getToken: options.getToken,
+      Socket,
+      random: options.random ?? Math.random,
+      network: options.network === undefined ? browserNetwork() : options.network,
+      timing,
+    };
+    this.link = (options.share && tabLink(this.owner, settings, options.share)) || new SocketLink(this.owner, settings);
     this.connect();
   }
 
@@ -181,11 +164,7 @@ export class SwitchboardClient {
     if (!ch) {
       ch = { state: new ChannelState(), handlers: new Set(), recoveries: 0 };
       this.channels.set(channel, ch);
-      if (this.conn?.opened) this.conn.send(subscribeFrame(channel, ch));
-      if (this.next?.opened) {
-        this.next.send(subscribeFrame(channel, ch));
-        this.awaitingAcks.add(channel);
-      }
+      this.link.send(subscribeFrame(channel, ch.state.last));
     }
     const sub = ch;
     sub.handlers.add(handler);
@@ -199,26 +178,21 @@ export class SwitchboardClient {
     if (!ch) return;
     clearTimeout(ch.gapTimer);
     this.channels.delete(channel);
-    for (const conn of [this.conn, this.next]) if (conn?.opened) conn.send({ action: 'unsubscribe', channel, id: channel });
-    if (this.awaitingAcks.delete(channel) && this.awaitingAcks.size === 0) this.swap();
+    this.link.send({ action: 'unsubscribe', channel, id: channel });
   }
 
   /** Starts (again) after `close()`; a no-op while running. The constructor calls it. */
   connect(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    this.online = this.network?.online() ?? true;
-    this.unwatch = this.network?.watch((online) => this.setOnline(online));
-    this.start();
+    this.link.start();
   }
 
-  /** Closes everything and stays `offline` until `connect()`. */
+  /** Closes everything and stays `offline` until `connect()`. With `share`, a leading tab hands the connection over. */
   close(): void {
     this.stopped = true;
-    this.unwatch?.();
-    this.unwatch = undefined;
-    this.teardown();
-    this.setState('offline');
+    this.link.stop();
+    this.linkState('offline');
   }
 
   // ---- state -------------------------------------------------------------------------------------
@@ -230,151 +204,26 @@ export class SwitchboardClient {
     this.emit('state', next, previous);
   }
 
-  /** The state while there is no open WebSocket. */
-  private waitingState(): State {
-    if (this.failures >= this.timing.failuresBeforePolling) return 'polling';
-    return this.wasLive ? 'reconnecting' : 'connecting';
-  }
-
-  private start(): void {
-    if (!this.online) return this.setState('offline');
-    this.attempt = 0;
-    this.failures = 0;
-    this.setState(this.waitingState());
-    void this.dial(false);
-  }
-
-  private setOnline(online: boolean): void {
-    this.online = online;
-    if (this.stopped) return;
-    if (!online) {
-      this.teardown();
-      this.setState('offline');
-    } else if (this.current === 'offline') {
-      this.start();
+  /** The link's state is the client's; a connection not seen before gets every channel subscribed (with `since`). */
+  private linkState(state: State, conn?: string): void {
+    if (state === 'polling') this.startPolling();
+    else this.stopPolling();
+    if (state === 'offline') {
+      for (const ch of this.channels.values()) {
+        clearTimeout(ch.gapTimer);
+        ch.gapTimer = undefined;
+      }
     }
-  }
-
-  private teardown(): void {
-    this.generation++;
-    for (const timer of [this.reconnectTimer, this.rotateTimer, this.swapTimer]) clearTimeout(timer);
-    this.stopPolling();
-    this.conn?.close();
-    this.next?.close();
-    this.conn = this.next = undefined;
-    this.awaitingAcks.clear();
-    for (const ch of this.channels.values()) {
-      clearTimeout(ch.gapTimer);
-      ch.gapTimer = undefined;
-    }
-  }
-
-  // ---- WebSocket lifecycle -----------------------------------------------------------------------
-
-  /** Opens a WebSocket with a fresh token: the main one, or (`rotation`) its planned replacement. */
-  private async dial(rotation: boolean): Promise<void> {
-    const generation = this.generation;
-    let conn: Connection | undefined;
-    try {
-      const token = await this.getToken();
-      if (generation !== this.generation || (rotation && !this.conn?.opened)) return;
-      const url = `${this.url}${this.url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
-      conn = new Connection(new this.Socket(url), this.hooks, this.timing);
-    } catch {
-      if (generation !== this.generation) return;
-    }
-    if (rotation) {
-      this.next = conn;
-      if (!conn) this.scheduleRotation(this.timing.reconnectCapMs);
-    } else {
+    this.setState(state);
+    if (state === 'live' && conn !== this.conn) {
       this.conn = conn;
-      if (!conn) this.retry(true);
+      for (const [name, ch] of this.channels) this.link.send(subscribeFrame(name, ch.state.last));
     }
-  }
-
-  private opened(conn: Connection): void {
-    if (conn === this.next) {
-      // Planned replacement: subscribe everything with `since`; swap once every channel is answered.
-      for (const name of this.channels.keys()) this.awaitingAcks.add(name);
-      this.subscribeAll(conn);
-      if (this.awaitingAcks.size === 0) this.swap();
-      else this.swapTimer = setTimeout(() => this.swap(), this.timing.connectTimeoutMs);
-      return;
-    }
-    this.attempt = 0;
-    this.failures = 0;
-    this.wasLive = true;
-    this.stopPolling();
-    this.setState('live');
-    this.subscribeAll(conn);
-    this.scheduleRotation(this.timing.maxConnectionMs);
-  }
-
-  private ended(conn: Connection): void {
-    if (conn === this.next) {
-      this.next = undefined;
-      this.awaitingAcks.clear();
-      clearTimeout(this.swapTimer);
-      this.scheduleRotation(this.timing.reconnectCapMs);
-      return;
-    }
-    if (conn !== this.conn) return;
-    this.conn = undefined;
-    clearTimeout(this.rotateTimer);
-    if (this.next) {
-      // The replacement takes over: already subscribed if open, else it goes live when it opens.
-      const next = this.next;
-      this.next = undefined;
-      this.awaitingAcks.clear();
-      clearTimeout(this.swapTimer);
-      this.conn = next;
-      if (next.opened) this.scheduleRotation(this.timing.maxConnectionMs);
-      else this.setState('reconnecting');
-      return;
-    }
-    this.retry(!conn.opened);
-  }
-
-  /** Waits a backoff delay, then dials again; polls meanwhile once too many opens failed in a row. */
-  private retry(failedToOpen: boolean): void {
-    if (failedToOpen) this.failures++;
-    this.setState(this.waitingState());
-    if (this.current === 'polling') this.startPolling();
-    const delay = backoffDelay(this.attempt++, { baseMs: this.timing.reconnectBaseMs, capMs: this.timing.reconnectCapMs, random: this.random });
-    this.reconnectTimer = setTimeout(() => void this.dial(false), delay);
-  }
-
-  private scheduleRotation(delay: number): void {
-    clearTimeout(this.rotateTimer);
-    this.rotateTimer = setTimeout(() => {
-      if (this.conn?.opened && !this.next) void this.dial(true);
-    }, delay);
-  }
-
-  /** The replacement is subscribed: it becomes the connection, and only now the old one closes. */
-  private swap(): void {
-    const next = this.next;
-    if (!next) return;
-    clearTimeout(this.swapTimer);
-    this.awaitingAcks.clear();
-    const old = this.conn;
-    this.conn = next;
-    this.next = undefined;
-    old?.close(CLOSE.NORMAL, 'rotated');
-    this.scheduleRotation(this.timing.maxConnectionMs);
-  }
-
-  private subscribeAll(conn: Connection): void {
-    for (const [name, ch] of this.channels) conn.send(subscribeFrame(name, ch));
-  }
-
-  private acked(conn: Connection, channel: string): void {
-    if (conn === this.next && this.awaitingAcks.delete(channel) && this.awaitingAcks.size === 0) this.swap();
   }
 
   // ---- frames, order and dedupe ------------------------------------------------------------------
 
-  private onFrame(conn: Connection, frame: ServerFrame): void {
+  private onFrame(frame: ServerFrame, rotation: boolean): void {
     switch (frame.type) {
       case 'event':
         return this.onEvent(frame);
@@ -384,19 +233,18 @@ export class SwitchboardClient {
           ch.refused = false;
           this.known(frame.channel, ch, frame.seq);
         }
-        return this.acked(conn, frame.channel);
+        return;
       }
       case 'reset':
         return this.onReset(frame.channel, frame.seq);
       case 'error': {
         const code = errorCode(frame.code);
         this.emit('error', { code, message: String(frame.message), ...(frame.id === undefined ? {} : { channel: frame.id }) });
-        if (frame.id === undefined) return;
-        this.acked(conn, frame.id);
-        return this.refused(conn, frame.id, code);
+        if (frame.id !== undefined) this.refused(frame.id, code, rotation);
+        return;
       }
       default:
-        return; // pong (the connection keeps its own heartbeat), unsubscribed
+        return; // unsubscribed
     }
   }
 
@@ -405,12 +253,12 @@ export class SwitchboardClient {
    * connection. `forbidden` for a channel that was allowed before usually means the token expired:
    * reconnect once with a fresh one. Anything else cannot succeed by retrying: the channel is dropped.
    */
-  private refused(conn: Connection, name: string, code: ErrorCode): void {
+  private refused(name: string, code: ErrorCode, rotation: boolean): void {
     const ch = this.channels.get(name);
     if (!ch || code === 'internal') return;
-    if (code === 'forbidden' && conn === this.conn && ch.state.last !== undefined && !ch.refused) {
+    if (code === 'forbidden' && !rotation && this.conn !== undefined && ch.state.last !== undefined && !ch.refused) {
       ch.refused = true;
-      return conn.abort(CLOSE.TOKEN_REFUSED);
+      return this.link.refresh(this.conn);
     }
     clearTimeout(ch.gapTimer);
     this.channels.delete(name);
@@ -423,9 +271,14 @@ export class SwitchboardClient {
     }
   }
 
+  /**
+   * History does not cover what the channel missed. A reset for a channel without a baseline yet, or
+   * for the position it is already at, is no news (with `share`, it answered another tab's
+   * resubscribe) and is ignored.
+   */
   private onReset(name: string, seq: number): void {
     const ch = this.channels.get(name);
-    if (!ch) return;
+    if (ch?.state.last === undefined || ch.state.last === seq) return;
     ch.recoveries = 0;
     const events = ch.state.reset(seq);
     this.emit('reset', name, seq);
@@ -471,9 +324,10 @@ export class SwitchboardClient {
     ch.gapTimer = undefined;
     if (this.channels.get(name) !== ch || !ch.state.gap) return;
     if (ch.recoveries++ < GAP_RECOVERIES) {
-      if (this.conn?.opened) this.conn.send(subscribeFrame(name, ch));
-      else if (this.polling) void this.fetchEvents(name, ch);
-      else return; // between connections: the resubscribe with `since` recovers
+      if (!this.link.send(subscribeFrame(name, ch.state.last))) {
+        if (!this.polling) return; // between connections: the resubscribe with `since` recovers
+        void this.fetchEvents(name, ch);
+      }
       return this.settle(name, ch, []);
     }
     const { seq, events } = ch.state.skip();
@@ -551,11 +405,6 @@ export class SwitchboardClient {
   private emit<K extends keyof ClientEvents>(type: K, ...args: Parameters<ClientEvents[K]>): void {
     for (const listener of [...this.listeners[type]]) safely(() => (listener as (...a: Parameters<ClientEvents[K]>) => void)(...args));
   }
-}
-
-function subscribeFrame(channel: string, ch: Channel): ClientFrame {
-  const since = ch.state.last;
-  return since === undefined ? { action: 'subscribe', channel, id: channel } : { action: 'subscribe', channel, since, id: channel };
 }
 
 /** A throwing listener must not break the client: report it asynchronously, as browsers do for event listeners. */

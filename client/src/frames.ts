@@ -44,9 +44,12 @@ export type ServerFrame = EventFrame | SubscribedFrame | UnsubscribedFrame | Res
 
 /** Client frames. Subscribe/unsubscribe carry the channel name as `id`, so an error frame names its channel. */
 export type ClientFrame =
-  | { action: 'subscribe'; channel: string; since?: number; id?: string }
-  | { action: 'unsubscribe'; channel: string; id?: string }
+  | { action: 'subscribe'; channel: string; since?: number; id: string }
+  | { action: 'unsubscribe'; channel: string; id: string }
   | { action: 'ping' };
+
+/** Subscribes `channel` from `since` (undefined: from now; JSON leaves the field out). */
+export const subscribeFrame = (channel: string, since?: number): ClientFrame => ({ action: 'subscribe', channel, since, id: channel });
 
 /** `GET /events` answer (protocol §5). */
 export interface EventsResponse {
