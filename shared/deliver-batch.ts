@@ -22,12 +22,13 @@ export async function deliverRecords(rt: Runtime, records: readonly SqsRecord[],
   }
   const poster = rt.poster(managementEndpointFor(rt.config.managementEndpoint, undefined, undefined));
   const report = await deliverLanes(poster, messages, laneDeliveryOptions(rt.config, deadline));
+  const counting = report.delivered > 0 ? addStats(rt.db, { delivered: report.delivered }).catch((err: unknown) => rt.log.warn('could not update stats', errorDetails(err))) : Promise.resolve();
   const cleaned = await removeGone(rt, report.gone);
+  await counting;
   rt.metrics.count('Delivered', report.delivered);
   if (report.skipped) rt.metrics.count('SkippedDeliveries', report.skipped);
   if (report.gone.length) rt.metrics.count('GoneConnections', report.gone.length);
   rt.log.info('delivered', { ...report, gone: report.gone.length, cleaned });
-  if (report.delivered > 0) await addStats(rt.db, { delivered: report.delivered }).catch((err: unknown) => rt.log.warn('could not update stats', errorDetails(err)));
   // Out of time before every post was tried: the whole batch comes back (repeats carry the same ids).
   return { failed: report.unfinished > 0 ? new Set(records.map((r) => r.messageId)) : new Set() };
 }
