@@ -106,8 +106,8 @@ export function loadConfig(env: Env = process.env): Config {
     deliveryQueueUrl: r.str(PIPELINE_ENV.deliveryQueueUrl),
     lanes: r.int(PIPELINE_ENV.lanes, DEFAULT_DELIVERY_LANES, 1, 1000),
     shardSize: r.int(PIPELINE_ENV.shardSize, DEFAULT_SHARD_SIZE, 1, 2000),
-    // 3 s: a healthy post answers in milliseconds; a hung one must not hold its lane for long.
-    postTimeoutMs: r.int('SWITCHBOARD_POST_TIMEOUT_MS', 3000, 100, 60_000),
+    // 1 s: a healthy post answers in tens of milliseconds; a hung one must not hold its lane for long.
+    postTimeoutMs: r.int('SWITCHBOARD_POST_TIMEOUT_MS', 1000, 100, 60_000),
     // 1 s: a buffer-full (429) client gets a second to drain before this event is skipped for it.
     retryBudgetMs: r.int('SWITCHBOARD_RETRY_BUDGET_MS', 1000, 0, 60_000),
     retryBaseSeconds: r.int('SWITCHBOARD_RETRY_BASE_SECONDS', 1, 0, 30),
@@ -137,7 +137,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     corsOrigins: ['*'],
     lanes: DEFAULT_DELIVERY_LANES,
     shardSize: DEFAULT_SHARD_SIZE,
-    postTimeoutMs: 3000,
+    postTimeoutMs: 1000,
     retryBudgetMs: 1000,
     retryBaseSeconds: 0,
     ...overrides,

@@ -12,16 +12,19 @@ import { errorDetails } from './telemetry';
 /** Delivery-queue records → posts; connections that answered 410 are removed afterwards. */
 export async function deliverRecords(rt: Runtime, records: readonly SqsRecord[], deadline: number): Promise<BatchOutcome> {
   const messages: LaneMessage[] = [];
+  const retried: boolean[] = [];
   for (const r of records) {
     const m = parseLaneMessage(r.body);
-    if (m) messages.push(m);
-    else {
+    if (m) {
+      messages.push(m);
+      retried.push(Number(r.attributes?.ApproximateReceiveCount ?? '1') > 1);
+    } else {
       rt.log.error('dropped a delivery-queue message that is not a lane message', { sqsMessageId: r.messageId });
       rt.metrics.count('InvalidMessage');
     }
   }
   const poster = rt.poster(managementEndpointFor(rt.config.managementEndpoint, undefined, undefined));
-  const report = await deliverLanes(poster, messages, laneDeliveryOptions(rt.config, deadline));
+  const report = await deliverLanes(poster, messages, laneDeliveryOptions(rt.config, deadline), retried);
   const counting = report.delivered > 0 ? addStats(rt.db, { delivered: report.delivered }).catch((err: unknown) => rt.log.warn('could not update stats', errorDetails(err))) : Promise.resolve();
   const cleaned = await removeGone(rt, report.gone);
   await counting;

@@ -51,18 +51,29 @@ export function laneDeliveryOptions(config: Pick<Config, 'postConcurrency' | 're
   return { concurrency: config.postConcurrency, retryBudgetMs: config.retryBudgetMs, deadline };
 }
 
-export async function deliverLanes(poster: Poster, messages: readonly LaneMessage[], opts: LaneDeliveryOptions): Promise<LaneDeliveryReport> {
+/**
+ * `retried[i]` marks a message that was delivered (in part) before: an invocation that failed or ran
+ * out of time after posting. Such a message may hold frames a connection never got, older than ones
+ * it did get; posting them now would break its seq order. So of the frames from retried messages, a
+ * connection gets only its newest one (a repeat at worst, same id); what it lacks below that it
+ * sees as a gap and recovers with `since`.
+ */
+export async function deliverLanes(poster: Poster, messages: readonly LaneMessage[], opts: LaneDeliveryOptions, retried: readonly boolean[] = []): Promise<LaneDeliveryReport> {
   const now = opts.now ?? Date.now;
   const sleep = opts.sleep ?? realSleep;
-  const perConnection = new Map<string, { frame: string; fresh: boolean }[]>();
-  for (const m of messages) {
+  const perConnection = new Map<string, { frame: string; fresh: boolean; retried: boolean }[]>();
+  messages.forEach((m, i) => {
     for (const e of m.events) {
       for (const [connectionId, seqs, fresh] of e.targets) {
         let list = perConnection.get(connectionId);
         if (!list) perConnection.set(connectionId, (list = []));
-        list.push({ frame: eventFrame(e.head, seqs), fresh: fresh === 1 });
+        list.push({ frame: eventFrame(e.head, seqs), fresh: fresh === 1, retried: retried[i] === true });
       }
     }
+  });
+  for (const [connectionId, list] of perConnection) {
+    const lastRetried = list.map((f) => f.retried).lastIndexOf(true);
+    if (lastRetried > 0) perConnection.set(connectionId, list.filter((f, k) => !f.retried || k === lastRetried));
   }
   const report: LaneDeliveryReport = { connections: perConnection.size, frames: 0, delivered: 0, skipped: 0, posts: 0, retries: 0, gone: [], unfinished: 0 };
   for (const list of perConnection.values()) report.frames += list.length;
@@ -72,7 +83,7 @@ export async function deliverLanes(poster: Poster, messages: readonly LaneMessag
     let cooled = (slowUntil.get(connectionId) ?? 0) > now();
     let budgetLeft = cooled ? 0 : opts.retryBudgetMs;
     for (let i = 0; i < frames.length; i++) {
-      const { frame, fresh } = frames[i] as { frame: string; fresh: boolean };
+      const { frame, fresh } = frames[i] as { frame: string; fresh: boolean; retried: boolean };
       if (now() >= opts.deadline) {
         report.unfinished += frames.length - i;
         return;
