@@ -38,6 +38,18 @@ test('a retried message gives each connection only its newest frame of it, so no
   expect(seqsOf('ld-r', 'lr')).toEqual([6, 7]);
 });
 
+test('a batch delivered again in the same container resumes after what it posted: no repeat, no older frame', async () => {
+  mgmt.failNext.set('ld-s', { status: 429, times: 1000 });
+  await deliverLanes(poster, [message([1, 2], [['ld-s'], ['ld-t']], 'ls')], opts(0));
+  mgmt.failNext.delete('ld-s');
+  expect(seqsOf('ld-t', 'ls')).toEqual([1, 2]);
+  const again = await deliverLanes(poster, [message([1, 2], [['ld-s'], ['ld-t']], 'ls'), message([3], [['ld-s'], ['ld-t']], 'ls')], opts(), [true, false]);
+  expect(seqsOf('ld-t', 'ls')).toEqual([1, 2, 3]);
+  // ld-s had nothing posted: as a retried message, only its newest frame, then the new one.
+  expect(seqsOf('ld-s', 'ls')).toEqual([2, 3]);
+  expect(again.alreadyPosted).toBe(2);
+});
+
 test('410 from an established connection reports it gone; from one subscribed during $connect it is retried and never removed', async () => {
   mgmt.gone.add('ld-old');
   mgmt.gone.add('ld-new');
