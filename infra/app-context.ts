@@ -12,7 +12,8 @@ import type { JwtSecretSource, SwitchboardProps } from './switchboard-construct'
  *   jwksOnly=true                       with jwksUrl: no HS256 secret at all
  *   corsOrigins                         comma list (default *)
  *   alarmEmail                          e-mail subscribed to the alarm topic
- *   fanoutReservedConcurrency           a number, or "none" (default 20)
+ *   deliveryLanes, shardSize            delivery lanes and connections per lane message (shared/pipeline.ts)
+ *   deliverMaxConcurrency               concurrent deliver invocations at most (default 16)
  *   removalPolicy                       retain (default) | destroy (throwaway stacks)
  *   logRetentionDays                    a CloudWatch Logs retention in days (default 30)
  *   apiGatewayCloudWatchRole=false      when the account already has one
@@ -46,7 +47,13 @@ export function appSettings(context: Record<string, unknown>, env: Record<string
   const typo = Object.keys(context).find((k) => /^jwt|^jwks/i.test(k) && !SECRET_KEYS.includes(k) && k !== 'jwtSecret');
   if (typo !== undefined) fail(`unknown context key "${typo}"; the token keys are ${SECRET_KEYS.join(', ')}`);
 
-  const reserved = ctx('fanoutReservedConcurrency');
+  if (ctx('fanoutReservedConcurrency') !== undefined) {
+    fail('fanoutReservedConcurrency is gone: no function reserves concurrency any more; the event source mappings bound it (deliverMaxConcurrency)');
+  }
+  const int = (key: string) => {
+    const v = ctx(key);
+    return v === undefined ? undefined : positiveInt(key, v);
+  };
   const removal = ctx('removalPolicy');
   const retention = ctx('logRetentionDays');
   return {
@@ -58,7 +65,9 @@ export function appSettings(context: Record<string, unknown>, env: Record<string
       jwtAudience: ctx('jwtAudience'),
       corsOrigins: ctx('corsOrigins')?.split(',').map((s) => s.trim()).filter(Boolean),
       alarmEmail: ctx('alarmEmail'),
-      fanoutReservedConcurrency: reserved === undefined ? undefined : reserved === 'none' ? false : positiveInt('fanoutReservedConcurrency', reserved),
+      deliveryLanes: int('deliveryLanes'),
+      shardSize: int('shardSize'),
+      deliverMaxConcurrency: int('deliverMaxConcurrency'),
       removalPolicy: removal === undefined || removal === 'retain' ? undefined : removal === 'destroy' ? RemovalPolicy.DESTROY : fail(`removalPolicy must be retain or destroy, got "${removal}"`),
       logRetention: retention === undefined ? undefined : retentionDays(retention),
       apiGatewayCloudWatchRole: ctx('apiGatewayCloudWatchRole') !== 'false',

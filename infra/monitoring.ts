@@ -9,10 +9,13 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { PIPELINE, visibilityTimeoutSeconds } from '../shared/pipeline';
 import { FUNCTIONS, type FunctionName } from '../shared/routes';
 
 export interface SwitchboardMonitoringProps {
   readonly functions: Record<FunctionName, lambda.IFunction>;
+  /** The pipeline's source queues, by stage (shared/pipeline.ts). */
+  readonly queues: Record<keyof typeof PIPELINE, sqs.IQueue>;
   /** Dead-letter queues by a short name used in alarm ids. */
   readonly deadLetterQueues: Record<string, sqs.IQueue>;
   readonly topic: sns.ITopic;
@@ -44,6 +47,7 @@ export class SwitchboardMonitoring extends Construct {
     if (props.alarmEmail) this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
 
     const { functions: fns } = props;
+    const pipelineFns = Object.values(PIPELINE).map((stage) => stage.fn);
     const ws = (metricName: string, statistic = 'Sum') =>
       new cloudwatch.Metric({
         namespace: 'AWS/ApiGateway',
@@ -61,12 +65,27 @@ export class SwitchboardMonitoring extends Construct {
         period: FIVE_MINUTES,
       });
 
-    this.alarm('FanoutErrors', fns.fanout.metricErrors({ statistic: 'Sum', period: Duration.minutes(1) }), 1, 'The fanout function failed: events may be delayed (Lambda retries twice, then the failure queue).');
+    // The pipeline's consumers report failed records to their event source mapping (they are retried,
+    // then dead-lettered) and fail the invocation only on a crash or timeout: page on any.
+    for (const stage of Object.values(PIPELINE)) {
+      this.alarm(`${pascal(stage.fn)}Errors`, fns[stage.fn].metricErrors({ statistic: 'Sum', period: Duration.minutes(1) }), 1, `The ${stage.fn} function crashed or timed out: its batch is retried, events may be delayed.`);
+    }
     for (const [name, queue] of Object.entries(props.deadLetterQueues)) {
-      this.alarm(`${name}NotEmpty`, queue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: FIVE_MINUTES }), 1, `${name} holds events that were never delivered; inspect and redrive them.`);
+      this.alarm(`${pascal(name)}DlqNotEmpty`, queue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: FIVE_MINUTES }), 1, `The ${name} dead-letter queue holds messages that were never processed; inspect and redrive them (docs/deploy.md).`);
+    }
+    // A message older than its queue's visibility timeout has failed at least once or waits behind a
+    // backlog: events reach browsers late. The order queue is one message group, so a message that
+    // keeps failing there holds up every event until it is dead-lettered.
+    for (const [name, queue] of Object.entries(props.queues) as [keyof typeof PIPELINE, sqs.IQueue][]) {
+      this.alarm(
+        `${pascal(name)}QueueAge`,
+        queue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: Duration.minutes(1) }),
+        visibilityTimeoutSeconds(PIPELINE[name]),
+        `Messages wait in the ${name} queue longer than its visibility timeout: ${PIPELINE[name].fn} is failing or cannot keep up.`,
+      );
     }
     this.alarm('FunctionErrors', sumOf('Errors (connect, disconnect, message, http)', (f) => f.metricErrors({ statistic: 'Sum' }), ['connect', 'disconnect', 'message', 'http']), 5, 'Handlers are failing: clients see closed handshakes, error frames or 500s.');
-    this.alarm('Throttles', sumOf('Throttles (all functions)', (f) => f.metricThrottles({ statistic: 'Sum' }), FUNCTIONS), 1, 'Lambda throttled a Switchboard function (account concurrency, or fanout reserved concurrency reached).');
+    this.alarm('Throttles', sumOf('Throttles (all functions)', (f) => f.metricThrottles({ statistic: 'Sum' }), FUNCTIONS), 1, 'Lambda throttled a Switchboard function (the account\'s concurrency quota is reached).');
     this.alarm('HttpServerErrors', props.httpApi.metricServerError({ statistic: 'Sum', period: FIVE_MINUTES }), 5, 'The HTTP API answered 5xx.');
     // IntegrationError also counts $connect answers of 401/403 (bad or expired tokens), so the
     // threshold leaves room for clients with stale tokens.
@@ -83,8 +102,15 @@ export class SwitchboardMonitoring extends Construct {
       graph('Deliveries', [app('Delivered')], [app('GoneConnections'), app('FailedDeliveries')]),
       graph(
         'Latency (p99, ms)',
-        [fns.fanout.metricDuration({ statistic: 'p99', period: FIVE_MINUTES }), ws('IntegrationLatency', 'p99'), props.httpApi.metricLatency({ statistic: 'p99', period: FIVE_MINUTES })],
-        [fns.fanout.metricDuration({ statistic: 'p50', period: FIVE_MINUTES })],
+        [...pipelineFns.map((n) => fns[n].metricDuration({ statistic: 'p99', period: FIVE_MINUTES, label: `${n} p99` })), ws('IntegrationLatency', 'p99'), props.httpApi.metricLatency({ statistic: 'p99', period: FIVE_MINUTES })],
+        pipelineFns.map((n) => fns[n].metricDuration({ statistic: 'p50', period: FIVE_MINUTES, label: `${n} p50` })),
+      ),
+    );
+    this.dashboard.addWidgets(
+      graph(
+        'Pipeline queues (age of oldest message, s)',
+        Object.entries(props.queues).map(([name, q]) => q.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: FIVE_MINUTES, label: name })),
+        Object.entries(props.queues).map(([name, q]) => q.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: FIVE_MINUTES, label: `${name} visible` })),
       ),
     );
     this.dashboard.addWidgets(
@@ -119,4 +145,8 @@ export class SwitchboardMonitoring extends Construct {
     );
     return new sns.Topic(this, 'AlarmTopic', { displayName: 'Switchboard alarms', masterKey: key, enforceSSL: true });
   }
+}
+
+function pascal(name: string): string {
+  return name.charAt(0).toUpperCase() + name.slice(1);
 }

@@ -7,23 +7,32 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import { Construct } from 'constructs';
 import { parseChannelRules } from '../shared/channel-rules';
 import { loadConfig } from '../shared/config';
+import { DEFAULT_DELIVERY_LANES, DEFAULT_SHARD_SIZE, FUNCTION_SETTINGS, PIPELINE, PIPELINE_ENV } from '../shared/pipeline';
 import { FUNCTIONS, HTTP_ROUTES, ROUTE_SELECTION_EXPRESSION, WEBSOCKET_ROUTES, type FunctionName } from '../shared/routes';
 import { TABLE_DEFINITION } from '../shared/store/table-definition';
 import { resolveJwtSecret, type JwtSecretSource } from './jwt-secret';
 import { SwitchboardMonitoring } from './monitoring';
+import { SwitchboardPipeline, type PipelineStage } from './pipeline';
 
 export type { JwtSecretSource } from './jwt-secret';
+
+/** Settings of one function that a deployment may change. */
+export interface FunctionOverrides {
+  /**
+   * Memory in MB (128 to 10240); Lambda gives CPU in proportion.
+   * @default FUNCTION_SETTINGS[name].memoryMb (shared/pipeline.ts)
+   */
+  readonly memorySize?: number;
+}
 
 /** The WebSocket stage; the management endpoint and the `@connections` grant name it. */
 export const WEBSOCKET_STAGE = 'prod';
@@ -84,23 +93,27 @@ export interface SwitchboardProps {
    */
   readonly channelRules?: string;
   /**
-   * Memory of the connect, disconnect, message and http functions, in MB.
-   * @default 512
+   * Delivery lanes: message groups of the delivery queue; a connection always uses the same lane, so
+   * its frames stay in order while lanes are delivered in parallel.
+   * @default DEFAULT_DELIVERY_LANES (16, shared/pipeline.ts)
    */
-  readonly memorySize?: number;
+  readonly deliveryLanes?: number;
   /**
-   * Memory of the fanout function, in MB (more memory is more CPU for posting frames).
-   * @default 1024
+   * Connections per lane message at most; a bigger lane is split into several messages, in order.
+   * @default DEFAULT_SHARD_SIZE (500, shared/pipeline.ts)
    */
-  readonly fanoutMemorySize?: number;
+  readonly shardSize?: number;
   /**
-   * Reserved concurrency of the fanout function, which bounds how hard fan-out can hit DynamoDB and
-   * the management API (throttled SNS deliveries wait in Lambda's async queue, up to 6 hours).
-   * `false` leaves it unreserved: accounts whose concurrency quota is still the new-account 10
-   * cannot reserve any.
-   * @default 20
+   * Concurrent `deliver` invocations at most (the delivery event source mapping's maximum
+   * concurrency, 2 to 1000). More than `deliveryLanes` is never used: each lane is one message group.
+   * @default PIPELINE.delivery.maxConcurrency (16, shared/pipeline.ts)
    */
-  readonly fanoutReservedConcurrency?: number | false;
+  readonly deliverMaxConcurrency?: number;
+  /**
+   * Per-function overrides, by entry point name (`connect`, `fanout`, `deliver`, ...).
+   * @default - memory from FUNCTION_SETTINGS (shared/pipeline.ts)
+   */
+  readonly functions?: Partial<Record<FunctionName, FunctionOverrides>>;
   /**
    * Retention of the function and access log groups.
    * @default logs.RetentionDays.ONE_MONTH
@@ -137,7 +150,8 @@ export interface SwitchboardProps {
 
 /**
  * Switchboard on AWS: an API Gateway WebSocket API for browsers, an HTTP API for polling, an SNS
- * topic for backends, one DynamoDB table, five Lambda functions, alarms and a dashboard.
+ * topic for backends feeding a queue pipeline (shared/pipeline.ts), one DynamoDB table, one Lambda
+ * function per entry point in FUNCTIONS, alarms and a dashboard.
  */
 export class Switchboard extends Construct {
   readonly table: dynamodb.Table;
@@ -148,10 +162,12 @@ export class Switchboard extends Construct {
   readonly httpApi: apigwv2.HttpApi;
   readonly httpStage: apigwv2.HttpStage;
   readonly functions: Record<FunctionName, NodejsFunction>;
-  /** Receives SNS deliveries that could not invoke the fanout function. */
-  readonly subscriptionDeadLetterQueue: sqs.Queue;
-  /** Receives fanout invocations that failed after Lambda's retries. */
-  readonly fanoutFailureQueue: sqs.Queue;
+  /** The delivery pipeline: queues, dead-letter queues and event source mappings. */
+  readonly pipeline: SwitchboardPipeline;
+  /** Source queues: `ingest` (standard, fed by the topic), `order` and `delivery` (FIFO). */
+  readonly queues: Record<PipelineStage, sqs.Queue>;
+  /** Dead-letter queues of the three source queues, and `subscription` (SNS → ingest failures). */
+  readonly deadLetterQueues: Record<PipelineStage | 'subscription', sqs.Queue>;
   /** Attach to the roles or users of backends that publish (sns:Publish and the topic key). */
   readonly publisherPolicy: iam.ManagedPolicy;
   readonly monitoring: SwitchboardMonitoring;
@@ -163,6 +179,9 @@ export class Switchboard extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     const throttle = props.throttle ?? { rateLimit: 1000, burstLimit: 500 };
+    const deliveryLanes = props.deliveryLanes ?? DEFAULT_DELIVERY_LANES;
+    const shardSize = props.shardSize ?? DEFAULT_SHARD_SIZE;
+    const deliverMaxConcurrency = props.deliverMaxConcurrency ?? PIPELINE.delivery.maxConcurrency;
 
     this.table = new dynamodb.Table(this, 'Table', {
       partitionKey: { name: TABLE_DEFINITION.partitionKey.name, type: dynamodb.AttributeType.STRING },
@@ -208,63 +227,49 @@ export class Switchboard extends Construct {
       // the stage so the functions do not wait for the stage.
       SWITCHBOARD_WS_MANAGEMENT_ENDPOINT: `https://${this.webSocketApi.apiId}.execute-api.${Stack.of(this).region}.${Stack.of(this).urlSuffix}/${WEBSOCKET_STAGE}`,
       ...(props.channelRules !== undefined && { SWITCHBOARD_CHANNEL_RULES: props.channelRules }),
+      // Every function knows the lane layout; the pipeline adds each consumer's queue URLs.
+      [PIPELINE_ENV.lanes]: String(deliveryLanes),
+      [PIPELINE_ENV.shardSize]: String(shardSize),
     };
-    checkConfiguration(environment, props);
+    checkConfiguration(environment, props, { deliveryLanes, shardSize, deliverMaxConcurrency });
 
-    this.subscriptionDeadLetterQueue = deadLetterQueue(this, 'FanoutSubscriptionDlq');
-    this.fanoutFailureQueue = deadLetterQueue(this, 'FanoutFailureQueue');
-
-    const reserved = props.fanoutReservedConcurrency ?? 20;
-    const make = (name: FunctionName, extra: Partial<lambda.FunctionProps> = {}) =>
-      this.lambdaFunction(name, { environment, logRetention, removalPolicy, memorySize: props.memorySize ?? 512, ...extra });
-    this.functions = {
-      connect: make('connect'),
-      disconnect: make('disconnect'),
-      message: make('message'),
-      http: make('http'),
-      sequencer: make('sequencer'),
-      deliver: make('deliver'),
-      fanout: make('fanout', {
-        memorySize: props.fanoutMemorySize ?? 1024,
-        timeout: Duration.minutes(2),
-        reservedConcurrentExecutions: reserved === false ? undefined : reserved,
-        retryAttempts: 2,
-        maxEventAge: Duration.hours(6),
-        onFailure: new SqsDestination(this.fanoutFailureQueue),
-      }),
-    };
+    const make = (name: FunctionName) =>
+      this.lambdaFunction(name, { environment, logRetention, removalPolicy, memorySize: props.functions?.[name]?.memorySize ?? FUNCTION_SETTINGS[name].memoryMb });
+    this.functions = Object.fromEntries(FUNCTIONS.map((name) => [name, make(name)])) as Record<FunctionName, NodejsFunction>;
 
     // Least privilege: exactly the DynamoDB calls each handler makes (shared/store/*). Transactional
-    // Put/Update/Delete items are authorised as PutItem/UpdateItem/DeleteItem; ConditionCheckItem is
-    // needed only for ConditionCheck items, which no transaction here contains.
+    // items are authorised one by one, as PutItem/UpdateItem/DeleteItem/ConditionCheckItem. The
+    // fanout only validates and forwards to the order queue: no table access.
     const tableActions: Record<FunctionName, string[]> = {
       connect: ['PutItem', 'BatchWriteItem', 'UpdateItem'],
       disconnect: ['Query', 'DeleteItem', 'BatchWriteItem', 'UpdateItem'],
       message: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'],
-      fanout: ['PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'BatchWriteItem'],
-      sequencer: ['BatchGetItem', 'PutItem', 'UpdateItem', 'Query'],
-      deliver: ['Query', 'DeleteItem', 'BatchWriteItem', 'UpdateItem'],
+      fanout: [],
+      sequencer: ['PutItem', 'UpdateItem', 'ConditionCheckItem', 'BatchGetItem', 'Query', 'GetItem'],
+      deliver: ['Query', 'DeleteItem', 'BatchWriteItem', 'UpdateItem', 'GetItem'],
       http: ['GetItem', 'Query', 'BatchGetItem'],
     };
     for (const name of FUNCTIONS) {
       const fn = this.functions[name];
-      fn.addToRolePolicy(new iam.PolicyStatement({ actions: tableActions[name].map((a) => `dynamodb:${a}`), resources: [this.table.tableArn] }));
+      if (tableActions[name].length > 0) fn.addToRolePolicy(new iam.PolicyStatement({ actions: tableActions[name].map((a) => `dynamodb:${a}`), resources: [this.table.tableArn] }));
       secret.grantRead(fn);
     }
-    // Frames go out through the management API of this API's prod stage only (posts; nothing here
-    // reads or deletes connections through it).
+    // Frames go out through the management API of this API's stage only (posts; nothing here reads
+    // or deletes connections through it): `message` answers clients, `deliver` posts events.
     const connectionsArn = Stack.of(this).formatArn({ service: 'execute-api', resource: this.webSocketApi.apiId, resourceName: `${WEBSOCKET_STAGE}/POST/@connections/*` });
-    for (const fn of [this.functions.message, this.functions.fanout]) {
+    for (const fn of [this.functions.message, this.functions.deliver]) {
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['execute-api:ManageConnections'], resources: [connectionsArn] }));
       Validations.of(fn.role!).acknowledge({
         id: `AwsSolutions-IAM5[Resource::${nagArn(this, connectionsArn)}]`,
         reason:
-          "Connection ids are created by API Gateway at run time, so the grant names the @connections path of this API's prod stage, for POST only; " +
+          "Connection ids are created by API Gateway at run time, so the grant names the @connections path of this API's stage, for POST only; " +
           'the trailing * stands for the connection id and nothing wider.',
       });
     }
 
-    this.topic.addSubscription(new subscriptions.LambdaSubscription(this.functions.fanout, { deadLetterQueue: this.subscriptionDeadLetterQueue }));
+    this.pipeline = new SwitchboardPipeline(this, 'Pipeline', { topic: this.topic, functions: this.functions, deliverMaxConcurrency, removalPolicy });
+    this.queues = this.pipeline.queues;
+    this.deadLetterQueues = this.pipeline.deadLetterQueues;
 
     const webSocketAccessLogs = new logs.LogGroup(this, 'WebSocketAccessLogs', { retention: logRetention, removalPolicy });
     this.webSocketStage = new apigwv2.WebSocketStage(this, 'WebSocketStage', {
@@ -329,7 +334,8 @@ export class Switchboard extends Construct {
 
     this.monitoring = new SwitchboardMonitoring(this, 'Monitoring', {
       functions: this.functions,
-      deadLetterQueues: { SubscriptionDlq: this.subscriptionDeadLetterQueue, FanoutFailureQueue: this.fanoutFailureQueue },
+      queues: this.queues,
+      deadLetterQueues: this.deadLetterQueues,
       topic: this.topic,
       topicKey: this.topicKey,
       webSocketApi: this.webSocketApi,
@@ -363,7 +369,7 @@ export class Switchboard extends Construct {
       description: `Switchboard ${name}`,
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
-      timeout: Duration.seconds(10),
+      timeout: Duration.seconds(FUNCTION_SETTINGS[name].timeoutSeconds),
       role,
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
@@ -416,18 +422,25 @@ export class Switchboard extends Construct {
   }
 }
 
-/** Encrypted (SQS-managed keys, which SNS can write to without a key policy), TLS-only, 14 days. */
-function deadLetterQueue(scope: Construct, id: string): sqs.Queue {
-  const queue = new sqs.Queue(scope, id, { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
-  Validations.of(queue).acknowledge({
-    id: 'AwsSolutions-SQS3',
-    reason: 'This queue is itself a dead-letter queue (SNS subscription DLQ or Lambda on-failure destination); an alarm fires when it holds a message.',
-  });
-  return queue;
-}
-
 /** Fails synth, not the first cold start, on a configuration the functions would refuse. */
-function checkConfiguration(environment: Record<string, string>, props: SwitchboardProps): void {
+function checkConfiguration(
+  environment: Record<string, string>,
+  props: SwitchboardProps,
+  pipeline: { deliveryLanes: number; shardSize: number; deliverMaxConcurrency: number },
+): void {
+  const problems: string[] = [];
+  const intIn = (name: string, value: number, min: number, max: number) => {
+    if (!Token.isUnresolved(value) && (!Number.isInteger(value) || value < min || value > max)) problems.push(`${name} must be an integer from ${min} to ${max}, got ${value}`);
+  };
+  intIn('deliveryLanes', pipeline.deliveryLanes, 1, 10_000);
+  intIn('shardSize', pipeline.shardSize, 1, 100_000);
+  // Lambda's limits for an SQS event source's maximum concurrency.
+  intIn('deliverMaxConcurrency', pipeline.deliverMaxConcurrency, 2, 1000);
+  for (const [name, o] of Object.entries(props.functions ?? {})) {
+    if (!(FUNCTIONS as readonly string[]).includes(name)) problems.push(`functions.${name}: no such function (the functions are ${FUNCTIONS.join(', ')})`);
+    else if (o?.memorySize !== undefined) intIn(`functions.${name}.memorySize`, o.memorySize, 128, 10_240);
+  }
+  if (problems.length > 0) throw new Error(`Switchboard: ${problems.join('; ')}`);
   const env = { ...environment };
   if (props.jwksUrl !== undefined && Token.isUnresolved(props.jwksUrl)) env.SWITCHBOARD_JWKS_URL = 'https://resolved-at-deploy.invalid';
   loadConfig(env);

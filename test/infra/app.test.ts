@@ -27,7 +27,9 @@ describe('app context → construct props', () => {
         jwtAudience: 'switchboard',
         corsOrigins: 'https://a.example.com, https://b.example.com',
         alarmEmail: 'ops@example.com',
-        fanoutReservedConcurrency: '50',
+        deliveryLanes: '32',
+        shardSize: '250',
+        deliverMaxConcurrency: '24',
         removalPolicy: 'destroy',
         logRetentionDays: '14',
         apiGatewayCloudWatchRole: 'false',
@@ -42,12 +44,14 @@ describe('app context → construct props', () => {
       jwtAudience: 'switchboard',
       corsOrigins: ['https://a.example.com', 'https://b.example.com'],
       alarmEmail: 'ops@example.com',
-      fanoutReservedConcurrency: 50,
+      deliveryLanes: 32,
+      shardSize: 250,
+      deliverMaxConcurrency: 24,
       removalPolicy: RemovalPolicy.DESTROY,
       logRetention: RetentionDays.TWO_WEEKS,
       apiGatewayCloudWatchRole: false,
     });
-    expect(appSettings({ fanoutReservedConcurrency: 'none', jwksUrl: 'https://k', jwksOnly: 'true' }, {}).props).toMatchObject({ fanoutReservedConcurrency: false, jwtSecret: { jwksOnly: true } });
+    expect(appSettings({ jwksUrl: 'https://k', jwksOnly: 'true' }, {}).props).toMatchObject({ jwtSecret: { jwksOnly: true } });
   });
 
   test('the secret location may come from the environment; -c wins over it', () => {
@@ -68,7 +72,8 @@ describe('app context → construct props', () => {
     expect(() => appSettings({ jwtSecretArn: 'a', jwtSecretParameter: 'b' }, {})).toThrow(/either jwtSecretArn or jwtSecretParameter/);
     expect(() => appSettings({}, { SWITCHBOARD_JWT_SECRET_ARN: 'a', SWITCHBOARD_JWT_SECRET_PARAMETER: 'b' })).toThrow(/either jwtSecretArn or jwtSecretParameter/);
     expect(() => appSettings({ jwtSecretARN: 'a' }, {})).toThrow(/unknown context key "jwtSecretARN"/);
-    expect(() => appSettings({ fanoutReservedConcurrency: '0' }, {})).toThrow(/fanoutReservedConcurrency must be a positive integer/);
+    expect(() => appSettings({ deliveryLanes: '0' }, {})).toThrow(/deliveryLanes must be a positive integer/);
+    expect(() => appSettings({ fanoutReservedConcurrency: '20' }, {})).toThrow(/fanoutReservedConcurrency is gone.*event source mappings bound it \(deliverMaxConcurrency\)/);
     expect(() => appSettings({ removalPolicy: 'snapshot' }, {})).toThrow(/removalPolicy must be retain or destroy/);
     expect(() => appSettings({ logRetentionDays: '31' }, {})).toThrow(/logRetentionDays must be one of .*30, 60/);
   });
@@ -107,7 +112,10 @@ describe('npx cdk synth', () => {
       const asset = path.join(outdir, `asset.${String(fn.Properties.Code.S3Key).replace(/\.zip$/, '')}`);
       expect(fs.readdirSync(asset).sort()).toEqual(['index.js', 'index.js.map']);
       const code = fs.readFileSync(path.join(asset, 'index.js'), 'utf8');
-      expect(code.length / code.split('\n').length).toBeGreaterThan(5000); // minified: long lines, few of them
+      // Minified: esbuild indents every nested line of unminified output; minified output has long
+      // lines and no indentation outside template literals.
+      const lines = code.split('\n');
+      expect(lines.filter((l) => /^\s+\S/.test(l)).length / lines.length).toBeLessThan(0.2);
       const loaded = spawnSync(process.execPath, ['-e', `process.stdout.write(typeof require(${JSON.stringify(path.join(asset, 'index.js'))}).handler)`], { encoding: 'utf8' });
       expect(loaded.stdout).toBe('function');
     }

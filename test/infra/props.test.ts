@@ -23,8 +23,7 @@ describe('an SSM SecureString secret, JWKS, and the other props', () => {
       retainEvents: 50,
       retainSeconds: 120,
       postConcurrency: 16,
-      memorySize: 256,
-      fanoutReservedConcurrency: false,
+      functions: { connect: { memorySize: 256 }, http: { memorySize: 256 } },
       removalPolicy: RemovalPolicy.DESTROY,
       alarmEmail: 'ops@example.com',
       apiGatewayCloudWatchRole: false,
@@ -58,12 +57,12 @@ describe('an SSM SecureString secret, JWKS, and the other props', () => {
     }
   });
 
-  test('memory, unreserved fanout, DESTROY removal without deletion protection, e-mail alarms, no account logging role', () => {
+  test('memory, DESTROY removal without deletion protection, e-mail alarms, no account logging role', () => {
     const fns = Object.values(resourcesOf(template, 'AWS::Lambda::Function')).map((f) => f.Properties!);
-    expect(fns.map((f) => f.MemorySize).sort()).toEqual([1024, 256, 256, 256, 256]);
-    for (const f of fns) expect(f.ReservedConcurrentExecutions).toBeUndefined();
+    expect(fns.map((f) => f.MemorySize).sort()).toEqual([1024, 1024, 256, 256, 512, 512, 512]);
     template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete', Properties: { DeletionProtectionEnabled: false } });
     for (const g of Object.values(resourcesOf(template, 'AWS::Logs::LogGroup'))) expect(g.DeletionPolicy).toBe('Delete');
+    for (const [id, q] of Object.entries(resourcesOf(template, 'AWS::SQS::Queue'))) expect(`${id} ${q.DeletionPolicy}`).toBe(`${id} Delete`);
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
     template.resourceCountIs('AWS::ApiGateway::Account', 0);
   });
