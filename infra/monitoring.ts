@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -43,6 +43,7 @@ export class SwitchboardMonitoring extends Construct {
 
   constructor(scope: Construct, id: string, props: SwitchboardMonitoringProps) {
     super(scope, id);
+    if (props.alarmTopic) allowCloudWatchAlarms(props.alarmTopic);
     this.alarmTopic = props.alarmTopic ?? this.createAlarmTopic(props.topicKey);
     if (props.alarmEmail) this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
 
@@ -133,7 +134,11 @@ export class SwitchboardMonitoring extends Construct {
     this.alarms.push(alarm);
   }
 
-  /** CloudWatch publishes to an encrypted topic only when the key policy lets it use the key. */
+  /**
+   * CloudWatch publishes to a topic only when the topic policy allows it, and to an encrypted topic
+   * only when the key policy lets it use the key. `enforceSSL` gives the topic a policy of its own,
+   * which replaces SNS's default one, so the allow must be explicit.
+   */
   private createAlarmTopic(key: kms.IKey): sns.Topic {
     key.addToResourcePolicy(
       new iam.PolicyStatement({
@@ -143,8 +148,28 @@ export class SwitchboardMonitoring extends Construct {
         resources: ['*'],
       }),
     );
-    return new sns.Topic(this, 'AlarmTopic', { displayName: 'Switchboard alarms', masterKey: key, enforceSSL: true });
+    const topic = new sns.Topic(this, 'AlarmTopic', { displayName: 'Switchboard alarms', masterKey: key, enforceSSL: true });
+    allowCloudWatchAlarms(topic);
+    return topic;
   }
+}
+
+/**
+ * Lets CloudWatch alarms of this account (aws:SourceAccount: no other account's alarms, the
+ * confused-deputy guard) publish to `topic`. Works on topics defined in this app; an imported topic's
+ * policy is its owner's to set (docs/deploy.md, "Bringing your own alarm topic").
+ * @returns whether the statement was added
+ */
+export function allowCloudWatchAlarms(topic: sns.ITopic): boolean {
+  return topic.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'AllowCloudWatchAlarmsOfThisAccount',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [topic.topicArn],
+      conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(topic).account } },
+    }),
+  ).statementAdded;
 }
 
 function pascal(name: string): string {

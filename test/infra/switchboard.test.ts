@@ -194,6 +194,25 @@ describe('alarms and dashboard', () => {
     });
   });
 
+  test('the alarm topic policy lets CloudWatch alarms of this account publish (the TLS-only policy replaced SNS\'s default one)', () => {
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [alarmTopic()],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          {
+            Sid: 'AllowCloudWatchAlarmsOfThisAccount',
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: 'sns:Publish',
+            Resource: alarmTopic(),
+            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+          },
+        ]),
+      },
+    });
+  });
+
   test('a dashboard shows connections, messages, deliveries and latency', () => {
     const dashboards = Object.values(resourcesOf(template, 'AWS::CloudWatch::Dashboard'));
     expect(dashboards).toHaveLength(1);
