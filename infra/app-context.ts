@@ -8,6 +8,7 @@ import type { JwtSecretSource, SwitchboardProps } from './switchboard-construct'
  * from the environment. Context keys, all optional:
  *   jwtSecretArn | jwtSecretParameter   where the HS256 secret lives (default: a generated secret);
  *                                       env SWITCHBOARD_JWT_SECRET_ARN / _PARAMETER when no -c is given
+ *   jwtSecretKmsKeyArn                  the customer-managed KMS key that secret is encrypted with
  *   jwksUrl, jwtIssuer, jwtAudience     RS256/ES256 tokens from an identity provider
  *   jwksOnly=true                       with jwksUrl: no HS256 secret at all
  *   corsOrigins                         comma list (default *)
@@ -26,7 +27,7 @@ export interface AppSettings {
   readonly props: SwitchboardProps;
 }
 
-const SECRET_KEYS = ['jwtSecretArn', 'jwtSecretParameter', 'jwksUrl', 'jwtIssuer', 'jwtAudience', 'jwksOnly'];
+const SECRET_KEYS = ['jwtSecretArn', 'jwtSecretParameter', 'jwtSecretKmsKeyArn', 'jwksUrl', 'jwtIssuer', 'jwtAudience', 'jwksOnly'];
 
 export class AppContextError extends Error {
   override name = 'AppContextError';
@@ -85,8 +86,11 @@ function secretSource(ctx: (key: string) => string | undefined, envValue: (key: 
     parameterName = envValue('SWITCHBOARD_JWT_SECRET_PARAMETER');
   }
   if (secretArn && parameterName) fail('give either jwtSecretArn or jwtSecretParameter, not both');
-  if (secretArn) return { secretArn };
-  if (parameterName) return { parameterName };
+  const keyArn = ctx('jwtSecretKmsKeyArn');
+  const key = keyArn === undefined ? {} : { encryptionKey: keyArn };
+  if (secretArn) return { secretArn, ...key };
+  if (parameterName) return { parameterName, ...key };
+  if (keyArn !== undefined) fail('jwtSecretKmsKeyArn names the key of your own secret: give jwtSecretArn or jwtSecretParameter with it (a generated secret uses the aws/secretsmanager key)');
   if (ctx('jwksOnly') === 'true') return { jwksOnly: true };
   // With nothing configured a random secret is generated; a value in the shell would silently not be the one deployed.
   const fromEnv = envValue('SWITCHBOARD_JWT_SECRET');

@@ -34,6 +34,13 @@ export interface FunctionOverrides {
   readonly memorySize?: number;
 }
 
+/**
+ * The functions that verify client tokens ($connect's `?token=`, the HTTP API's Bearer token): only
+ * they get the token secret's location and the grant to read it (shared/connections-lifecycle.ts,
+ * shared/http-api.ts). The others run with SWITCHBOARD_VERIFIES_TOKENS=false.
+ */
+const TOKEN_READERS: readonly FunctionName[] = ['connect', 'http'];
+
 /** The WebSocket stage; the management endpoint and the `@connections` grant name it. */
 export const WEBSOCKET_STAGE = 'prod';
 const REPO_ROOT = path.resolve(__dirname, '..');
@@ -212,12 +219,15 @@ export class Switchboard extends Construct {
       routeSelectionExpression: ROUTE_SELECTION_EXPRESSION,
     });
 
-    const environment: Record<string, string> = {
-      SWITCHBOARD_TABLE_NAME: this.table.tableName,
+    // Only the functions that verify tokens learn where the token secret is, and may read it.
+    const tokenEnvironment: Record<string, string> = {
       ...secret.environment,
       ...(props.jwksUrl !== undefined && { SWITCHBOARD_JWKS_URL: props.jwksUrl }),
       ...(props.jwtIssuer !== undefined && { SWITCHBOARD_JWT_ISSUER: props.jwtIssuer }),
       ...(props.jwtAudience !== undefined && { SWITCHBOARD_JWT_AUDIENCE: props.jwtAudience }),
+    };
+    const environment: Record<string, string> = {
+      SWITCHBOARD_TABLE_NAME: this.table.tableName,
       SWITCHBOARD_RETAIN_EVENTS: String(props.retainEvents ?? 100),
       SWITCHBOARD_RETAIN_SECONDS: String(props.retainSeconds ?? 300),
       SWITCHBOARD_IDEMPOTENCY_SECONDS: String(props.idempotencySeconds ?? 3600),
@@ -231,10 +241,15 @@ export class Switchboard extends Construct {
       [PIPELINE_ENV.lanes]: String(deliveryLanes),
       [PIPELINE_ENV.shardSize]: String(shardSize),
     };
-    checkConfiguration(environment, props, { deliveryLanes, shardSize, deliverMaxConcurrency });
+    checkConfiguration({ ...environment, ...tokenEnvironment }, props, { deliveryLanes, shardSize, deliverMaxConcurrency });
 
     const make = (name: FunctionName) =>
-      this.lambdaFunction(name, { environment, logRetention, removalPolicy, memorySize: props.functions?.[name]?.memorySize ?? FUNCTION_SETTINGS[name].memoryMb });
+      this.lambdaFunction(name, {
+        environment: { ...environment, ...(TOKEN_READERS.includes(name) ? tokenEnvironment : { SWITCHBOARD_VERIFIES_TOKENS: 'false' }) },
+        logRetention,
+        removalPolicy,
+        memorySize: props.functions?.[name]?.memorySize ?? FUNCTION_SETTINGS[name].memoryMb,
+      });
     this.functions = Object.fromEntries(FUNCTIONS.map((name) => [name, make(name)])) as Record<FunctionName, NodejsFunction>;
 
     // Least privilege: exactly the DynamoDB calls each handler makes (shared/store/*). Transactional
@@ -252,7 +267,7 @@ export class Switchboard extends Construct {
     for (const name of FUNCTIONS) {
       const fn = this.functions[name];
       if (tableActions[name].length > 0) fn.addToRolePolicy(new iam.PolicyStatement({ actions: tableActions[name].map((a) => `dynamodb:${a}`), resources: [this.table.tableArn] }));
-      secret.grantRead(fn);
+      if (TOKEN_READERS.includes(name)) secret.grantRead(fn);
     }
     // Frames go out through the management API of this API's stage only (posts; nothing here reads
     // or deletes connections through it): `message` answers clients, `deliver` posts events.

@@ -62,6 +62,13 @@ describe('app context → construct props', () => {
     expect(appSettings({ jwtSecretArn: 'switchboard/jwt' }, { SWITCHBOARD_JWT_SECRET: 'local-dev-secret' }).props.jwtSecret).toEqual({ secretArn: 'switchboard/jwt' });
   });
 
+  test('the secret\'s customer-managed KMS key goes with the secret or parameter', () => {
+    const key = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    expect(appSettings({ jwtSecretArn: 'sb/jwt', jwtSecretKmsKeyArn: key }, {}).props.jwtSecret).toEqual({ secretArn: 'sb/jwt', encryptionKey: key });
+    expect(appSettings({ jwtSecretParameter: '/sb/jwt', jwtSecretKmsKeyArn: key }, {}).props.jwtSecret).toEqual({ parameterName: '/sb/jwt', encryptionKey: key });
+    expect(() => appSettings({ jwtSecretKmsKeyArn: key }, {})).toThrow(/jwtSecretKmsKeyArn names the key of your own secret/);
+  });
+
   test('a plain secret value is refused, the local default with its own reason', () => {
     expect(() => appSettings({ jwtSecret: 'local-dev-secret' }, {})).toThrow(/-c jwtSecret gives a plain secret value.*"local-dev-secret" is the public local-mode default.*jwtSecretArn/);
     expect(() => appSettings({ jwtSecret: 'x'.repeat(40) }, {})).toThrow(/plain secret value, which is refused: a secret value would be written into the CloudFormation template/);

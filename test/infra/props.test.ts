@@ -1,13 +1,25 @@
 import { App, RemovalPolicy, SecretValue, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { Switchboard } from '../../infra/switchboard-construct';
 import { FUNCTIONS } from '../../shared/routes';
-import { actionsOf, resourcesOf, synth, type Statement } from './synth';
+import { actionsOf, functionLogicalId, resourcesOf, synth, type Statement } from './synth';
 
 const functionEnvs = (template: Template) => Object.values(resourcesOf(template, 'AWS::Lambda::Function')).map((f) => f.Properties!.Environment.Variables as Record<string, unknown>);
+/** Environments of the functions that verify tokens (connect, http); the others get no token settings. */
+const readerEnvs = (template: Template) => functionEnvs(template).filter((env) => env.SWITCHBOARD_VERIFIES_TOKENS !== 'false');
+const TOKEN_KEYS = ['SWITCHBOARD_JWT_SECRET_ARN', 'SWITCHBOARD_JWT_SECRET_PARAMETER', 'SWITCHBOARD_JWKS_URL', 'SWITCHBOARD_JWT_ISSUER', 'SWITCHBOARD_JWT_AUDIENCE'];
+/** The statements of the role policy of function `name`. */
+function statementsOf(template: Template, name: string): Statement[] {
+  const fnId = functionLogicalId(template, name);
+  const roleId = (resourcesOf(template)[fnId]!.Properties!.Role as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
+  return Object.values(resourcesOf(template, 'AWS::IAM::Policy'))
+    .filter((p) => (p.Properties!.Roles as { Ref: string }[]).some((r) => r.Ref === roleId))
+    .flatMap((p) => p.Properties!.PolicyDocument.Statement as Statement[]);
+}
 const allStatements = (template: Template) => Object.values(resourcesOf(template, 'AWS::IAM::Policy')).flatMap((p) => p.Properties!.PolicyDocument.Statement as Statement[]);
 
 describe('an SSM SecureString secret, JWKS, and the other props', () => {
@@ -33,24 +45,31 @@ describe('an SSM SecureString secret, JWKS, and the other props', () => {
   test('functions read the parameter by name; no secret is created or output', () => {
     template.resourceCountIs('AWS::SecretsManager::Secret', 0);
     expect(template.toJSON().Outputs.JwtSecretArn).toBeUndefined();
-    for (const env of functionEnvs(template)) {
+    expect(readerEnvs(template)).toHaveLength(2);
+    for (const env of readerEnvs(template)) {
       expect(env).toMatchObject({
         SWITCHBOARD_JWT_SECRET_PARAMETER: '/switchboard/jwt-secret',
         SWITCHBOARD_JWKS_URL: 'https://auth.example.com/.well-known/jwks.json',
         SWITCHBOARD_JWT_ISSUER: 'https://auth.example.com/',
         SWITCHBOARD_JWT_AUDIENCE: 'switchboard',
+      });
+      expect(env.SWITCHBOARD_JWT_SECRET_ARN).toBeUndefined();
+    }
+    for (const env of functionEnvs(template)) {
+      if (env.SWITCHBOARD_VERIFIES_TOKENS === 'false') expect(TOKEN_KEYS.filter((k) => k in env)).toEqual([]);
+      expect(env).toMatchObject({
         SWITCHBOARD_CORS_ORIGINS: 'https://app.example.com,https://admin.example.com',
         SWITCHBOARD_RETAIN_EVENTS: '50',
         SWITCHBOARD_RETAIN_SECONDS: '120',
         SWITCHBOARD_POST_CONCURRENCY: '16',
       });
-      expect(env.SWITCHBOARD_JWT_SECRET_ARN).toBeUndefined();
     }
   });
 
-  test('each function may GetParameter on that parameter only', () => {
+  test('connect and http may GetParameter on that parameter only', () => {
     const reads = allStatements(template).filter((s) => actionsOf(s).some((a) => a.startsWith('ssm:')));
-    expect(reads).toHaveLength(FUNCTIONS.length);
+    expect(reads).toHaveLength(2);
+    for (const name of ['connect', 'http']) expect(statementsOf(template, name).filter((s) => actionsOf(s).includes('ssm:GetParameter'))).toHaveLength(1);
     for (const s of reads) {
       expect(s.Action).toBe('ssm:GetParameter');
       expect(JSON.stringify(s.Resource)).toMatch(/":parameter\/switchboard\/jwt-secret"/);
@@ -85,10 +104,12 @@ describe('an existing Secrets Manager secret and alarm topic', () => {
 
   test('functions get the ARN and may read exactly that secret', () => {
     template.resourceCountIs('AWS::SecretsManager::Secret', 0);
-    for (const env of functionEnvs(template)) expect(env.SWITCHBOARD_JWT_SECRET_ARN).toBe(arn);
+    for (const env of readerEnvs(template)) expect(env.SWITCHBOARD_JWT_SECRET_ARN).toBe(arn);
     const reads = allStatements(template).filter((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:')));
-    expect(reads).toHaveLength(FUNCTIONS.length);
-    for (const s of reads) expect(s.Resource).toBe(arn);
+    expect(reads).toEqual([
+      { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: arn },
+      { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: arn },
+    ]);
   });
 
   test('alarms go to the given topic and no alarm topic is created', () => {
@@ -99,9 +120,50 @@ describe('an existing Secrets Manager secret and alarm topic', () => {
 
 test('a secret given by name is read by name and granted as name-?????? (the suffix Secrets Manager adds)', () => {
   const { template } = synth({ jwtSecret: { secretArn: 'switchboard/jwt' } });
-  for (const env of functionEnvs(template)) expect(env.SWITCHBOARD_JWT_SECRET_ARN).toBe('switchboard/jwt');
+  for (const env of readerEnvs(template)) expect(env.SWITCHBOARD_JWT_SECRET_ARN).toBe('switchboard/jwt');
   const reads = allStatements(template).filter((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:')));
+  expect(reads).toHaveLength(2);
   for (const s of reads) expect(JSON.stringify(s.Resource)).toMatch(/:secret:switchboard\/jwt-\?\?\?\?\?\?"\]\]\}$/);
+});
+
+describe('a secret under a customer-managed KMS key', () => {
+  const keyArn = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+  const decrypts = (template: Template, name: string) => statementsOf(template, name).filter((s) => actionsOf(s).some((a) => a.startsWith('kms:')));
+  const viaService = (service: string) => ({
+    Effect: 'Allow',
+    Action: 'kms:Decrypt',
+    Resource: keyArn,
+    Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', [`${service}.`, { Ref: 'AWS::Region' }, '.amazonaws.com']] } } },
+  });
+
+  test('Secrets Manager secret by ARN with its key (as an ARN): connect and http may decrypt through Secrets Manager only', () => {
+    const { template } = synth({ jwtSecret: { secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:sb-AbCdEf', encryptionKey: keyArn } });
+    for (const name of FUNCTIONS) expect(decrypts(template, name)).toEqual(name === 'connect' || name === 'http' ? [viaService('secretsmanager')] : []);
+  });
+
+  test('SSM SecureString with its key (as an IKey): decrypt through SSM only', () => {
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Kms');
+    const key = kms.Key.fromKeyArn(stack, 'Key', keyArn);
+    new Switchboard(stack, 'Switchboard', { jwtSecret: { parameterName: '/sb/jwt', encryptionKey: key } });
+    const template = Template.fromStack(stack);
+    expect(decrypts(template, 'connect')).toEqual([viaService('ssm')]);
+    expect(decrypts(template, 'fanout')).toEqual([]);
+  });
+
+  test('a secret defined in the app with its own key: that key is granted', () => {
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'OwnKey');
+    const key = new kms.Key(stack, 'SecretKey', { enableKeyRotation: true });
+    const secret = new secretsmanager.Secret(stack, 'Jwt', { encryptionKey: key });
+    new Switchboard(stack, 'Switchboard', { jwtSecret: { secret } });
+    const template = Template.fromStack(stack);
+    const [statement] = decrypts(template, 'http');
+    expect(statement).toMatchObject({ Action: 'kms:Decrypt', Resource: { 'Fn::GetAtt': [expect.stringContaining('SecretKey'), 'Arn'] } });
+  });
+
+  test('an alias or a bare key id is refused (IAM would grant nothing)', () => {
+    expect(() => synth({ jwtSecret: { secretArn: 'sb/jwt', encryptionKey: 'alias/switchboard' } })).toThrow(/must be given as a key ARN/);
+    expect(() => synth({ jwtSecret: { parameterName: '/sb/jwt', encryptionKey: '1234abcd-12ab-34cd-56ef-1234567890ab' } })).toThrow(/must be given as a key ARN/);
+  });
 });
 
 describe('refused configurations fail at synth', () => {

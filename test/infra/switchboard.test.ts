@@ -33,7 +33,6 @@ describe('Lambda functions', () => {
     const env = props.Environment.Variables as Record<string, unknown>;
     expect(env).toMatchObject({
       SWITCHBOARD_TABLE_NAME: { Ref: logicalId(template, 'AWS::DynamoDB::Table', 'Table') },
-      SWITCHBOARD_JWT_SECRET_ARN: { Ref: logicalId(template, 'AWS::SecretsManager::Secret', 'JwtSecret') },
       SWITCHBOARD_RETAIN_EVENTS: '100',
       SWITCHBOARD_RETAIN_SECONDS: '300',
       SWITCHBOARD_IDEMPOTENCY_SECONDS: '3600',
@@ -43,6 +42,14 @@ describe('Lambda functions', () => {
       SWITCHBOARD_SHARD_SIZE: String(DEFAULT_SHARD_SIZE),
       NODE_OPTIONS: '--enable-source-maps',
     });
+    // Only the functions that verify tokens know where the secret is (security.test.ts: and may read it).
+    if (name === 'connect' || name === 'http') {
+      expect(env.SWITCHBOARD_JWT_SECRET_ARN).toEqual({ Ref: logicalId(template, 'AWS::SecretsManager::Secret', 'JwtSecret') });
+      expect(env.SWITCHBOARD_VERIFIES_TOKENS).toBeUndefined();
+    } else {
+      expect(env.SWITCHBOARD_JWT_SECRET_ARN).toBeUndefined();
+      expect(env.SWITCHBOARD_VERIFIES_TOKENS).toBe('false');
+    }
     expect(JSON.stringify(env.SWITCHBOARD_WS_MANAGEMENT_ENDPOINT)).toMatch(/"https:\/\/",\{"Ref":"SwitchboardWebSocketApi[0-9A-F]+"\},"\.execute-api\.",\{"Ref":"AWS::Region"\},"\.",\{"Ref":"AWS::URLSuffix"\},"\/prod"/);
   });
 
