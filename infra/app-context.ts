@@ -17,7 +17,8 @@ import type { JwtSecretSource, SwitchboardProps } from './switchboard-construct'
  *   deliverMaxConcurrency               concurrent deliver invocations at most (default 16)
  *   removalPolicy                       retain (default) | destroy (throwaway stacks)
  *   logRetentionDays                    a CloudWatch Logs retention in days (default 30)
- *   apiGatewayCloudWatchRole=false      when the account already has one
+ *   apiGatewayCloudWatchRole            create (default) | existing | none: the account-wide API Gateway
+ *                                       logging role WebSocket access logs need (false = existing)
  *   stackName                           default Switchboard
  * A secret *value* is never accepted (`-c jwtSecret=...`, or SWITCHBOARD_JWT_SECRET with nothing
  * else configured): it would end up in the template and the functions' environment.
@@ -71,7 +72,7 @@ export function appSettings(context: Record<string, unknown>, env: Record<string
       deliverMaxConcurrency: int('deliverMaxConcurrency'),
       removalPolicy: removal === undefined || removal === 'retain' ? undefined : removal === 'destroy' ? RemovalPolicy.DESTROY : fail(`removalPolicy must be retain or destroy, got "${removal}"`),
       logRetention: retention === undefined ? undefined : retentionDays(retention),
-      apiGatewayCloudWatchRole: ctx('apiGatewayCloudWatchRole') !== 'false',
+      apiGatewayCloudWatchRole: cloudWatchRole(ctx('apiGatewayCloudWatchRole')),
     },
   };
 }
@@ -107,6 +108,13 @@ function refusePlainSecret(where: string, value: string): never {
     `${where} gives a plain secret value, which is refused: ${why} Store the secret in Secrets Manager or as an SSM SecureString and pass ` +
       '-c jwtSecretArn=<arn or name> or -c jwtSecretParameter=<name>, or configure neither and a random secret is generated (output JwtSecretArn).',
   );
+}
+
+function cloudWatchRole(value: string | undefined): SwitchboardProps['apiGatewayCloudWatchRole'] {
+  if (value === undefined) return undefined;
+  // true/false: the values this key took before it had three.
+  const v = value === 'true' ? 'create' : value === 'false' ? 'existing' : value;
+  return v === 'create' || v === 'existing' || v === 'none' ? v : fail(`apiGatewayCloudWatchRole must be create, existing or none, got "${value}"`);
 }
 
 function positiveInt(key: string, value: string): number {

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration, WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -24,6 +24,9 @@ import { SwitchboardMonitoring } from './monitoring';
 import { SwitchboardPipeline, type PipelineStage } from './pipeline';
 
 export type { JwtSecretSource } from './jwt-secret';
+
+/** How WebSocket access logs get the account's API Gateway CloudWatch Logs role (see the prop). */
+export type ApiGatewayCloudWatchRole = 'create' | 'existing' | 'none';
 
 /** Settings of one function that a deployment may change. */
 export interface FunctionOverrides {
@@ -148,11 +151,19 @@ export interface SwitchboardProps {
    */
   readonly alarmEmail?: string;
   /**
-   * Sets the account-wide API Gateway CloudWatch Logs role, which WebSocket access logs need. Turn
-   * off when the account already has one (the setting is per account and region).
-   * @default true
+   * WebSocket access logs need the API Gateway CloudWatch Logs role of the account, one setting per
+   * account and region (AWS::ApiGateway::Account) shared by every REST and WebSocket API there; HTTP
+   * API logs do not need it. Choose:
+   * - `'create'`: create a role only API Gateway can assume, with AWS's AmazonAPIGatewayPushToCloudWatchLogs
+   *   policy, and set it as the account's role. It REPLACES a role another stack or the console set
+   *   (same permissions, so their logs keep flowing); role and setting are retained when this stack is
+   *   deleted, because other APIs come to rely on them. Synth says so in an info message.
+   * - `'existing'`: the account already has a role; nothing account-wide is touched. The deploy
+   *   fails with "CloudWatch Logs role ARN must be set in account settings" if it has none.
+   * - `'none'`: no WebSocket access logs, nothing account-wide.
+   * @default 'create' (works in a fresh account)
    */
-  readonly apiGatewayCloudWatchRole?: boolean;
+  readonly apiGatewayCloudWatchRole?: ApiGatewayCloudWatchRole;
 }
 
 /**
@@ -286,15 +297,25 @@ export class Switchboard extends Construct {
     this.queues = this.pipeline.queues;
     this.deadLetterQueues = this.pipeline.deadLetterQueues;
 
-    const webSocketAccessLogs = new logs.LogGroup(this, 'WebSocketAccessLogs', { retention: logRetention, removalPolicy });
+    const accountRole = props.apiGatewayCloudWatchRole ?? 'create';
+    if (!['create', 'existing', 'none'].includes(accountRole)) throw new Error(`Switchboard: apiGatewayCloudWatchRole must be 'create', 'existing' or 'none', got ${JSON.stringify(accountRole)}`);
+    const webSocketAccessLogs = accountRole === 'none' ? undefined : new logs.LogGroup(this, 'WebSocketAccessLogs', { retention: logRetention, removalPolicy });
     this.webSocketStage = new apigwv2.WebSocketStage(this, 'WebSocketStage', {
       webSocketApi: this.webSocketApi,
       stageName: WEBSOCKET_STAGE,
       autoDeploy: true,
       throttle,
-      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(webSocketAccessLogs), format: accessLogFormat({ eventType: '$context.eventType', connectionId: '$context.connectionId', integrationLatency: '$context.integration.latency' }) },
+      ...(webSocketAccessLogs && {
+        accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(webSocketAccessLogs), format: accessLogFormat({ eventType: '$context.eventType', connectionId: '$context.connectionId', integrationLatency: '$context.integration.latency' }) },
+      }),
     });
-    if (props.apiGatewayCloudWatchRole ?? true) this.webSocketStage.node.addDependency(this.apiGatewayAccountLogging());
+    if (accountRole === 'create') this.webSocketStage.node.addDependency(this.apiGatewayAccountLogging());
+    if (accountRole === 'none') {
+      Validations.of(this.webSocketStage).acknowledge({
+        id: 'AwsSolutions-APIG1',
+        reason: "Access logging of the WebSocket stage was turned off on purpose (apiGatewayCloudWatchRole: 'none'): it needs an account-wide API Gateway logging role this deployment may not set.",
+      });
+    }
 
     // One integration per function, shared by every route it serves (the route table decides).
     const wsIntegrations = new Map<FunctionName, WebSocketLambdaIntegration>();
@@ -433,6 +454,10 @@ export class Switchboard extends Construct {
     });
     const account = new apigw.CfnAccount(this, 'ApiGatewayAccount', { cloudWatchRoleArn: role.roleArn });
     account.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    Annotations.of(account).addInfo(
+      "Switchboard sets this account and region's API Gateway CloudWatch Logs role (apiGatewayCloudWatchRole: 'create'), replacing any role set before; " +
+        "use 'existing' if the account already has one, or 'none' for no WebSocket access logs (docs/deploy.md).",
+    );
     return account;
   }
 }

@@ -13,7 +13,7 @@ describe('app context → construct props', () => {
   test('nothing configured: a generated secret and the construct defaults', () => {
     expect(appSettings({}, {})).toEqual({
       stackName: 'Switchboard',
-      props: expect.objectContaining({ jwtSecret: undefined, removalPolicy: undefined, logRetention: undefined, apiGatewayCloudWatchRole: true }),
+      props: expect.objectContaining({ jwtSecret: undefined, removalPolicy: undefined, logRetention: undefined, apiGatewayCloudWatchRole: undefined }),
     });
   });
 
@@ -32,7 +32,7 @@ describe('app context → construct props', () => {
         deliverMaxConcurrency: '24',
         removalPolicy: 'destroy',
         logRetentionDays: '14',
-        apiGatewayCloudWatchRole: 'false',
+        apiGatewayCloudWatchRole: 'existing',
       },
       {},
     );
@@ -49,9 +49,15 @@ describe('app context → construct props', () => {
       deliverMaxConcurrency: 24,
       removalPolicy: RemovalPolicy.DESTROY,
       logRetention: RetentionDays.TWO_WEEKS,
-      apiGatewayCloudWatchRole: false,
+      apiGatewayCloudWatchRole: 'existing',
     });
     expect(appSettings({ jwksUrl: 'https://k', jwksOnly: 'true' }, {}).props).toMatchObject({ jwtSecret: { jwksOnly: true } });
+  });
+
+  test('apiGatewayCloudWatchRole: create, existing or none; true and false still mean create and existing', () => {
+    for (const v of ['create', 'existing', 'none'] as const) expect(appSettings({ apiGatewayCloudWatchRole: v }, {}).props.apiGatewayCloudWatchRole).toBe(v);
+    expect(appSettings({ apiGatewayCloudWatchRole: 'true' }, {}).props.apiGatewayCloudWatchRole).toBe('create');
+    expect(appSettings({ apiGatewayCloudWatchRole: 'false' }, {}).props.apiGatewayCloudWatchRole).toBe('existing');
   });
 
   test('the secret location may come from the environment; -c wins over it', () => {
@@ -82,6 +88,7 @@ describe('app context → construct props', () => {
     expect(() => appSettings({ deliveryLanes: '0' }, {})).toThrow(/deliveryLanes must be a positive integer/);
     expect(() => appSettings({ fanoutReservedConcurrency: '20' }, {})).toThrow(/fanoutReservedConcurrency is gone.*event source mappings bound it \(deliverMaxConcurrency\)/);
     expect(() => appSettings({ removalPolicy: 'snapshot' }, {})).toThrow(/removalPolicy must be retain or destroy/);
+    expect(() => appSettings({ apiGatewayCloudWatchRole: 'yes' }, {})).toThrow(/apiGatewayCloudWatchRole must be create, existing or none/);
     expect(() => appSettings({ logRetentionDays: '31' }, {})).toThrow(/logRetentionDays must be one of .*30, 60/);
   });
 });

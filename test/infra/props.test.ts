@@ -1,5 +1,5 @@
 import { App, RemovalPolicy, SecretValue, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -38,7 +38,7 @@ describe('an SSM SecureString secret, JWKS, and the other props', () => {
       functions: { connect: { memorySize: 256 }, http: { memorySize: 256 } },
       removalPolicy: RemovalPolicy.DESTROY,
       alarmEmail: 'ops@example.com',
-      apiGatewayCloudWatchRole: false,
+      apiGatewayCloudWatchRole: 'existing',
     }));
   });
 
@@ -191,5 +191,42 @@ describe('refused configurations fail at synth', () => {
     expect(build(() => ({ postConcurrency: 0 }))).toThrow(/SWITCHBOARD_POST_CONCURRENCY/);
     expect(build(() => ({ jwksUrl: 'ftp://keys' }))).toThrow(/SWITCHBOARD_JWKS_URL/);
     expect(build(() => ({ channelRules: '{not json' }))).toThrow(/SWITCHBOARD_CHANNEL_RULES/);
+  });
+});
+
+describe('the account-wide API Gateway logging role is an explicit choice', () => {
+  const stageOf = (template: Template) => Object.values(resourcesOf(template, 'AWS::ApiGatewayV2::Stage')).find((s) => s.Properties!.StageName === 'prod')!;
+
+  test("'create' (the default): a role only API Gateway assumes, set on the account, both retained, announced at synth", () => {
+    const { template, stack } = synth();
+    template.hasResource('AWS::ApiGateway::Account', { DeletionPolicy: 'Retain' });
+    template.hasResource('AWS::IAM::Role', {
+      DeletionPolicy: 'Retain',
+      Properties: { AssumeRolePolicyDocument: { Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'apigateway.amazonaws.com' } }] } },
+    });
+    expect(stageOf(template).DependsOn).toEqual(expect.arrayContaining([expect.stringContaining('ApiGatewayAccount')]));
+    const info = Annotations.fromStack(stack).findInfo('*', Match.stringLikeRegexp("sets this account and region's API Gateway CloudWatch Logs role"));
+    expect(info).toHaveLength(1);
+  });
+
+  test("'existing': nothing account-wide, access logs still on", () => {
+    const { template, stack } = synth({ apiGatewayCloudWatchRole: 'existing' });
+    template.resourceCountIs('AWS::ApiGateway::Account', 0);
+    expect(Object.keys(resourcesOf(template, 'AWS::IAM::Role')).filter((id) => id.includes('ApiGatewayCloudWatchRole'))).toEqual([]);
+    expect(stageOf(template).Properties!.AccessLogSettings).toBeDefined();
+    expect(Annotations.fromStack(stack).findInfo('*', Match.anyValue())).toEqual([]);
+  });
+
+  test("'none': no account role and no WebSocket access logs (acknowledged under cdk-nag); HTTP access logs stay", () => {
+    const { template, stack } = synth({ apiGatewayCloudWatchRole: 'none' });
+    template.resourceCountIs('AWS::ApiGateway::Account', 0);
+    expect(stageOf(template).Properties!.AccessLogSettings).toBeUndefined();
+    expect(Object.keys(resourcesOf(template, 'AWS::Logs::LogGroup')).filter((id) => id.includes('WebSocketAccessLogs'))).toEqual([]);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', { StageName: '$default', AccessLogSettings: Match.anyValue() });
+    expect(new AwsSolutionsChecks().validateScope(stack).violations.map((v) => v.ruleName)).toEqual([]);
+  });
+
+  test('anything else is refused', () => {
+    expect(() => synth({ apiGatewayCloudWatchRole: true as never })).toThrow(/apiGatewayCloudWatchRole must be 'create', 'existing' or 'none', got true/);
   });
 });
