@@ -344,6 +344,10 @@ export class Switchboard extends Construct {
     });
     const httpIntegration = new HttpLambdaIntegration('HttpIntegration', this.functions.http);
     for (const route of HTTP_ROUTES) {
+      if (route === '$default') {
+        new apigwv2.HttpRoute(this, 'HttpDefaultRoute', { httpApi: this.httpApi, routeKey: apigwv2.HttpRouteKey.DEFAULT, integration: httpIntegration });
+        continue;
+      }
       const [method, routePath] = route.split(' ') as [string, string];
       this.httpApi.addRoutes({ path: routePath, methods: [method as apigwv2.HttpMethod], integration: httpIntegration });
     }

@@ -147,6 +147,8 @@ describe('HTTP API', () => {
     const routes = Object.values(resourcesOf(template, 'AWS::ApiGatewayV2::Route')).filter((r) => r.Properties!.ApiId.Ref === httpApi);
     expect(routes.map((r) => r.Properties!.RouteKey).sort()).toEqual([...HTTP_ROUTES].sort());
     for (const r of routes) expect(functionOfRoute(r)).toBe('http');
+    // Unknown paths and methods reach the function, which answers 404 not_found with CORS headers.
+    expect(routes.map((r) => r.Properties!.RouteKey)).toContain('$default');
   });
 
   test('$default stage with throttling and access logs', () => {
