@@ -100,6 +100,8 @@ describe('SNS topic and queues', () => {
     const dlqs = Object.entries(queues).filter(([id]) => id.includes('Dlq'));
     expect(dlqs).toHaveLength(4);
     for (const [, q] of dlqs) expect(q.Properties).toMatchObject({ MessageRetentionPeriod: 14 * 86400 });
+    // Dead-letter queues follow removalPolicy (RETAIN by default; props.test.ts: DESTROY).
+    for (const [id, q] of dlqs) expect(`${id} ${q.DeletionPolicy}`).toBe(`${id} Retain`);
     for (const id of Object.keys(queues)) {
       template.hasResourceProperties('AWS::SQS::QueuePolicy', {
         Queues: [{ Ref: id }],
