@@ -19,8 +19,8 @@ export interface SwitchboardMonitoringProps {
   /** Dead-letter queues by a short name used in alarm ids. */
   readonly deadLetterQueues: Record<string, sqs.IQueue>;
   readonly topic: sns.ITopic;
-  /** Key of the event topic, reused for a created alarm topic (CloudWatch is allowed to use it). */
-  readonly topicKey: kms.IKey;
+  /** Key for a created alarm topic (CloudWatch is allowed to use it); needed unless `alarmTopic` is given. */
+  readonly topicKey?: kms.IKey;
   readonly webSocketApi: apigwv2.IWebSocketApi;
   readonly webSocketStage: string;
   readonly httpApi: apigwv2.IHttpApi;
@@ -44,7 +44,8 @@ export class SwitchboardMonitoring extends Construct {
   constructor(scope: Construct, id: string, props: SwitchboardMonitoringProps) {
     super(scope, id);
     if (props.alarmTopic) allowCloudWatchAlarms(props.alarmTopic);
-    this.alarmTopic = props.alarmTopic ?? this.createAlarmTopic(props.topicKey);
+    if (!props.alarmTopic && !props.topicKey) throw new Error('SwitchboardMonitoring: give alarmTopic, or topicKey to encrypt the alarm topic it creates');
+    this.alarmTopic = props.alarmTopic ?? this.createAlarmTopic(props.topicKey!);
     if (props.alarmEmail) this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
 
     const { functions: fns } = props;

@@ -98,7 +98,7 @@ describe('an existing Secrets Manager secret and alarm topic', () => {
     const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
     const stack = new Stack(app, 'Existing');
     const alarmTopic = sns.Topic.fromTopicArn(stack, 'Ops', 'arn:aws:sns:eu-west-1:123456789012:ops');
-    new Switchboard(stack, 'Switchboard', { jwtSecret: { secretArn: arn }, alarmTopic });
+    new Switchboard(stack, 'Switchboard', { jwtSecret: { secretArn: arn }, existingAlarmTopic: alarmTopic });
     template = Template.fromStack(stack);
   });
 

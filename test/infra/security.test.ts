@@ -152,7 +152,6 @@ describe('cdk-nag AwsSolutions', () => {
         'WebSocketApi AwsSolutions-APIG4',
         'HttpApi AwsSolutions-APIG4',
         ...['Ingest', 'Order', 'Delivery', 'Subscription'].map((q) => `Pipeline/${q}Dlq AwsSolutions-SQS3`),
-        ...FUNCTIONS.map((n) => `${pascal(n)}Function AwsSolutions-L1`),
         `MessageRole ${connections}`,
         `DeliverRole ${connections}`,
         'ApiGatewayCloudWatchRole AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',

@@ -26,9 +26,9 @@ describe('Lambda functions', () => {
     for (const name of FUNCTIONS) expect(fs.existsSync(path.join(__dirname, '../../functions', `${name}.ts`))).toBe(true);
   });
 
-  test.each(FUNCTIONS)('%s: Node.js 22 on arm64, JSON logs to its own group, configuration from the environment', (name) => {
+  test.each(FUNCTIONS)('%s: Node.js 24 on arm64, JSON logs to its own group, configuration from the environment', (name) => {
     const props = resourcesOf(template)[fnId(name)]!.Properties!;
-    expect(props).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler', LoggingConfig: { LogFormat: 'JSON' } });
+    expect(props).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'index.handler', LoggingConfig: { LogFormat: 'JSON' } });
     expect(props.LoggingConfig.LogGroup).toEqual({ Ref: expect.stringContaining('Logs') });
     const env = props.Environment.Variables as Record<string, unknown>;
     expect(env).toMatchObject({
