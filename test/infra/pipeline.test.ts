@@ -3,6 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Switchboard } from '../../infra/switchboard-construct';
 import { DEFAULT_DELIVERY_LANES, DEFAULT_SHARD_SIZE, FUNCTION_SETTINGS, PIPELINE, PIPELINE_ENV, VISIBILITY_FACTOR } from '../../shared/pipeline';
 import { FUNCTIONS, type FunctionName } from '../../shared/routes';
+import { pipelineViolations } from './pipeline-invariants';
 import { actionsOf, functionLogicalId, logicalId, resourcesOf, synth, type Resources, type Statement } from './synth';
 
 /**
@@ -26,33 +27,6 @@ const roleStatements = (name: FunctionName): Statement[] => {
     .filter((p) => (p.Properties!.Roles as { Ref: string }[]).some((r) => r.Ref === roleId))
     .flatMap((p) => p.Properties!.PolicyDocument.Statement as Statement[]);
 };
-
-/**
- * Invariants of every SQS event source in a template, checked from the template alone: the queue's
- * visibility timeout is at least VISIBILITY_FACTOR × the consumer's timeout (else a slow invocation's
- * messages reappear while it still works on them), and the queue has a dead-letter queue of the same
- * kind (else a poison message is retried until it expires, holding up its FIFO group).
- */
-export function pipelineViolations(all: Resources): string[] {
-  const problems: string[] = [];
-  for (const [id, esm] of Object.entries(all).filter(([, r]) => r.Type === 'AWS::Lambda::EventSourceMapping')) {
-    const queue = all[getAtt(esm.Properties!.EventSourceArn)];
-    const fn = all[(esm.Properties!.FunctionName as { Ref: string }).Ref];
-    if (queue?.Type !== 'AWS::SQS::Queue' || fn?.Type !== 'AWS::Lambda::Function') {
-      problems.push(`${id}: not an SQS queue feeding a function`);
-      continue;
-    }
-    const q = queue.Properties ?? {};
-    const timeout = Number(fn.Properties!.Timeout ?? 3);
-    if (!(Number(q.VisibilityTimeout ?? 30) >= VISIBILITY_FACTOR * timeout)) problems.push(`${id}: visibility timeout ${q.VisibilityTimeout ?? 30} s < ${VISIBILITY_FACTOR} × ${timeout} s`);
-    const dlq = q.RedrivePolicy?.deadLetterTargetArn ? all[getAtt(q.RedrivePolicy.deadLetterTargetArn)] : undefined;
-    if (dlq?.Type !== 'AWS::SQS::Queue') problems.push(`${id}: source queue has no dead-letter queue`);
-    else if (Boolean(dlq.Properties?.FifoQueue) !== Boolean(q.FifoQueue)) problems.push(`${id}: dead-letter queue is not of the same kind (FIFO) as its source`);
-    if (!(q.RedrivePolicy?.maxReceiveCount >= 1)) problems.push(`${id}: no maxReceiveCount`);
-    if (!(esm.Properties!.FunctionResponseTypes ?? []).includes('ReportBatchItemFailures')) problems.push(`${id}: no partial batch failure reports`);
-  }
-  return problems;
-}
 
 describe('queues and event source mappings', () => {
   test('SNS → ingest queue (standard) with raw delivery off, so fanout reads the SNS envelope', () => {
