@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { appSettings } from '../../infra/app-context';
+import { BUNDLING, NODE_RUNTIME } from '../../infra/functions';
 import { FUNCTIONS } from '../../shared/routes';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -134,4 +135,11 @@ describe('npx cdk synth', () => {
       expect(loaded.stdout).toBe('function');
     }
   });
+});
+
+test('.ci/run runs the suite again on the Node major the functions run on', () => {
+  const ci = fs.readFileSync(path.join(ROOT, '.ci/run'), 'utf8');
+  const major = ci.match(/^LAMBDA_NODE_MAJOR=(\d+)$/m)?.[1];
+  expect(`nodejs${major}.x`).toBe(NODE_RUNTIME.name);
+  expect(BUNDLING.target).toBe(`node${major}`);
 });
