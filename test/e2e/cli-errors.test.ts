@@ -60,14 +60,15 @@ test('publish --message mixed with the flags that build a message is refused, na
 });
 
 test('--help lists every option each tool accepts, --endpoints-file included; unknown options and stray words are named', () => {
-  const sources = { token: 'token.ts', publish: 'publish.ts', tail: 'tail.ts' } as const;
+  const sources = { token: ['token.ts', 'token-flags.ts'], publish: ['publish.ts'], tail: ['tail.ts', 'token-flags.ts'] } as const;
   for (const tool of Object.keys(sources) as (keyof typeof sources)[]) {
     const help = cli(tool, ['--help']);
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('--endpoints-file FILE');
     // Every option a tool declares shows up in its help (the usage line is built from them).
-    const declared = [...fs.readFileSync(path.join(REPO_ROOT, 'local/cli', sources[tool]), 'utf8').matchAll(/^\s+'?([a-z-]+)'?: \{ type: '(string|boolean)'/gm)].map((m) => m[1]);
-    expect(declared.length).toBeGreaterThan(2);
+    const text = sources[tool].map((f) => fs.readFileSync(path.join(REPO_ROOT, 'local/cli', f), 'utf8')).join('\n');
+    const declared = [...text.matchAll(/^\s+'?([a-z-]+)'?: \{ type: '(string|boolean)'/gm)].map((m) => m[1]);
+    expect(declared.length).toBeGreaterThan(5);
     for (const option of declared) expect(`${tool}: ${help.stdout}`).toContain(`--${option}`);
     expect(cli(tool, ['--bogus'])).toMatchObject({ status: 2, stderr: expect.stringMatching(new RegExp(`^${tool}: unknown option --bogus\\nusage: `)) });
   }
