@@ -151,7 +151,7 @@ async function banner(runtime: LocalRuntime, file: string, readyMs: number, faul
     '',
     'Watch events:   npm run tail -- --role admin --channels admin',
     `Publish one:    npm run publish -- --channels admin --event hello --data '{"hi":1}'`,
-    'Make a token:   npm run token -- --sub u1 --role specialist --specialist-id 2',
+    'Make a token:   TOKEN=$(npm run -s token -- --sub u1 --role specialist --specialist-id 2)',
     '',
     'Ctrl-C stops everything.',
     '',

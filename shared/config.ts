@@ -112,7 +112,10 @@ export function loadConfig(env: Env = process.env): Config {
     retryBudgetMs: r.int('SWITCHBOARD_RETRY_BUDGET_MS', 1000, 0, 60_000),
     retryBaseSeconds: r.int('SWITCHBOARD_RETRY_BASE_SECONDS', 1, 0, 30),
   };
-  if (!config.jwtSecret && !config.jwtSecretArn && !config.jwtSecretParameter && !config.jwksUrl) {
+  // The AWS stack gives a token source only to the functions that verify tokens (connect, http) and
+  // marks the others with SWITCHBOARD_VERIFIES_TOKENS=false, so they neither need nor read one.
+  const verifiesTokens = r.str('SWITCHBOARD_VERIFIES_TOKENS') !== 'false';
+  if (verifiesTokens && !config.jwtSecret && !config.jwtSecretArn && !config.jwtSecretParameter && !config.jwksUrl) {
     r.problems.push(
       'set SWITCHBOARD_JWT_SECRET (HS256 shared secret), SWITCHBOARD_JWT_SECRET_ARN / SWITCHBOARD_JWT_SECRET_PARAMETER (where to read it) or SWITCHBOARD_JWKS_URL (RS256/ES256 keys)',
     );
