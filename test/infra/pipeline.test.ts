@@ -106,7 +106,7 @@ describe('queues and event source mappings', () => {
       expect.stringMatching(/Ingest.*dead-letter queue is not of the same kind/),
       expect.stringMatching(/Order.*no dead-letter queue/),
       expect.stringMatching(/Order.*no maxReceiveCount/),
-      expect.stringMatching(/Delivery.*visibility timeout 89 s < 6 × 15 s/),
+      expect.stringMatching(new RegExp(`Delivery.*visibility timeout ${VISIBILITY_FACTOR * FUNCTION_SETTINGS.deliver.timeoutSeconds - 1} s < 6 × ${FUNCTION_SETTINGS.deliver.timeoutSeconds} s`)),
     ]);
   });
 
