@@ -1,4 +1,4 @@
-import { ApiGatewayManagementApiClient, PostToConnectionCommand, DeleteConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import http from 'node:http';
 import { withClientMiddleware } from './client-middleware';
 import https from 'node:https';
@@ -9,8 +9,6 @@ import https from 'node:https';
  */
 export interface Poster {
   post(connectionId: string, data: string): Promise<void>;
-  /** Closes a connection (best effort). */
-  disconnect(connectionId: string): Promise<void>;
 }
 
 export type PostFailureKind = 'gone' | 'throttled' | 'server' | 'client' | 'network';
@@ -34,9 +32,6 @@ export class ManagementApiPoster implements Poster {
     await this.client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: Buffer.from(data, 'utf8') }));
   }
 
-  async disconnect(connectionId: string): Promise<void> {
-    await this.client.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
-  }
 }
 
 const clients = new Map<string, ApiGatewayManagementApiClient>();

@@ -7,7 +7,8 @@ import { ChannelPolicy, parseChannelRules } from './channel-rules';
 import { withClientMiddleware } from './client-middleware';
 import { loadConfig, type Config } from './config';
 import { systemClock, type Clock } from './clock';
-import { managementClient, ManagementApiPoster, type Poster } from './management-api';
+import { LeanPoster } from './lean-poster';
+import type { Poster } from './management-api';
 import { resolveJwtSecret } from './secret-source';
 import { Db } from './store/db';
 import type { Log, MetricsSink } from './telemetry';
@@ -60,10 +61,24 @@ export function runtimeFrom(parts: RuntimeParts): Runtime {
     },
     log: parts.log ?? powertoolsLog(),
     metrics: parts.metrics ?? powertoolsMetrics(),
-    poster: parts.poster ?? ((endpoint) => new ManagementApiPoster(managementClient(endpoint, config.postConcurrency, config.postTimeoutMs))),
+    // The lean poster (one signed request per post), with the credentials and region the SDK resolves.
+    poster: parts.poster ?? ((endpoint) => leanPoster(endpoint, dynamo, config)),
     // Requests go to the configured endpoint (AWS's, or the local emulator's), not the queue URL's host.
     sqs: withClientMiddleware(parts.sqs ?? new SQSClient({ useQueueUrlAsEndpoint: false })),
   };
+}
+
+const posters = new Map<string, Poster>();
+
+function leanPoster(endpoint: string, dynamo: DynamoDBClient, config: Config): Poster {
+  const key = `${endpoint} ${config.postConcurrency} ${config.postTimeoutMs}`;
+  let poster = posters.get(key);
+  if (!poster) {
+    const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? endpoint.match(/execute-api\.([a-z0-9-]+)\./)?.[1] ?? 'us-east-1';
+    poster = new LeanPoster({ endpoint, region, credentials: dynamo.config.credentials, maxSockets: config.postConcurrency, timeoutMs: config.postTimeoutMs });
+    posters.set(key, poster);
+  }
+  return poster;
 }
 
 export async function createRuntime(env: NodeJS.ProcessEnv = process.env): Promise<Runtime> {

@@ -1,0 +1,113 @@
+import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { AwsCredentialIdentity, Provider } from '@smithy/types';
+import type { Poster } from './management-api';
+
+/**
+ * PostToConnection without the SDK's middleware stack: a SigV4 signature from `@smithy/signature-v4`
+ * (which caches the day's signing key) over keep-alive sockets. One post is one signed HTTPS request,
+ * which is all the SDK does for it too; the rest of its stack (retries, which the delivery loop does
+ * itself, endpoint rules, serde) is per-request CPU the fan-out does not need. Errors look like the
+ * SDK's: `name` from `x-amzn-errortype` (GoneException, LimitExceededException, ...) and
+ * `$metadata.httpStatusCode`, so `classifyPostError` treats both alike; a post not answered within
+ * `timeoutMs` fails with `TimeoutError`.
+ */
+export interface LeanPosterOptions {
+  endpoint: string;
+  region: string;
+  credentials: Provider<AwsCredentialIdentity>;
+  maxSockets: number;
+  timeoutMs: number;
+}
+
+/** node:crypto behind the `Checksum` interface signature-v4 expects (SHA-256, or HMAC-SHA-256 with a secret). */
+export class Sha256 {
+  private readonly h: Hash | Hmac;
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', toBuffer(secret));
+  }
+  update(data: string | ArrayBuffer | ArrayBufferView): void {
+    this.h.update(toBuffer(data));
+  }
+  async digest(): Promise<Uint8Array> {
+    return this.h.digest();
+  }
+  reset(): void {
+    throw new Error('not supported');
+  }
+}
+
+function toBuffer(d: string | ArrayBuffer | ArrayBufferView): Buffer {
+  if (typeof d === 'string') return Buffer.from(d, 'utf8');
+  if (ArrayBuffer.isView(d)) return Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+  return Buffer.from(d);
+}
+
+export class PostError extends Error {
+  readonly $metadata: { httpStatusCode?: number };
+  constructor(name: string, message: string, status?: number) {
+    super(message);
+    this.name = name;
+    this.$metadata = { httpStatusCode: status };
+  }
+}
+
+export class LeanPoster implements Poster {
+  private readonly url: URL;
+  private readonly signer: SignatureV4;
+  private readonly agent: http.Agent;
+  private readonly basePath: string;
+
+  constructor(private readonly opts: LeanPosterOptions) {
+    this.url = new URL(opts.endpoint);
+    this.basePath = this.url.pathname.replace(/\/$/, '');
+    this.signer = new SignatureV4({ service: 'execute-api', region: opts.region, credentials: opts.credentials, sha256: Sha256 });
+    const agentOpts = { keepAlive: true, maxSockets: opts.maxSockets };
+    this.agent = this.url.protocol === 'https:' ? new https.Agent(agentOpts) : new http.Agent(agentOpts);
+  }
+
+  async post(connectionId: string, data: string): Promise<void> {
+    const body = Buffer.from(data, 'utf8');
+    const signed = await this.signer.sign({
+      method: 'POST',
+      protocol: this.url.protocol,
+      hostname: this.url.hostname,
+      port: this.url.port ? Number(this.url.port) : undefined,
+      path: `${this.basePath}/@connections/${encodeURIComponent(connectionId)}`,
+      query: {},
+      headers: { host: this.url.host, 'content-type': 'application/json', 'content-length': String(body.length) },
+      body,
+    });
+    await new Promise<void>((resolve, reject) => {
+      const req = (this.url.protocol === 'https:' ? https : http).request(
+        { method: 'POST', hostname: this.url.hostname, port: this.url.port || undefined, path: signed.path, headers: signed.headers, agent: this.agent },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const status = res.statusCode ?? 0;
+            if (status >= 200 && status < 300) return resolve();
+            const type = String(res.headers['x-amzn-errortype'] ?? '').split(':')[0] || `Http${status}`;
+            let message = type;
+            try {
+              message = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { message?: string }).message ?? type;
+            } catch {
+              // not JSON: keep the type
+            }
+            reject(new PostError(type, message, status));
+          });
+          res.on('error', reject);
+        },
+      );
+      req.setTimeout(this.opts.timeoutMs, () => req.destroy(new PostError('TimeoutError', `no answer within ${this.opts.timeoutMs} ms`)));
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  destroy(): void {
+    this.agent.destroy();
+  }
+}
