@@ -8,7 +8,7 @@ import { runFanoutEngine } from '../../bench/scenarios/fanout-engine';
 describe('bench smoke', () => {
   test('fanout-engine delivers every post and writes a JSON result', async () => {
     const result = await runFanoutEngine({ sizes: [30], concurrencies: [4], latencyMs: 1, repeats: 1 });
-    expect(result.figures).toEqual([expect.objectContaining({ subscribers: 30, concurrency: 4, floorMs: 7.5 })]);
+    expect(result.figures).toEqual([expect.objectContaining({ poster: 'lean', subscribers: 30, concurrency: 4, floorMs: 7.5 }), expect.objectContaining({ poster: 'sdk', subscribers: 30 })]);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-'));
     const file = writeResult(result, dir);
     expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toMatchObject({ scenario: 'fanout-engine', machine: { cores: expect.any(Number) } });
