@@ -237,6 +237,9 @@ export class SwitchboardClient {
       }
       case 'reset':
         return this.onReset(frame.channel, frame.seq);
+      case 'pong':
+        // The server's seqs: a channel whose last event never came is a gap, recovered like any other.
+        return this.owner.seqs?.(frame.seqs ?? {});
       case 'error': {
         const code = errorCode(frame.code);
         this.emit('error', { code, message: String(frame.message), ...(frame.id === undefined ? {} : { channel: frame.id }) });

@@ -32,6 +32,8 @@ export interface ResetFrame {
 export interface PongFrame {
   type: 'pong';
   ts: number;
+  /** The server's current seq of every channel of the connection (protocol v1.1; absent from older servers). */
+  seqs?: Record<string, number>;
   id?: string;
 }
 export interface ErrorFrame {
@@ -79,10 +81,12 @@ export function parseServerFrame(data: unknown): ServerFrame | undefined {
     : v.type === 'subscribed' || v.type === 'reset' ? typeof v.channel === 'string' && isSeq(v.seq)
     : v.type === 'unsubscribed' ? typeof v.channel === 'string'
     : v.type === 'error' ? typeof v.code === 'string'
-    : v.type === 'pong';
+    : v.type === 'pong' && (v.seqs === undefined || isSeqs(v.seqs));
   return ok ? (v as unknown as ServerFrame) : undefined;
 }
 
 export function isEvent(v: unknown): v is EventFrame {
-  return isObject(v) && v.type === 'event' && typeof v.id === 'string' && isObject(v.seqs) && Object.values(v.seqs).every(isSeq);
+  return isObject(v) && v.type === 'event' && typeof v.id === 'string' && isSeqs(v.seqs);
 }
+
+const isSeqs = (v: unknown): boolean => isObject(v) && Object.values(v).every(isSeq);

@@ -215,7 +215,6 @@ export class SocketLink implements Link {
   }
 
   private onFrame(conn: Connection, frame: ServerFrame): void {
-    if (frame.type === 'pong') return; // the connection keeps its own heartbeat
     this.owner.frame(frame, conn === this.next);
     if (conn === this.next && (frame.type === 'subscribed' || frame.type === 'error') && frame.id !== undefined && this.awaitingAcks.delete(frame.id) && this.awaitingAcks.size === 0) this.swap();
   }

@@ -375,6 +375,24 @@ describe('handover', () => {
       ['e6', 'e7', 'e8'],
     ]);
   });
+  test('pong seqs reach every tab: a tab whose last event was lost recovers with since', async () => {
+    const { tabs, got } = await onChannelA();
+    const c = tabs[2];
+    c.tab.freeze({ dropMessages: true });
+    last().receive(event('e7', { a: 7 }));
+    await tick();
+    c.tab.thaw();
+    last().receive({ type: 'pong', ts: Date.now(), seqs: { a: 7 } });
+    await tick(1000); // the gap is held, then recovered with since
+    expect(last().subscribes().filter((f) => f.since === 6)).toHaveLength(1);
+    replay(last(), { 7: 'e7' });
+    await tick();
+    expect(got).toEqual([
+      ['e6', 'e7'],
+      ['e6', 'e7'],
+      ['e6', 'e7'],
+    ]);
+  });
 });
 
 describe('the shared connection', () => {
