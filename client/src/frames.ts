@@ -36,22 +36,48 @@ export interface PongFrame {
   seqs?: Record<string, number>;
   id?: string;
 }
+/** A user on a presence channel (protocol §8): from their token. */
+export interface Member {
+  sub: string;
+  role?: string;
+  name?: string;
+}
+/** Who is online on a channel: the answer to `presence` (and the body of `GET /presence`). */
+export interface PresenceFrame {
+  type: 'presence';
+  channel: string;
+  members: Member[];
+  /** Connections subscribed to the channel. */
+  occupancy: number;
+  id?: string;
+}
+/** A user's first connection subscribed (`join`), or their last one left (`leave`). */
+export interface MemberFrame {
+  type: 'join' | 'leave';
+  channel: string;
+  member: Member;
+  id?: undefined;
+}
 export interface ErrorFrame {
   type: 'error';
   code: WsErrorCode;
   message: string;
   id?: string;
 }
-export type ServerFrame = EventFrame | SubscribedFrame | UnsubscribedFrame | ResetFrame | PongFrame | ErrorFrame;
+export type ServerFrame = EventFrame | SubscribedFrame | UnsubscribedFrame | ResetFrame | PongFrame | PresenceFrame | MemberFrame | ErrorFrame;
 
 /** Client frames. Subscribe/unsubscribe carry the channel name as `id`, so an error frame names its channel. */
 export type ClientFrame =
   | { action: 'subscribe'; channel: string; since?: number; id: string }
   | { action: 'unsubscribe'; channel: string; id: string }
+  | { action: 'presence'; channel: string; id: string }
   | { action: 'ping' };
 
 /** Subscribes `channel` from `since` (undefined: from now; JSON leaves the field out). */
 export const subscribeFrame = (channel: string, since?: number): ClientFrame => ({ action: 'subscribe', channel, since, id: channel });
+
+/** Asks who is online on `channel`; the id (`?` is never in a channel name) tells its answer and errors from a subscribe's. */
+export const presenceFrame = (channel: string): ClientFrame => ({ action: 'presence', channel, id: '?' + channel });
 
 /** `GET /events` answer (protocol §5). */
 export interface EventsResponse {
@@ -81,6 +107,8 @@ export function parseServerFrame(data: unknown): ServerFrame | undefined {
     : v.type === 'subscribed' || v.type === 'reset' ? typeof v.channel === 'string' && isSeq(v.seq)
     : v.type === 'unsubscribed' ? typeof v.channel === 'string'
     : v.type === 'error' ? typeof v.code === 'string'
+    : v.type === 'presence' ? typeof v.channel === 'string' && Array.isArray(v.members)
+    : v.type === 'join' || v.type === 'leave' ? typeof v.channel === 'string' && isObject(v.member)
     : v.type === 'pong' && (v.seqs === undefined || isSeqs(v.seqs));
   return ok ? (v as unknown as ServerFrame) : undefined;
 }

@@ -1,6 +1,6 @@
 import { build } from 'esbuild';
+import { common } from '../../client/build';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import path from 'node:path';
 import { SignJWT } from 'jose';
 import type { TokenVerifier } from '../../shared/tokens';
 import { BookingService, DemoError, SPECIALISTS, type BookingDeps } from './bookings';
@@ -25,13 +25,12 @@ export interface DemoOptions extends BookingDeps {
   httpUrl: string;
 }
 
-const CLIENT_ENTRY = path.join(__dirname, '../../client/src/index.ts');
-
 export function createDemoRoutes(opts: DemoOptions) {
   const bookings = new BookingService(opts);
   let clientBundle: Promise<string> | undefined;
   const bundleClient = (): Promise<string> =>
-    (clientBundle ??= build({ entryPoints: [CLIENT_ENTRY], bundle: true, minify: true, format: 'iife', globalName: 'Switchboard', target: 'es2020', write: false, logLevel: 'silent' }).then(
+    // The same build options as `npm run build:client` (client/build.ts), so the page runs what ships.
+    (clientBundle ??= build({ ...common, format: 'iife', globalName: 'Switchboard', write: false, logLevel: 'silent' }).then(
       (r) => r.outputFiles[0]?.text ?? '',
     ));
 
