@@ -10,11 +10,12 @@ import { BookingService, DemoError, SPECIALISTS, type BookingDeps } from './book
  * file), mounted by the local runtime's HTTP server only: the client bundle and the demo backend. The
  * token endpoint exists in local mode alone and never in the CDK stack.
  */
+/** Who the demo lets you be; `name` is the display name others see in presence (protocol §8). */
 export const PERSONAS: Record<string, { label: string; claims: Record<string, string | number> }> = {
-  'specialist-1': { label: 'Specialist 1 (Dr. Ana Ribeiro)', claims: { role: 'specialist', specialist_id: 1 } },
-  'specialist-2': { label: 'Specialist 2 (Dr. Ben Okafor)', claims: { role: 'specialist', specialist_id: 2 } },
-  'supervisor-5': { label: 'Supervisor of workpoint 5', claims: { role: 'supervisor', workpoint_id: 5 } },
-  admin: { label: 'Admin', claims: { role: 'admin' } },
+  'specialist-1': { label: 'Specialist 1 (Dr. Ana Ribeiro)', claims: { role: 'specialist', specialist_id: 1, name: 'Dr. Ana Ribeiro' } },
+  'specialist-2': { label: 'Specialist 2 (Dr. Ben Okafor)', claims: { role: 'specialist', specialist_id: 2, name: 'Dr. Ben Okafor' } },
+  'supervisor-5': { label: 'Supervisor of workpoint 5', claims: { role: 'supervisor', workpoint_id: 5, name: 'Sofia Marques' } },
+  admin: { label: 'Admin', claims: { role: 'admin', name: 'Alex Admin' } },
 };
 
 export interface DemoOptions extends BookingDeps {
