@@ -117,8 +117,23 @@ export class Presence {
    */
   async read(channel: string, sweep: boolean): Promise<{ members: Member[]; occupancy: number; changes: PresenceChange[] }> {
     const s = await this.store.snapshot(channel, { sweep, consistent: true });
-    return { members: s.members, occupancy: s.occupancy, changes: s.left.map((member) => ({ type: 'leave', channel, member })) };
+    return { members: fitting(s.members), occupancy: s.occupancy, changes: s.left.map((member) => ({ type: 'leave', channel, member })) };
   }
+}
+
+/**
+ * API Gateway posts at most 128 KB. 1,000 members of usual size take about 60 KB; a list whose
+ * members carry very long `sub`s and names is cut (in `sub` order) so the frame still fits.
+ */
+export const MAX_MEMBERS_BYTES = 120 * 1024;
+
+function fitting(members: Member[]): Member[] {
+  let bytes = 0;
+  for (let i = 0; i < members.length; i++) {
+    bytes += Buffer.byteLength(JSON.stringify(members[i])) + 1;
+    if (bytes > MAX_MEMBERS_BYTES) return members.slice(0, i);
+  }
+  return members;
 }
 
 export interface AnnounceReport {

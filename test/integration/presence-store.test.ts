@@ -207,3 +207,18 @@ describe('Presence steps', () => {
     expect(await new Presence(deps()).heartbeat('live', identity, [c])).toEqual([{ type: 'leave', channel: c, member: ana }]);
   });
 });
+
+describe('a list that would not fit in one post', () => {
+  test('members with very long subs and names are cut so the frame stays under 128 KB', async () => {
+    const deps = { db: t.rt.db, policy: new ChannelPolicy(), config: t.rt.config };
+    const c = channel();
+    const long = (i: number): Member => ({ sub: `${String(i).padStart(4, '0')}-${'s'.repeat(250)}`, role: 'admin', name: 'n'.repeat(128) });
+    await Promise.all(Array.from({ length: 400 }, (_, i) => store.add(c, long(i), `conn-${i}`)));
+    const { members, occupancy } = await new Presence(deps).read(c, false);
+    expect(occupancy).toBe(400);
+    expect(members.length).toBeLessThan(400);
+    expect(members.length).toBeGreaterThan(250);
+    expect(Buffer.byteLength(JSON.stringify({ type: 'presence', channel: c, members, occupancy }))).toBeLessThan(128 * 1024);
+    expect(members.map((m) => m.sub)).toEqual(Array.from({ length: members.length }, (_, i) => long(i).sub));
+  });
+});
