@@ -14,6 +14,9 @@ export const PRICES = {
   dynamoDbPerMillionReadUnits: 0.125,
   /** SNS standard topic: per million publishes (64 KB units); SNS→Lambda deliveries are free. */
   snsPerMillionPublishes: 0.5,
+  /** SQS: per million requests (64 KB units), standard and FIFO queues; SNS→SQS deliveries carry no SNS charge. */
+  sqsStandardPerMillionRequests: 0.4,
+  sqsFifoPerMillionRequests: 0.5,
   /** Lambda arm64: per million requests and per GB-second. */
   lambdaPerMillionRequests: 0.2,
   lambdaArmPerGbSecond: 0.0000133334,

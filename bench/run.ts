@@ -30,6 +30,8 @@ export const SCENARIOS: Record<string, Runner> = {
       seconds: Number(f.seconds ?? BOOKING_DEFAULTS.seconds),
       drainSeconds: Number(f.drain ?? BOOKING_DEFAULTS.drainSeconds),
       seed: Number(f.seed ?? BOOKING_DEFAULTS.seed),
+      channelsPerEvent: f.channels === '1' ? 1 : 3,
+      faults: f.faults ?? '',
     }),
   broadcast: (f) =>
     runBroadcast({

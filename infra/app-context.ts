@@ -8,14 +8,17 @@ import type { JwtSecretSource, SwitchboardProps } from './switchboard-construct'
  * from the environment. Context keys, all optional:
  *   jwtSecretArn | jwtSecretParameter   where the HS256 secret lives (default: a generated secret);
  *                                       env SWITCHBOARD_JWT_SECRET_ARN / _PARAMETER when no -c is given
+ *   jwtSecretKmsKeyArn                  the customer-managed KMS key that secret is encrypted with
  *   jwksUrl, jwtIssuer, jwtAudience     RS256/ES256 tokens from an identity provider
  *   jwksOnly=true                       with jwksUrl: no HS256 secret at all
  *   corsOrigins                         comma list (default *)
  *   alarmEmail                          e-mail subscribed to the alarm topic
- *   fanoutReservedConcurrency           a number, or "none" (default 20)
+ *   deliveryLanes, shardSize            delivery lanes and connections per lane message (shared/pipeline.ts)
+ *   deliverMaxConcurrency               concurrent deliver invocations at most (default 16)
  *   removalPolicy                       retain (default) | destroy (throwaway stacks)
  *   logRetentionDays                    a CloudWatch Logs retention in days (default 30)
- *   apiGatewayCloudWatchRole=false      when the account already has one
+ *   apiGatewayCloudWatchRole            create (default) | existing | none: the account-wide API Gateway
+ *                                       logging role WebSocket access logs need (false = existing)
  *   stackName                           default Switchboard
  * A secret *value* is never accepted (`-c jwtSecret=...`, or SWITCHBOARD_JWT_SECRET with nothing
  * else configured): it would end up in the template and the functions' environment.
@@ -25,7 +28,7 @@ export interface AppSettings {
   readonly props: SwitchboardProps;
 }
 
-const SECRET_KEYS = ['jwtSecretArn', 'jwtSecretParameter', 'jwksUrl', 'jwtIssuer', 'jwtAudience', 'jwksOnly'];
+const SECRET_KEYS = ['jwtSecretArn', 'jwtSecretParameter', 'jwtSecretKmsKeyArn', 'jwksUrl', 'jwtIssuer', 'jwtAudience', 'jwksOnly'];
 
 export class AppContextError extends Error {
   override name = 'AppContextError';
@@ -46,7 +49,13 @@ export function appSettings(context: Record<string, unknown>, env: Record<string
   const typo = Object.keys(context).find((k) => /^jwt|^jwks/i.test(k) && !SECRET_KEYS.includes(k) && k !== 'jwtSecret');
   if (typo !== undefined) fail(`unknown context key "${typo}"; the token keys are ${SECRET_KEYS.join(', ')}`);
 
-  const reserved = ctx('fanoutReservedConcurrency');
+  if (ctx('fanoutReservedConcurrency') !== undefined) {
+    fail('fanoutReservedConcurrency is gone: no function reserves concurrency any more; the event source mappings bound it (deliverMaxConcurrency)');
+  }
+  const int = (key: string) => {
+    const v = ctx(key);
+    return v === undefined ? undefined : positiveInt(key, v);
+  };
   const removal = ctx('removalPolicy');
   const retention = ctx('logRetentionDays');
   return {
@@ -58,10 +67,12 @@ export function appSettings(context: Record<string, unknown>, env: Record<string
       jwtAudience: ctx('jwtAudience'),
       corsOrigins: ctx('corsOrigins')?.split(',').map((s) => s.trim()).filter(Boolean),
       alarmEmail: ctx('alarmEmail'),
-      fanoutReservedConcurrency: reserved === undefined ? undefined : reserved === 'none' ? false : positiveInt('fanoutReservedConcurrency', reserved),
+      deliveryLanes: int('deliveryLanes'),
+      shardSize: int('shardSize'),
+      deliverMaxConcurrency: int('deliverMaxConcurrency'),
       removalPolicy: removal === undefined || removal === 'retain' ? undefined : removal === 'destroy' ? RemovalPolicy.DESTROY : fail(`removalPolicy must be retain or destroy, got "${removal}"`),
       logRetention: retention === undefined ? undefined : retentionDays(retention),
-      apiGatewayCloudWatchRole: ctx('apiGatewayCloudWatchRole') !== 'false',
+      apiGatewayCloudWatchRole: cloudWatchRole(ctx('apiGatewayCloudWatchRole')),
     },
   };
 }
@@ -76,8 +87,11 @@ function secretSource(ctx: (key: string) => string | undefined, envValue: (key: 
     parameterName = envValue('SWITCHBOARD_JWT_SECRET_PARAMETER');
   }
   if (secretArn && parameterName) fail('give either jwtSecretArn or jwtSecretParameter, not both');
-  if (secretArn) return { secretArn };
-  if (parameterName) return { parameterName };
+  const keyArn = ctx('jwtSecretKmsKeyArn');
+  const key = keyArn === undefined ? {} : { encryptionKey: keyArn };
+  if (secretArn) return { secretArn, ...key };
+  if (parameterName) return { parameterName, ...key };
+  if (keyArn !== undefined) fail('jwtSecretKmsKeyArn names the key of your own secret: give jwtSecretArn or jwtSecretParameter with it (a generated secret uses the aws/secretsmanager key)');
   if (ctx('jwksOnly') === 'true') return { jwksOnly: true };
   // With nothing configured a random secret is generated; a value in the shell would silently not be the one deployed.
   const fromEnv = envValue('SWITCHBOARD_JWT_SECRET');
@@ -94,6 +108,13 @@ function refusePlainSecret(where: string, value: string): never {
     `${where} gives a plain secret value, which is refused: ${why} Store the secret in Secrets Manager or as an SSM SecureString and pass ` +
       '-c jwtSecretArn=<arn or name> or -c jwtSecretParameter=<name>, or configure neither and a random secret is generated (output JwtSecretArn).',
   );
+}
+
+function cloudWatchRole(value: string | undefined): SwitchboardProps['apiGatewayCloudWatchRole'] {
+  if (value === undefined) return undefined;
+  // true/false: the values this key took before it had three.
+  const v = value === 'true' ? 'create' : value === 'false' ? 'existing' : value;
+  return v === 'create' || v === 'existing' || v === 'none' ? v : fail(`apiGatewayCloudWatchRole must be create, existing or none, got "${value}"`);
 }
 
 function positiveInt(key: string, value: string): number {

@@ -12,12 +12,15 @@ import { LOCAL_DEV_SECRET } from '../shared/config';
  * parameter's name does.
  */
 export type JwtSecretSource =
-  /** A Secrets Manager secret whose SecretString is the HS256 secret. */
+  /** A Secrets Manager secret whose SecretString is the HS256 secret (its own `encryptionKey`, if any, is granted). */
   | { readonly secret: secretsmanager.ISecret }
-  /** The same, named by its full ARN, partial ARN or name (what `-c jwtSecretArn=...` gives). */
-  | { readonly secretArn: string }
-  /** An SSM SecureString parameter; give its KMS key when it is not the default `aws/ssm` key. */
-  | { readonly parameterName: string; readonly encryptionKey?: kms.IKey }
+  /**
+   * The same, named by its full ARN, partial ARN or name (what `-c jwtSecretArn=...` gives); give its
+   * customer-managed KMS key (the key, or the key's ARN) when it is not the default `aws/secretsmanager`.
+   */
+  | { readonly secretArn: string; readonly encryptionKey?: kms.IKey | string }
+  /** An SSM SecureString parameter; give its KMS key (or the key's ARN) when it is not the default `aws/ssm` key. */
+  | { readonly parameterName: string; readonly encryptionKey?: kms.IKey | string }
   /** No HS256 secret: tokens are verified only against `jwksUrl` (RS256/ES256). */
   | { readonly jwksOnly: true };
 
@@ -39,16 +42,14 @@ export function resolveJwtSecret(scope: Construct, source: JwtSecretSource | und
     return { environment: {}, grantRead: () => undefined };
   }
   if (source && 'parameterName' in source) {
-    const parameter = ssm.StringParameter.fromSecureStringParameterAttributes(scope, 'JwtSecretParameter', {
-      parameterName: source.parameterName,
-      encryptionKey: source.encryptionKey,
-    });
+    const parameter = ssm.StringParameter.fromSecureStringParameterAttributes(scope, 'JwtSecretParameter', { parameterName: source.parameterName });
+    const keyArn = keyArnOf(source.encryptionKey);
     return {
       environment: { SWITCHBOARD_JWT_SECRET_PARAMETER: source.parameterName },
       grantRead(grantee) {
         // GetParameter (WithDecryption) is the one call secret-source.ts makes.
         iam.Grant.addToPrincipal({ grantee, actions: ['ssm:GetParameter'], resourceArns: [parameter.parameterArn] });
-        source.encryptionKey?.grant(grantee, 'kms:Decrypt');
+        if (keyArn !== undefined) grantDecryptVia(scope, grantee, keyArn, 'ssm');
       },
     };
   }
@@ -57,7 +58,8 @@ export function resolveJwtSecret(scope: Construct, source: JwtSecretSource | und
     refuseLocalDevSecret(secret);
     // GetSecretValue takes a name or an ARN; a name is passed as given rather than as a partial ARN.
     const secretId = 'secretArn' in source ? source.secretArn : secret.secretArn;
-    return { environment: { SWITCHBOARD_JWT_SECRET_ARN: secretId }, grantRead: (grantee) => secret.grantRead(grantee) };
+    const keyArn = 'secretArn' in source ? keyArnOf(source.encryptionKey) : secret.encryptionKey?.keyArn;
+    return { environment: { SWITCHBOARD_JWT_SECRET_ARN: secretId }, grantRead: (grantee) => grantSecret(scope, grantee, secret, keyArn) };
   }
   const generated = new secretsmanager.Secret(scope, 'JwtSecret', {
     description: 'Switchboard HS256 token secret: backends sign client JWTs with it; the Lambda functions verify them.',
@@ -73,9 +75,37 @@ export function resolveJwtSecret(scope: Construct, source: JwtSecretSource | und
   });
   return {
     environment: { SWITCHBOARD_JWT_SECRET_ARN: generated.secretArn },
-    grantRead: (grantee) => generated.grantRead(grantee),
+    grantRead: (grantee) => grantSecret(scope, grantee, generated, undefined),
     generated,
   };
+}
+
+/**
+ * GetSecretValue is the one call secret-source.ts makes (no DescribeSecret). A secret known by name
+ * or partial ARN is granted as `<name>-??????`, the suffix Secrets Manager appends.
+ */
+function grantSecret(scope: Construct, grantee: iam.IGrantable, secret: secretsmanager.ISecret, keyArn: string | undefined): void {
+  iam.Grant.addToPrincipal({ grantee, actions: ['secretsmanager:GetSecretValue'], resourceArns: [secret.secretFullArn ?? `${secret.secretArn}-??????`] });
+  if (keyArn !== undefined) grantDecryptVia(scope, grantee, keyArn, 'secretsmanager');
+}
+
+/** kms:Decrypt on the key, only when Secrets Manager or SSM asks on the function's behalf. */
+function grantDecryptVia(scope: Construct, grantee: iam.IGrantable, keyArn: string, service: 'secretsmanager' | 'ssm'): void {
+  iam.Grant.addToPrincipal({
+    grantee,
+    actions: ['kms:Decrypt'],
+    resourceArns: [keyArn],
+    conditions: { StringEquals: { 'kms:ViaService': `${service}.${Stack.of(scope).region}.amazonaws.com` } },
+  });
+}
+
+/** IAM authorises a key by its key ARN: an alias or a bare key id would grant nothing. */
+function keyArnOf(key: kms.IKey | string | undefined): string | undefined {
+  if (key === undefined || typeof key !== 'string') return key?.keyArn;
+  if (!Token.isUnresolved(key) && !/^arn:[^:]+:kms:[^:]+:\d{12}:key\/[A-Za-z0-9-]+$/.test(key)) {
+    throw new Error(`Switchboard: the secret's KMS key must be given as a key ARN (arn:aws:kms:<region>:<account>:key/<id>), got "${key}"`);
+  }
+  return key;
 }
 
 function importSecret(scope: Construct, arnOrName: string): secretsmanager.ISecret {

@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -9,15 +9,18 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { PIPELINE, visibilityTimeoutSeconds } from '../shared/pipeline';
 import { FUNCTIONS, type FunctionName } from '../shared/routes';
 
 export interface SwitchboardMonitoringProps {
   readonly functions: Record<FunctionName, lambda.IFunction>;
+  /** The pipeline's source queues, by stage (shared/pipeline.ts). */
+  readonly queues: Record<keyof typeof PIPELINE, sqs.IQueue>;
   /** Dead-letter queues by a short name used in alarm ids. */
   readonly deadLetterQueues: Record<string, sqs.IQueue>;
   readonly topic: sns.ITopic;
-  /** Key of the event topic, reused for a created alarm topic (CloudWatch is allowed to use it). */
-  readonly topicKey: kms.IKey;
+  /** Key for a created alarm topic (CloudWatch is allowed to use it); needed unless `alarmTopic` is given. */
+  readonly topicKey?: kms.IKey;
   readonly webSocketApi: apigwv2.IWebSocketApi;
   readonly webSocketStage: string;
   readonly httpApi: apigwv2.IHttpApi;
@@ -40,10 +43,13 @@ export class SwitchboardMonitoring extends Construct {
 
   constructor(scope: Construct, id: string, props: SwitchboardMonitoringProps) {
     super(scope, id);
-    this.alarmTopic = props.alarmTopic ?? this.createAlarmTopic(props.topicKey);
+    if (props.alarmTopic) allowCloudWatchAlarms(props.alarmTopic);
+    if (!props.alarmTopic && !props.topicKey) throw new Error('SwitchboardMonitoring: give alarmTopic, or topicKey to encrypt the alarm topic it creates');
+    this.alarmTopic = props.alarmTopic ?? this.createAlarmTopic(props.topicKey!);
     if (props.alarmEmail) this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
 
     const { functions: fns } = props;
+    const pipelineFns = Object.values(PIPELINE).map((stage) => stage.fn);
     const ws = (metricName: string, statistic = 'Sum') =>
       new cloudwatch.Metric({
         namespace: 'AWS/ApiGateway',
@@ -61,12 +67,27 @@ export class SwitchboardMonitoring extends Construct {
         period: FIVE_MINUTES,
       });
 
-    this.alarm('FanoutErrors', fns.fanout.metricErrors({ statistic: 'Sum', period: Duration.minutes(1) }), 1, 'The fanout function failed: events may be delayed (Lambda retries twice, then the failure queue).');
+    // The pipeline's consumers report failed records to their event source mapping (they are retried,
+    // then dead-lettered) and fail the invocation only on a crash or timeout: page on any.
+    for (const stage of Object.values(PIPELINE)) {
+      this.alarm(`${pascal(stage.fn)}Errors`, fns[stage.fn].metricErrors({ statistic: 'Sum', period: Duration.minutes(1) }), 1, `The ${stage.fn} function crashed or timed out: its batch is retried, events may be delayed.`);
+    }
     for (const [name, queue] of Object.entries(props.deadLetterQueues)) {
-      this.alarm(`${name}NotEmpty`, queue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: FIVE_MINUTES }), 1, `${name} holds events that were never delivered; inspect and redrive them.`);
+      this.alarm(`${pascal(name)}DlqNotEmpty`, queue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: FIVE_MINUTES }), 1, `The ${name} dead-letter queue holds messages that were never processed; inspect and redrive them (docs/deploy.md).`);
+    }
+    // A message older than its queue's visibility timeout has failed at least once or waits behind a
+    // backlog: events reach browsers late. The order queue is one message group, so a message that
+    // keeps failing there holds up every event until it is dead-lettered.
+    for (const [name, queue] of Object.entries(props.queues) as [keyof typeof PIPELINE, sqs.IQueue][]) {
+      this.alarm(
+        `${pascal(name)}QueueAge`,
+        queue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: Duration.minutes(1) }),
+        visibilityTimeoutSeconds(PIPELINE[name]),
+        `Messages wait in the ${name} queue longer than its visibility timeout: ${PIPELINE[name].fn} is failing or cannot keep up.`,
+      );
     }
     this.alarm('FunctionErrors', sumOf('Errors (connect, disconnect, message, http)', (f) => f.metricErrors({ statistic: 'Sum' }), ['connect', 'disconnect', 'message', 'http']), 5, 'Handlers are failing: clients see closed handshakes, error frames or 500s.');
-    this.alarm('Throttles', sumOf('Throttles (all functions)', (f) => f.metricThrottles({ statistic: 'Sum' }), FUNCTIONS), 1, 'Lambda throttled a Switchboard function (account concurrency, or fanout reserved concurrency reached).');
+    this.alarm('Throttles', sumOf('Throttles (all functions)', (f) => f.metricThrottles({ statistic: 'Sum' }), FUNCTIONS), 1, 'Lambda throttled a Switchboard function (the account\'s concurrency quota is reached).');
     this.alarm('HttpServerErrors', props.httpApi.metricServerError({ statistic: 'Sum', period: FIVE_MINUTES }), 5, 'The HTTP API answered 5xx.');
     // IntegrationError also counts $connect answers of 401/403 (bad or expired tokens), so the
     // threshold leaves room for clients with stale tokens.
@@ -83,8 +104,15 @@ export class SwitchboardMonitoring extends Construct {
       graph('Deliveries', [app('Delivered')], [app('GoneConnections'), app('FailedDeliveries')]),
       graph(
         'Latency (p99, ms)',
-        [fns.fanout.metricDuration({ statistic: 'p99', period: FIVE_MINUTES }), ws('IntegrationLatency', 'p99'), props.httpApi.metricLatency({ statistic: 'p99', period: FIVE_MINUTES })],
-        [fns.fanout.metricDuration({ statistic: 'p50', period: FIVE_MINUTES })],
+        [...pipelineFns.map((n) => fns[n].metricDuration({ statistic: 'p99', period: FIVE_MINUTES, label: `${n} p99` })), ws('IntegrationLatency', 'p99'), props.httpApi.metricLatency({ statistic: 'p99', period: FIVE_MINUTES })],
+        pipelineFns.map((n) => fns[n].metricDuration({ statistic: 'p50', period: FIVE_MINUTES, label: `${n} p50` })),
+      ),
+    );
+    this.dashboard.addWidgets(
+      graph(
+        'Pipeline queues (age of oldest message, s)',
+        Object.entries(props.queues).map(([name, q]) => q.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: FIVE_MINUTES, label: name })),
+        Object.entries(props.queues).map(([name, q]) => q.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: FIVE_MINUTES, label: `${name} visible` })),
       ),
     );
     this.dashboard.addWidgets(
@@ -107,7 +135,11 @@ export class SwitchboardMonitoring extends Construct {
     this.alarms.push(alarm);
   }
 
-  /** CloudWatch publishes to an encrypted topic only when the key policy lets it use the key. */
+  /**
+   * CloudWatch publishes to a topic only when the topic policy allows it, and to an encrypted topic
+   * only when the key policy lets it use the key. `enforceSSL` gives the topic a policy of its own,
+   * which replaces SNS's default one, so the allow must be explicit.
+   */
   private createAlarmTopic(key: kms.IKey): sns.Topic {
     key.addToResourcePolicy(
       new iam.PolicyStatement({
@@ -117,6 +149,30 @@ export class SwitchboardMonitoring extends Construct {
         resources: ['*'],
       }),
     );
-    return new sns.Topic(this, 'AlarmTopic', { displayName: 'Switchboard alarms', masterKey: key, enforceSSL: true });
+    const topic = new sns.Topic(this, 'AlarmTopic', { displayName: 'Switchboard alarms', masterKey: key, enforceSSL: true });
+    allowCloudWatchAlarms(topic);
+    return topic;
   }
+}
+
+/**
+ * Lets CloudWatch alarms of this account (aws:SourceAccount: no other account's alarms, the
+ * confused-deputy guard) publish to `topic`. Works on topics defined in this app; an imported topic's
+ * policy is its owner's to set (docs/deploy.md, "Bringing your own alarm topic").
+ * @returns whether the statement was added
+ */
+export function allowCloudWatchAlarms(topic: sns.ITopic): boolean {
+  return topic.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'AllowCloudWatchAlarmsOfThisAccount',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [topic.topicArn],
+      conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(topic).account } },
+    }),
+  ).statementAdded;
+}
+
+function pascal(name: string): string {
+  return name.charAt(0).toUpperCase() + name.slice(1);
 }

@@ -1,158 +1,66 @@
-import * as path from 'node:path';
-import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration, WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import * as sns from 'aws-cdk-lib/aws-sns';
-import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { parseChannelRules } from '../shared/channel-rules';
 import { loadConfig } from '../shared/config';
+import { DEFAULT_DELIVERY_LANES, DEFAULT_SHARD_SIZE, FUNCTION_SETTINGS, PIPELINE, PIPELINE_ENV } from '../shared/pipeline';
 import { FUNCTIONS, HTTP_ROUTES, ROUTE_SELECTION_EXPRESSION, WEBSOCKET_ROUTES, type FunctionName } from '../shared/routes';
-import { TABLE_DEFINITION } from '../shared/store/table-definition';
-import { resolveJwtSecret, type JwtSecretSource } from './jwt-secret';
+import { switchboardFunction } from './functions';
+import { resolveJwtSecret } from './jwt-secret';
 import { SwitchboardMonitoring } from './monitoring';
+import { nagResourceId } from './nag-id';
+import { SwitchboardPipeline, type PipelineStage } from './pipeline';
+import { checkProps, type SwitchboardProps } from './props';
+import { eventTopic, grantTableKey, switchboardTable, topicKey } from './resources';
 
 export type { JwtSecretSource } from './jwt-secret';
+export type { ApiGatewayCloudWatchRole, FunctionOverrides, SwitchboardProps, SwitchboardTableProps, SwitchboardTopicProps } from './props';
 
-/** The WebSocket stage; the management endpoint and the `@connections` grant name it. */
+/**
+ * The functions that verify client tokens ($connect's `?token=`, the HTTP API's Bearer token): only
+ * they get the token secret's location and the grant to read it (shared/connections-lifecycle.ts,
+ * shared/http-api.ts). The others run with SWITCHBOARD_VERIFIES_TOKENS=false.
+ */
+const TOKEN_READERS: readonly FunctionName[] = ['connect', 'http'];
+
+/** The default WebSocket stage name (`stageName`); the management endpoint and the `@connections` grant name it. */
 export const WEBSOCKET_STAGE = 'prod';
-const REPO_ROOT = path.resolve(__dirname, '..');
-
-export interface SwitchboardProps {
-  /**
-   * Where the functions read the HS256 token secret: `{ secret }` (Secrets Manager),
-   * `{ parameterName }` (SSM SecureString) or `{ jwksOnly: true }` (with `jwksUrl`). A secret
-   * defined in this app whose value is the local-mode default `local-dev-secret` is refused.
-   * @default - a new Secrets Manager secret with 64 random characters (see `generatedJwtSecret`)
-   */
-  readonly jwtSecret?: JwtSecretSource;
-  /**
-   * JWKS URL for RS256/ES256 tokens (Cognito, Auth0, ...), accepted besides HS256 ones.
-   * @default - HS256 tokens only
-   */
-  readonly jwksUrl?: string;
-  /**
-   * Required `iss` claim.
-   * @default - the issuer is not checked
-   */
-  readonly jwtIssuer?: string;
-  /**
-   * Required `aud` claim.
-   * @default - the audience is not checked
-   */
-  readonly jwtAudience?: string;
-  /**
-   * Origins the HTTP API answers CORS requests for. Tokens travel in the Authorization header,
-   * never in cookies, so `*` exposes nothing a caller's own token would not.
-   * @default ['*']
-   */
-  readonly corsOrigins?: string[];
-  /**
-   * Events kept per channel for replay (protocol §6).
-   * @default 100
-   */
-  readonly retainEvents?: number;
-  /**
-   * Seconds an event is kept for replay (protocol §6).
-   * @default 300
-   */
-  readonly retainSeconds?: number;
-  /**
-   * Window in seconds in which a repeated publish `id` is dropped (protocol §4).
-   * @default 3600
-   */
-  readonly idempotencySeconds?: number;
-  /**
-   * Management-API posts in flight per fanout invocation.
-   * @default 64
-   */
-  readonly postConcurrency?: number;
-  /**
-   * Channel rules as JSON, replacing the built-in ones (shared/channel-rules.ts); checked at synth.
-   * @default - the built-in rules
-   */
-  readonly channelRules?: string;
-  /**
-   * Memory of the connect, disconnect, message and http functions, in MB.
-   * @default 512
-   */
-  readonly memorySize?: number;
-  /**
-   * Memory of the fanout function, in MB (more memory is more CPU for posting frames).
-   * @default 1024
-   */
-  readonly fanoutMemorySize?: number;
-  /**
-   * Reserved concurrency of the fanout function, which bounds how hard fan-out can hit DynamoDB and
-   * the management API (throttled SNS deliveries wait in Lambda's async queue, up to 6 hours).
-   * `false` leaves it unreserved: accounts whose concurrency quota is still the new-account 10
-   * cannot reserve any.
-   * @default 20
-   */
-  readonly fanoutReservedConcurrency?: number | false;
-  /**
-   * Retention of the function and access log groups.
-   * @default logs.RetentionDays.ONE_MONTH
-   */
-  readonly logRetention?: logs.RetentionDays;
-  /**
-   * What happens to the table, the log groups, the generated secret and the topic key when they
-   * leave the stack. RETAIN also turns on the table's deletion protection.
-   * @default RemovalPolicy.RETAIN
-   */
-  readonly removalPolicy?: RemovalPolicy;
-  /**
-   * Steady-state requests per second and burst allowed on every route of both APIs.
-   * @default { rateLimit: 1000, burstLimit: 500 }
-   */
-  readonly throttle?: apigwv2.ThrottleSettings;
-  /**
-   * An existing SNS topic for alarm notifications.
-   * @default - a new KMS-encrypted topic
-   */
-  readonly alarmTopic?: sns.ITopic;
-  /**
-   * An e-mail address subscribed to the alarm topic (the recipient must confirm it).
-   * @default - no subscription
-   */
-  readonly alarmEmail?: string;
-  /**
-   * Sets the account-wide API Gateway CloudWatch Logs role, which WebSocket access logs need. Turn
-   * off when the account already has one (the setting is per account and region).
-   * @default true
-   */
-  readonly apiGatewayCloudWatchRole?: boolean;
-}
 
 /**
  * Switchboard on AWS: an API Gateway WebSocket API for browsers, an HTTP API for polling, an SNS
- * topic for backends, one DynamoDB table, five Lambda functions, alarms and a dashboard.
+ * topic for backends feeding a queue pipeline (shared/pipeline.ts), one DynamoDB table, one Lambda
+ * function per entry point in FUNCTIONS, alarms and a dashboard.
  */
 export class Switchboard extends Construct {
-  readonly table: dynamodb.Table;
-  readonly topic: sns.Topic;
-  readonly topicKey: kms.Key;
+  /** The table: `existingTable`, or the one Switchboard created. */
+  readonly table: dynamodb.ITable;
+  /** The event topic backends publish to: `existingTopic`, or the one Switchboard created. */
+  readonly topic: sns.ITopic;
+  /** The key of the topics Switchboard created (`encryptionKey` or a new one); none when it created no topic. */
+  readonly topicKey?: kms.IKey;
   readonly webSocketApi: apigwv2.WebSocketApi;
   readonly webSocketStage: apigwv2.WebSocketStage;
   readonly httpApi: apigwv2.HttpApi;
   readonly httpStage: apigwv2.HttpStage;
-  readonly functions: Record<FunctionName, NodejsFunction>;
-  /** Receives SNS deliveries that could not invoke the fanout function. */
-  readonly subscriptionDeadLetterQueue: sqs.Queue;
-  /** Receives fanout invocations that failed after Lambda's retries. */
-  readonly fanoutFailureQueue: sqs.Queue;
-  /** Attach to the roles or users of backends that publish (sns:Publish and the topic key). */
+  /** One function per entry point in FUNCTIONS (shared/routes.ts). */
+  readonly functions: Record<FunctionName, lambda.Function>;
+  /** The delivery pipeline: queues, dead-letter queues and event source mappings. */
+  readonly pipeline: SwitchboardPipeline;
+  /** Source queues: `ingest` (standard, fed by the topic), `order` and `delivery` (FIFO). */
+  readonly queues: Record<PipelineStage, sqs.Queue>;
+  /** Dead-letter queues of the three source queues, and `subscription` (SNS → ingest failures). */
+  readonly deadLetterQueues: Record<PipelineStage | 'subscription', sqs.Queue>;
+  /** Attach to the roles or users of backends that publish (sns:Publish and, when known, the topic's key). */
   readonly publisherPolicy: iam.ManagedPolicy;
   readonly monitoring: SwitchboardMonitoring;
   /** The token secret this construct generated, when `jwtSecret` was not given. */
@@ -163,27 +71,15 @@ export class Switchboard extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     const throttle = props.throttle ?? { rateLimit: 1000, burstLimit: 500 };
+    const stageName = props.stageName ?? WEBSOCKET_STAGE;
+    const deliveryLanes = props.deliveryLanes ?? DEFAULT_DELIVERY_LANES;
+    const shardSize = props.shardSize ?? DEFAULT_SHARD_SIZE;
+    const deliverMaxConcurrency = props.deliverMaxConcurrency ?? PIPELINE.delivery.maxConcurrency;
+    checkProps(props, { deliveryLanes, shardSize, deliverMaxConcurrency });
 
-    this.table = new dynamodb.Table(this, 'Table', {
-      partitionKey: { name: TABLE_DEFINITION.partitionKey.name, type: dynamodb.AttributeType.STRING },
-      sortKey: { name: TABLE_DEFINITION.sortKey.name, type: dynamodb.AttributeType.STRING },
-      timeToLiveAttribute: TABLE_DEFINITION.timeToLiveAttribute,
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: dynamodb.TableEncryption.AWS_MANAGED,
-      deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
-      removalPolicy,
-    });
-
-    // One customer-managed key for the event topic and the alarm topic: CloudWatch can publish to a
-    // topic encrypted with it (the AWS-managed aws/sns key does not allow that), and backends in
-    // other accounts can be granted it.
-    this.topicKey = new kms.Key(this, 'TopicKey', {
-      description: 'Switchboard: encrypts the event and alarm SNS topics',
-      enableKeyRotation: true,
-      removalPolicy,
-    });
-    this.topic = new sns.Topic(this, 'Topic', { displayName: 'Switchboard events', masterKey: this.topicKey, enforceSSL: true });
+    this.table = switchboardTable(this, props, removalPolicy);
+    this.topicKey = topicKey(this, props, removalPolicy);
+    this.topic = eventTopic(this, props, this.topicKey);
 
     const secret = resolveJwtSecret(this, props.jwtSecret, { removalPolicy, hasJwks: props.jwksUrl !== undefined });
     this.generatedJwtSecret = secret.generated;
@@ -193,88 +89,95 @@ export class Switchboard extends Construct {
       routeSelectionExpression: ROUTE_SELECTION_EXPRESSION,
     });
 
-    const environment: Record<string, string> = {
-      SWITCHBOARD_TABLE_NAME: this.table.tableName,
+    // Only the functions that verify tokens learn where the token secret is, and may read it.
+    const tokenEnvironment: Record<string, string> = {
       ...secret.environment,
       ...(props.jwksUrl !== undefined && { SWITCHBOARD_JWKS_URL: props.jwksUrl }),
       ...(props.jwtIssuer !== undefined && { SWITCHBOARD_JWT_ISSUER: props.jwtIssuer }),
       ...(props.jwtAudience !== undefined && { SWITCHBOARD_JWT_AUDIENCE: props.jwtAudience }),
+    };
+    const environment: Record<string, string> = {
+      SWITCHBOARD_TABLE_NAME: this.table.tableName,
       SWITCHBOARD_RETAIN_EVENTS: String(props.retainEvents ?? 100),
       SWITCHBOARD_RETAIN_SECONDS: String(props.retainSeconds ?? 300),
       SWITCHBOARD_IDEMPOTENCY_SECONDS: String(props.idempotencySeconds ?? 3600),
       SWITCHBOARD_POST_CONCURRENCY: String(props.postConcurrency ?? 64),
       SWITCHBOARD_CORS_ORIGINS: (props.corsOrigins ?? ['*']).join(','),
-      // https://{apiId}.execute-api.{region}.amazonaws.com/prod, built from the API id rather than
+      // https://{apiId}.execute-api.{region}.amazonaws.com/{stage}, built from the API id rather than
       // the stage so the functions do not wait for the stage.
-      SWITCHBOARD_WS_MANAGEMENT_ENDPOINT: `https://${this.webSocketApi.apiId}.execute-api.${Stack.of(this).region}.${Stack.of(this).urlSuffix}/${WEBSOCKET_STAGE}`,
+      SWITCHBOARD_WS_MANAGEMENT_ENDPOINT: `https://${this.webSocketApi.apiId}.execute-api.${Stack.of(this).region}.${Stack.of(this).urlSuffix}/${stageName}`,
       ...(props.channelRules !== undefined && { SWITCHBOARD_CHANNEL_RULES: props.channelRules }),
+      // Every function knows the lane layout; the pipeline adds each consumer's queue URLs.
+      [PIPELINE_ENV.lanes]: String(deliveryLanes),
+      [PIPELINE_ENV.shardSize]: String(shardSize),
     };
-    checkConfiguration(environment, props);
+    checkConfiguration({ ...environment, ...tokenEnvironment }, props);
 
-    this.subscriptionDeadLetterQueue = deadLetterQueue(this, 'FanoutSubscriptionDlq');
-    this.fanoutFailureQueue = deadLetterQueue(this, 'FanoutFailureQueue');
-
-    const reserved = props.fanoutReservedConcurrency ?? 20;
-    const make = (name: FunctionName, extra: Partial<lambda.FunctionProps> = {}) =>
-      this.lambdaFunction(name, { environment, logRetention, removalPolicy, memorySize: props.memorySize ?? 512, ...extra });
-    this.functions = {
-      connect: make('connect'),
-      disconnect: make('disconnect'),
-      message: make('message'),
-      http: make('http'),
-      sequencer: make('sequencer'),
-      deliver: make('deliver'),
-      fanout: make('fanout', {
-        memorySize: props.fanoutMemorySize ?? 1024,
-        timeout: Duration.minutes(2),
-        reservedConcurrentExecutions: reserved === false ? undefined : reserved,
-        retryAttempts: 2,
-        maxEventAge: Duration.hours(6),
-        onFailure: new SqsDestination(this.fanoutFailureQueue),
-      }),
-    };
+    const make = (name: FunctionName) =>
+      switchboardFunction(this, name, {
+        environment: { ...environment, ...(TOKEN_READERS.includes(name) ? tokenEnvironment : { SWITCHBOARD_VERIFIES_TOKENS: 'false' }) },
+        logRetention: props.functions?.[name]?.logRetention ?? logRetention,
+        removalPolicy,
+        memorySize: props.functions?.[name]?.memorySize ?? FUNCTION_SETTINGS[name].memoryMb,
+      });
+    this.functions = Object.fromEntries(FUNCTIONS.map((name) => [name, make(name)])) as Record<FunctionName, lambda.Function>;
 
     // Least privilege: exactly the DynamoDB calls each handler makes (shared/store/*). Transactional
-    // Put/Update/Delete items are authorised as PutItem/UpdateItem/DeleteItem; ConditionCheckItem is
-    // needed only for ConditionCheck items, which no transaction here contains.
+    // items are authorised one by one, as PutItem/UpdateItem/DeleteItem/ConditionCheckItem. The
+    // fanout only validates and forwards to the order queue: no table access.
     const tableActions: Record<FunctionName, string[]> = {
       connect: ['PutItem', 'BatchWriteItem', 'UpdateItem'],
       disconnect: ['Query', 'DeleteItem', 'BatchWriteItem', 'UpdateItem'],
       message: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'],
-      fanout: ['PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'BatchWriteItem'],
-      sequencer: ['BatchGetItem', 'PutItem', 'UpdateItem', 'Query'],
-      deliver: ['Query', 'DeleteItem', 'BatchWriteItem', 'UpdateItem'],
+      fanout: [],
+      sequencer: ['PutItem', 'UpdateItem', 'ConditionCheckItem', 'BatchGetItem', 'Query', 'GetItem'],
+      deliver: ['Query', 'DeleteItem', 'BatchWriteItem', 'UpdateItem', 'GetItem'],
       http: ['GetItem', 'Query', 'BatchGetItem'],
     };
     for (const name of FUNCTIONS) {
       const fn = this.functions[name];
-      fn.addToRolePolicy(new iam.PolicyStatement({ actions: tableActions[name].map((a) => `dynamodb:${a}`), resources: [this.table.tableArn] }));
-      secret.grantRead(fn);
+      if (tableActions[name].length > 0) {
+        fn.addToRolePolicy(new iam.PolicyStatement({ actions: tableActions[name].map((a) => `dynamodb:${a}`), resources: [this.table.tableArn] }));
+        grantTableKey(this.table, fn);
+      }
+      if (TOKEN_READERS.includes(name)) secret.grantRead(fn);
     }
-    // Frames go out through the management API of this API's prod stage only (posts; nothing here
-    // reads or deletes connections through it).
-    const connectionsArn = Stack.of(this).formatArn({ service: 'execute-api', resource: this.webSocketApi.apiId, resourceName: `${WEBSOCKET_STAGE}/POST/@connections/*` });
-    for (const fn of [this.functions.message, this.functions.fanout]) {
+    // Frames go out through the management API of this API's stage only (posts; nothing here reads
+    // or deletes connections through it): `message` answers clients, `deliver` posts events.
+    const connectionsArn = Stack.of(this).formatArn({ service: 'execute-api', resource: this.webSocketApi.apiId, resourceName: `${stageName}/POST/@connections/*` });
+    for (const fn of [this.functions.message, this.functions.deliver]) {
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['execute-api:ManageConnections'], resources: [connectionsArn] }));
       Validations.of(fn.role!).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::${nagArn(this, connectionsArn)}]`,
+        id: `AwsSolutions-IAM5[Resource::${nagResourceId(Stack.of(this).resolve(connectionsArn))}]`,
         reason:
-          "Connection ids are created by API Gateway at run time, so the grant names the @connections path of this API's prod stage, for POST only; " +
+          "Connection ids are created by API Gateway at run time, so the grant names the @connections path of this API's stage, for POST only; " +
           'the trailing * stands for the connection id and nothing wider.',
       });
     }
 
-    this.topic.addSubscription(new subscriptions.LambdaSubscription(this.functions.fanout, { deadLetterQueue: this.subscriptionDeadLetterQueue }));
+    this.pipeline = new SwitchboardPipeline(this, 'Pipeline', { topic: this.topic, functions: this.functions, deliverMaxConcurrency, removalPolicy });
+    this.queues = this.pipeline.queues;
+    this.deadLetterQueues = this.pipeline.deadLetterQueues;
 
-    const webSocketAccessLogs = new logs.LogGroup(this, 'WebSocketAccessLogs', { retention: logRetention, removalPolicy });
+    const accountRole = props.apiGatewayCloudWatchRole ?? 'create';
+    if (!['create', 'existing', 'none'].includes(accountRole)) throw new Error(`Switchboard: apiGatewayCloudWatchRole must be 'create', 'existing' or 'none', got ${JSON.stringify(accountRole)}`);
+    const webSocketAccessLogs = accountRole === 'none' ? undefined : new logs.LogGroup(this, 'WebSocketAccessLogs', { retention: logRetention, removalPolicy });
     this.webSocketStage = new apigwv2.WebSocketStage(this, 'WebSocketStage', {
       webSocketApi: this.webSocketApi,
-      stageName: WEBSOCKET_STAGE,
+      stageName,
       autoDeploy: true,
       throttle,
-      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(webSocketAccessLogs), format: accessLogFormat({ eventType: '$context.eventType', connectionId: '$context.connectionId', integrationLatency: '$context.integration.latency' }) },
+      ...(webSocketAccessLogs && {
+        accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(webSocketAccessLogs), format: accessLogFormat({ eventType: '$context.eventType', connectionId: '$context.connectionId', integrationLatency: '$context.integration.latency' }) },
+      }),
     });
-    if (props.apiGatewayCloudWatchRole ?? true) this.webSocketStage.node.addDependency(this.apiGatewayAccountLogging());
+    if (accountRole === 'create') this.webSocketStage.node.addDependency(this.apiGatewayAccountLogging());
+    if (accountRole === 'none') {
+      Validations.of(this.webSocketStage).acknowledge({
+        id: 'AwsSolutions-APIG1',
+        reason: "Access logging of the WebSocket stage was turned off on purpose (apiGatewayCloudWatchRole: 'none'): it needs an account-wide API Gateway logging role this deployment may not set.",
+      });
+    }
 
     // One integration per function, shared by every route it serves (the route table decides).
     const wsIntegrations = new Map<FunctionName, WebSocketLambdaIntegration>();
@@ -303,6 +206,10 @@ export class Switchboard extends Construct {
     });
     const httpIntegration = new HttpLambdaIntegration('HttpIntegration', this.functions.http);
     for (const route of HTTP_ROUTES) {
+      if (route === '$default') {
+        new apigwv2.HttpRoute(this.httpApi, 'DefaultRoute', { httpApi: this.httpApi, routeKey: apigwv2.HttpRouteKey.DEFAULT, integration: httpIntegration });
+        continue;
+      }
       const [method, routePath] = route.split(' ') as [string, string];
       this.httpApi.addRoutes({ path: routePath, methods: [method as apigwv2.HttpMethod], integration: httpIntegration });
     }
@@ -318,79 +225,28 @@ export class Switchboard extends Construct {
       });
     }
 
+    // Publishing to a KMS-encrypted topic needs the publisher to use the key, when we know it.
+    const publisherKey = this.topic.masterKey;
     this.publisherPolicy = new iam.ManagedPolicy(this, 'PublisherPolicy', {
       description: 'Switchboard: lets a backend publish events to the topic (attach to its role or user)',
       statements: [
         new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [this.topic.topicArn] }),
-        // Publishing to a KMS-encrypted topic needs the publisher to use the key.
-        new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [this.topicKey.keyArn] }),
+        ...(publisherKey ? [new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [publisherKey.keyArn] })] : []),
       ],
     });
 
     this.monitoring = new SwitchboardMonitoring(this, 'Monitoring', {
       functions: this.functions,
-      deadLetterQueues: { SubscriptionDlq: this.subscriptionDeadLetterQueue, FanoutFailureQueue: this.fanoutFailureQueue },
+      queues: this.queues,
+      deadLetterQueues: this.deadLetterQueues,
       topic: this.topic,
       topicKey: this.topicKey,
       webSocketApi: this.webSocketApi,
-      webSocketStage: WEBSOCKET_STAGE,
+      webSocketStage: stageName,
       httpApi: this.httpApi,
-      alarmTopic: props.alarmTopic,
+      alarmTopic: props.existingAlarmTopic,
       alarmEmail: props.alarmEmail,
     });
-  }
-
-  /**
-   * One function per entry point in FUNCTIONS: Node.js 22 on arm64, bundled by the locally
-   * installed esbuild (no Docker), with its own role (no managed policies) and log group.
-   */
-  private lambdaFunction(
-    name: FunctionName,
-    opts: Partial<lambda.FunctionProps> & { environment: Record<string, string>; logRetention: logs.RetentionDays; removalPolicy: RemovalPolicy },
-  ): NodejsFunction {
-    const { logRetention, removalPolicy, environment, ...rest } = opts;
-    const id = pascal(name);
-    const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention: logRetention, removalPolicy });
-    const role = new iam.Role(this, `${id}Role`, {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `Switchboard ${name} function`,
-    });
-    // Instead of AWSLambdaBasicExecutionRole (logs in any group): write to this function's group only.
-    logGroup.grantWrite(role);
-    const fn = new NodejsFunction(this, `${id}Function`, {
-      entry: path.join(REPO_ROOT, 'functions', `${name}.ts`),
-      handler: 'handler',
-      description: `Switchboard ${name}`,
-      runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: lambda.Architecture.ARM_64,
-      timeout: Duration.seconds(10),
-      role,
-      logGroup,
-      loggingFormat: lambda.LoggingFormat.JSON,
-      environment: { ...environment, NODE_OPTIONS: '--enable-source-maps' },
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
-      bundling: {
-        forceDockerBundling: false,
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        target: 'node22',
-        format: OutputFormat.CJS,
-        // ESM builds of the AWS SDK tree-shake better. The SDK is bundled (not taken from the
-        // runtime) so Lambda runs the versions package-lock.json pins and the tests ran.
-        mainFields: ['module', 'main'],
-        externalModules: [],
-      },
-      ...rest,
-    });
-    Validations.of(fn).acknowledge({
-      id: 'AwsSolutions-L1',
-      reason:
-        'Node.js 22 is the runtime this project targets (design.md) and the esbuild target of its bundles; it is a supported Lambda runtime that AWS ' +
-        'keeps patched until its announced deprecation. Moving to Node.js 24 is a deliberate change made with its own test run, not a silent upgrade.',
-    });
-    return fn;
   }
 
   /**
@@ -412,18 +268,12 @@ export class Switchboard extends Construct {
     });
     const account = new apigw.CfnAccount(this, 'ApiGatewayAccount', { cloudWatchRoleArn: role.roleArn });
     account.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    Annotations.of(account).addInfo(
+      "Switchboard sets this account and region's API Gateway CloudWatch Logs role (apiGatewayCloudWatchRole: 'create'), replacing any role set before; " +
+        "use 'existing' if the account already has one, or 'none' for no WebSocket access logs (docs/deploy.md).",
+    );
     return account;
   }
-}
-
-/** Encrypted (SQS-managed keys, which SNS can write to without a key policy), TLS-only, 14 days. */
-function deadLetterQueue(scope: Construct, id: string): sqs.Queue {
-  const queue = new sqs.Queue(scope, id, { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
-  Validations.of(queue).acknowledge({
-    id: 'AwsSolutions-SQS3',
-    reason: 'This queue is itself a dead-letter queue (SNS subscription DLQ or Lambda on-failure destination); an alarm fires when it holds a message.',
-  });
-  return queue;
 }
 
 /** Fails synth, not the first cold start, on a configuration the functions would refuse. */
@@ -432,11 +282,6 @@ function checkConfiguration(environment: Record<string, string>, props: Switchbo
   if (props.jwksUrl !== undefined && Token.isUnresolved(props.jwksUrl)) env.SWITCHBOARD_JWKS_URL = 'https://resolved-at-deploy.invalid';
   loadConfig(env);
   if (props.channelRules !== undefined && !Token.isUnresolved(props.channelRules)) parseChannelRules(props.channelRules);
-}
-
-/** How cdk-nag prints a resource in a finding id: references as `<LogicalId>`, pseudo parameters as `<AWS::Region>`. */
-function nagArn(scope: Construct, arn: string): string {
-  return flattenCfnReference(Stack.of(scope).resolve(arn));
 }
 
 function pascal(name: string): string {

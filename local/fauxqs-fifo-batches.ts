@@ -8,11 +8,19 @@ import { pathToFileURL } from 'node:url';
  * ID as possible"). With one order group, that would make the local sequencer take events one at a
  * time — slower than AWS, not faithful. This wraps fauxqs's FIFO dequeue so one receive takes, in
  * order, up to the requested count from each group that was unlocked when the receive began.
+ *
+ * It also returns messages to their group in order: fauxqs puts each message whose visibility ends
+ * (ChangeMessageVisibility 0, or the timeout) at the FRONT of its group, one by one, so a failed
+ * batch of three comes back reversed. SQS keeps a group's order; so does this, by sequence number.
  * Checked by test/integration/sqs-fifo-batches.test.ts; fauxqs is pinned in package.json.
  */
 interface FifoQueue {
   fifoLockedGroups: Map<string, number>;
+  fifoMessages: Map<string, { sequenceNumber?: string }[]>;
+  isFifo(): boolean;
   dequeueFifo(maxCount: number, visibilityTimeout: number | undefined, dlqResolver: unknown): unknown[];
+  changeVisibility(receiptHandle: string, timeoutSeconds: number): void;
+  processTimers(): void;
 }
 
 let patched = false;
@@ -37,6 +45,20 @@ export async function enableFifoBatches(): Promise<void> {
       out.push(...got);
     }
     return out;
+  };
+  const inOrder = function (this: FifoQueue) {
+    if (!this.isFifo()) return;
+    for (const group of this.fifoMessages.values()) group.sort((a, b) => (a.sequenceNumber ?? '').localeCompare(b.sequenceNumber ?? ''));
+  };
+  const changeVisibility = mod.SqsQueue.prototype.changeVisibility;
+  mod.SqsQueue.prototype.changeVisibility = function (this: FifoQueue, receiptHandle, timeoutSeconds) {
+    changeVisibility.call(this, receiptHandle, timeoutSeconds);
+    if (timeoutSeconds === 0) inOrder.call(this);
+  };
+  const processTimers = mod.SqsQueue.prototype.processTimers;
+  mod.SqsQueue.prototype.processTimers = function (this: FifoQueue) {
+    processTimers.call(this);
+    inOrder.call(this);
   };
   patched = true;
 }

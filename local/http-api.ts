@@ -11,8 +11,10 @@ import type { LambdaHandler } from './ws-gateway';
 
 /**
  * The local API Gateway HTTP API: the routes of HTTP_ROUTES go to the http handler as payload 2.0
- * events; any other GET serves a static file from `publicDir` (the demo page); anything else is
- * API Gateway's own `404 {"message":"Not Found"}`. The handler runs through local/lambda-invoker.ts
+ * events. Local-only extras come first for what no route matches: mounted extensions (the demo
+ * backend), then, for GET and HEAD, a static file from `publicDir` (the demo page). Anything left
+ * goes to the `$default` route, i.e. to the http handler as on AWS, which answers the contract's
+ * 404 `not_found` with CORS headers (protocol §5). The handler runs through local/lambda-invoker.ts
  * `invoke`, so the http function's timeout (shared/pipeline.ts FUNCTION_SETTINGS) is enforced; a
  * handler that throws or times out answers what an HTTP API answers for a failed integration:
  * `500 {"message":"Internal Server Error"}`.
@@ -76,7 +78,7 @@ function compile(routeKey: string): CompiledRoute {
   return { routeKey, method, regex: new RegExp(`^${pattern}$`), params, specificity: routePath.replace(/\{[^}]+\}/g, '').length, greedy };
 }
 
-const COMPILED = HTTP_ROUTES.map(compile).sort((a, b) => Number(a.greedy) - Number(b.greedy) || b.specificity - a.specificity);
+const COMPILED = HTTP_ROUTES.filter((r) => r !== '$default').map(compile).sort((a, b) => Number(a.greedy) - Number(b.greedy) || b.specificity - a.specificity);
 
 /** The HTTP API route a request matches, with its path parameters (decoded), as API Gateway picks it. */
 export function matchHttpRoute(method: string, rawPath: string): RouteMatch | undefined {
@@ -115,19 +117,17 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<LocalHttpApi> 
     }
     const body = await readBody(req);
     if (body === undefined) return send(res, 413, { 'content-type': 'application/json' }, JSON.stringify({ message: 'Request Entity Too Large' }));
-    if (route) {
-      const event = httpV2Event(api, { method, rawUrl, headers: req.headers, sourceIp: normalizeIp(req.socket.remoteAddress), protocol: `HTTP/${req.httpVersion}`, body }, route);
-      let result: unknown;
-      try {
-        result = await invoke(opts.handler, event, { fn: 'http', timeoutMs: opts.timeoutMs });
-      } catch (err) {
-        log('warn', `http handler failed: ${(err as Error)?.message ?? String(err)}`);
-        return send(res, 500, { 'content-type': 'application/json' }, JSON.stringify({ message: 'Internal Server Error' }));
-      }
-      return sendLambdaResult(res, result, method === 'HEAD');
+    if (!route && (method === 'GET' || method === 'HEAD') && serveStatic(res, publicDir, rawPath, method === 'HEAD')) return;
+    // What no route matches goes to `$default` (HTTP_ROUTES), served by the same http handler.
+    const event = httpV2Event(api, { method, rawUrl, headers: req.headers, sourceIp: normalizeIp(req.socket.remoteAddress), protocol: `HTTP/${req.httpVersion}`, body }, route ?? { routeKey: '$default' });
+    let result: unknown;
+    try {
+      result = await invoke(opts.handler, event, { fn: 'http', timeoutMs: opts.timeoutMs });
+    } catch (err) {
+      log('warn', `http handler failed: ${(err as Error)?.message ?? String(err)}`);
+      return send(res, 500, { 'content-type': 'application/json' }, JSON.stringify({ message: 'Internal Server Error' }));
     }
-    if (method === 'GET' || method === 'HEAD') return serveStatic(res, publicDir, rawPath, method === 'HEAD');
-    send(res, 404, { 'content-type': 'application/json' }, JSON.stringify({ message: 'Not Found' }));
+    sendLambdaResult(res, result, method === 'HEAD');
   }
 
   const port = await listen(server, opts.port, host, 'HTTP_PORT');
@@ -170,22 +170,21 @@ const CONTENT_TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
-function serveStatic(res: http.ServerResponse, publicDir: string, rawPath: string, headOnly: boolean): void {
+/** Serves a file of the public directory; false when there is none (nothing is sent then). */
+function serveStatic(res: http.ServerResponse, publicDir: string, rawPath: string, headOnly: boolean): boolean {
   const rel = safeDecode(rawPath);
   let file = path.resolve(publicDir, `.${rel.endsWith('/') ? `${rel}index.html` : rel}`);
   // Never serve anything outside the public directory.
-  if (file !== publicDir && !file.startsWith(publicDir + path.sep)) return notFound(res);
+  if (file !== publicDir && !file.startsWith(publicDir + path.sep)) return false;
+  let body: Buffer;
   try {
     if (fs.statSync(file).isDirectory()) file = path.join(file, 'index.html');
-    const body = fs.readFileSync(file);
-    send(res, 200, { 'content-type': CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream', 'cache-control': 'no-cache' }, headOnly ? Buffer.alloc(0) : body);
+    body = fs.readFileSync(file);
   } catch {
-    notFound(res);
+    return false;
   }
-}
-
-function notFound(res: http.ServerResponse): void {
-  send(res, 404, { 'content-type': 'application/json' }, JSON.stringify({ message: 'Not Found' }));
+  send(res, 200, { 'content-type': CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream', 'cache-control': 'no-cache' }, headOnly ? Buffer.alloc(0) : body);
+  return true;
 }
 
 function send(res: http.ServerResponse, status: number, headers: Record<string, string | string[]>, body: string | Buffer): void {

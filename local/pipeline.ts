@@ -48,10 +48,12 @@ export type PipelineEvent =
   | { type: 'fanout'; messageId: string; outcome: 'ok'; attempt: number }
   | { type: 'fanout'; messageId: string; outcome: 'failed' | 'parked'; attempt: number; error: string }
   | { type: 'invocation'; fn: string; outcome: 'error'; records: number; error: string }
+  /** An invocation reported records as failed (they come back for a retry). */
+  | { type: 'retried'; fn: string; records: number; at: number }
   /** A sequencer invocation finished: these event ids are recorded (seqs, history) and handed to the lanes. */
   | { type: 'sequenced'; ids: string[] }
   /** A deliver invocation finished these lane messages (posts made or skipped; 410 connections removed). */
-  | { type: 'delivered'; ids: string[] };
+  | { type: 'delivered'; ids: string[]; at: number };
 
 export interface QueuePair {
   url: string;
@@ -134,6 +136,7 @@ export async function startPipeline(opts: PipelineOptions): Promise<LocalPipelin
       return;
     }
     const failures = batchItemFailures(result, messages);
+    if (failures.size > 0) emit({ type: 'retried', fn: stage.fn, records: failures.size, at: Date.now() });
     const done = messages.filter((m) => !failures.has(m.MessageId as string));
     for (let i = 0; i < done.length; i += 10) {
       await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queue.url, Entries: done.slice(i, i + 10).map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle as string })) }));
@@ -141,7 +144,7 @@ export async function startPipeline(opts: PipelineOptions): Promise<LocalPipelin
     if (stage.fn === 'fanout') {
       for (const m of messages) emitFanout(m, stage, failures.has(m.MessageId as string) ? 'failed' : 'ok', 'reported as a batch item failure');
     }
-    if (stage.fn === 'deliver') emit({ type: 'delivered', ids: done.flatMap((m) => laneEventIds(m.Body)) });
+    if (stage.fn === 'deliver') emit({ type: 'delivered', ids: done.flatMap((m) => laneEventIds(m.Body)), at: Date.now() });
     if (stage.fn === 'sequencer') emit({ type: 'sequenced', ids: done.map((m) => eventIdOf(m.Body)).filter((id): id is string => id !== undefined) });
   }
 

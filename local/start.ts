@@ -115,7 +115,7 @@ async function main(): Promise<void> {
   const readyMs = Math.round(performance.now());
 
   if (hooks) {
-    process.send?.({ type: 'ready', endpoints, dlqUrl: runtime.pipeline.queues.ingest.dlqUrl, dlqUrls: Object.values(runtime.pipeline.queues).map((q) => q.dlqUrl), routes: runtime.gateway.routes, readyMs });
+    process.send?.({ type: 'ready', endpoints, dlqUrl: runtime.pipeline.queues.ingest.dlqUrl, dlqUrls: Object.values(runtime.pipeline.queues).map((q) => q.dlqUrl), queueUrls: Object.values(runtime.pipeline.queues).map((q) => q.url), routes: runtime.gateway.routes, readyMs });
     const rt = runtime;
     process.on('message', (m: ParentMessage) => {
       if (m.type === 'vanish') process.send?.({ type: 'reply', requestId: m.requestId, ok: rt.gateway.vanish(m.connectionId ?? '') });
@@ -151,7 +151,7 @@ async function banner(runtime: LocalRuntime, file: string, readyMs: number, faul
     '',
     'Watch events:   npm run tail -- --role admin --channels admin',
     `Publish one:    npm run publish -- --channels admin --event hello --data '{"hi":1}'`,
-    'Make a token:   npm run token -- --sub u1 --role specialist --specialist-id 2',
+    'Make a token:   TOKEN=$(npm run -s token -- --sub u1 --role specialist --specialist-id 2)',
     '',
     'Ctrl-C stops everything.',
     '',

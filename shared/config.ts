@@ -115,13 +115,16 @@ export function loadConfig(env: Env = process.env): Config {
     deliveryQueueUrl: r.str(PIPELINE_ENV.deliveryQueueUrl),
     lanes: r.int(PIPELINE_ENV.lanes, DEFAULT_DELIVERY_LANES, 1, 1000),
     shardSize: r.int(PIPELINE_ENV.shardSize, DEFAULT_SHARD_SIZE, 1, 2000),
-    // 3 s: a healthy post answers in milliseconds; a hung one must not hold its lane for long.
-    postTimeoutMs: r.int('SWITCHBOARD_POST_TIMEOUT_MS', 3000, 100, 60_000),
+    // 1 s: a healthy post answers in tens of milliseconds; a hung one must not hold its lane for long.
+    postTimeoutMs: r.int('SWITCHBOARD_POST_TIMEOUT_MS', 1000, 100, 60_000),
     // 1 s: a buffer-full (429) client gets a second to drain before this event is skipped for it.
     retryBudgetMs: r.int('SWITCHBOARD_RETRY_BUDGET_MS', 1000, 0, 60_000),
     retryBaseSeconds: r.int('SWITCHBOARD_RETRY_BASE_SECONDS', 1, 0, 30),
   };
-  if (!config.jwtSecret && !config.jwtSecretArn && !config.jwtSecretParameter && !config.jwksUrl) {
+  // The AWS stack gives a token source only to the functions that verify tokens (connect, http) and
+  // marks the others with SWITCHBOARD_VERIFIES_TOKENS=false, so they neither need nor read one.
+  const verifiesTokens = r.str('SWITCHBOARD_VERIFIES_TOKENS') !== 'false';
+  if (verifiesTokens && !config.jwtSecret && !config.jwtSecretArn && !config.jwtSecretParameter && !config.jwksUrl) {
     r.problems.push(
       'set SWITCHBOARD_JWT_SECRET (HS256 shared secret), SWITCHBOARD_JWT_SECRET_ARN / SWITCHBOARD_JWT_SECRET_PARAMETER (where to read it) or SWITCHBOARD_JWKS_URL (RS256/ES256 keys)',
     );
@@ -147,7 +150,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     corsOrigins: ['*'],
     lanes: DEFAULT_DELIVERY_LANES,
     shardSize: DEFAULT_SHARD_SIZE,
-    postTimeoutMs: 3000,
+    postTimeoutMs: 1000,
     retryBudgetMs: 1000,
     retryBaseSeconds: 0,
     ...overrides,

@@ -11,22 +11,26 @@ import { errorDetails } from './telemetry';
 /** Delivery-queue records → posts; connections that answered 410 are removed afterwards. */
 export async function deliverRecords(rt: Runtime, records: readonly SqsRecord[], deadline: number): Promise<BatchOutcome> {
   const messages: LaneMessage[] = [];
+  const retried: boolean[] = [];
   for (const r of records) {
     const m = parseLaneMessage(r.body);
-    if (m) messages.push(m);
-    else {
+    if (m) {
+      messages.push(m);
+      retried.push(Number(r.attributes?.ApproximateReceiveCount ?? '1') > 1);
+    } else {
       rt.log.error('dropped a delivery-queue message that is not a lane message', { sqsMessageId: r.messageId });
       rt.metrics.count('InvalidMessage');
     }
   }
   const poster = rt.poster(managementEndpointFor(rt.config.managementEndpoint, undefined, undefined));
-  const report = await deliverLanes(poster, messages, laneDeliveryOptions(rt.config, deadline));
+  const report = await deliverLanes(poster, messages, laneDeliveryOptions(rt.config, deadline), retried);
+  const counting = report.delivered > 0 ? addStats(rt.db, { delivered: report.delivered }).catch((err: unknown) => rt.log.warn('could not update stats', errorDetails(err))) : Promise.resolve();
   const cleaned = await removeGone(rt, report.gone);
+  await counting;
   rt.metrics.count('Delivered', report.delivered);
   if (report.skipped) rt.metrics.count('SkippedDeliveries', report.skipped);
   if (report.gone.length) rt.metrics.count('GoneConnections', report.gone.length);
   rt.log.info('delivered', { ...report, gone: report.gone.length, cleaned });
-  if (report.delivered > 0) await addStats(rt.db, { delivered: report.delivered }).catch((err: unknown) => rt.log.warn('could not update stats', errorDetails(err)));
   // Out of time before every post was tried: the whole batch comes back (repeats carry the same ids).
   return { failed: report.unfinished > 0 ? new Set(records.map((r) => r.messageId)) : new Set() };
 }

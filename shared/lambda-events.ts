@@ -21,21 +21,6 @@ export const webSocketEventSchema = z.object({
 });
 export type WebSocketEvent = z.infer<typeof webSocketEventSchema>;
 
-export const snsEventSchema = z.object({
-  Records: z.array(
-    z.object({
-      EventSource: z.optional(z.string()),
-      Sns: z.object({
-        MessageId: z.string(),
-        Message: z.string(),
-        TopicArn: z.optional(z.string()),
-        Timestamp: z.optional(z.string()),
-      }),
-    }),
-  ),
-});
-export type SnsEvent = z.infer<typeof snsEventSchema>;
-
 export const httpEventSchema = z.object({
   version: z.optional(z.literal('2.0')),
   rawPath: z.string(),

@@ -34,6 +34,8 @@ export interface LaneDeliveryReport {
   gone: string[];
   /** Posts not made because the deadline came first: the batch must be retried. */
   unfinished: number;
+  /** Frames this container had posted already (a retried batch resuming). */
+  alreadyPosted: number;
 }
 
 export class UnexpectedPostError extends Error {
@@ -51,20 +53,57 @@ export function laneDeliveryOptions(config: Pick<Config, 'postConcurrency' | 're
   return { concurrency: config.postConcurrency, retryBudgetMs: config.retryBudgetMs, deadline };
 }
 
-export async function deliverLanes(poster: Poster, messages: readonly LaneMessage[], opts: LaneDeliveryOptions): Promise<LaneDeliveryReport> {
+/**
+ * What this container last posted to each connection (its frame's seqs). A frame at or below it is
+ * not posted again: a retried batch resumes where it left off instead of repeating (or, worse,
+ * posting an older frame after a newer one). Bounded; a container that has not seen the connection
+ * falls back to the rule for retried messages below.
+ */
+const lastPosted = new Map<string, Record<string, number>>();
+const LAST_POSTED_LIMIT = 100_000;
+
+function remember(connectionId: string, seqs: Record<string, number>): void {
+  lastPosted.delete(connectionId);
+  lastPosted.set(connectionId, seqs);
+  if (lastPosted.size > LAST_POSTED_LIMIT) lastPosted.delete(lastPosted.keys().next().value as string);
+}
+
+function alreadyPosted(connectionId: string, seqs: Record<string, number>): boolean {
+  const last = lastPosted.get(connectionId);
+  return last !== undefined && Object.entries(seqs).some(([c, s]) => last[c] !== undefined && s <= (last[c] as number));
+}
+
+/**
+ * `retried[i]` marks a message that was delivered (in part) before: an invocation that failed or ran
+ * out of time after posting. Such a message may hold frames a connection never got, older than ones
+ * it did get; posting them now would break its seq order. So of the frames from retried messages, a
+ * connection gets only its newest one (a repeat at worst, same id); what it lacks below that it
+ * sees as a gap and recovers with `since`.
+ */
+export async function deliverLanes(poster: Poster, messages: readonly LaneMessage[], opts: LaneDeliveryOptions, retried: readonly boolean[] = []): Promise<LaneDeliveryReport> {
   const now = opts.now ?? Date.now;
   const sleep = opts.sleep ?? realSleep;
-  const perConnection = new Map<string, { frame: string; fresh: boolean }[]>();
-  for (const m of messages) {
+  const perConnection = new Map<string, { frame: string; seqs: Record<string, number>; fresh: boolean; retried: boolean }[]>();
+  let resumed = 0;
+  messages.forEach((m, i) => {
     for (const e of m.events) {
       for (const [connectionId, seqs, fresh] of e.targets) {
+        if (alreadyPosted(connectionId, seqs)) {
+          resumed++;
+          continue;
+        }
         let list = perConnection.get(connectionId);
         if (!list) perConnection.set(connectionId, (list = []));
-        list.push({ frame: eventFrame(e.head, seqs), fresh: fresh === 1 });
+        list.push({ frame: eventFrame(e.head, seqs), seqs, fresh: fresh === 1, retried: retried[i] === true });
       }
     }
+  });
+  for (const [connectionId, list] of perConnection) {
+    if (lastPosted.has(connectionId)) continue; // this container knows where it left off
+    const lastRetried = list.map((f) => f.retried).lastIndexOf(true);
+    if (lastRetried > 0) perConnection.set(connectionId, list.filter((f, k) => !f.retried || k === lastRetried));
   }
-  const report: LaneDeliveryReport = { connections: perConnection.size, frames: 0, delivered: 0, skipped: 0, posts: 0, retries: 0, gone: [], unfinished: 0 };
+  const report: LaneDeliveryReport = { connections: perConnection.size, frames: 0, delivered: 0, skipped: 0, posts: 0, retries: 0, gone: [], unfinished: 0, alreadyPosted: resumed };
   for (const list of perConnection.values()) report.frames += list.length;
   pruneSlow(now());
 
@@ -72,7 +111,7 @@ export async function deliverLanes(poster: Poster, messages: readonly LaneMessag
     let cooled = (slowUntil.get(connectionId) ?? 0) > now();
     let budgetLeft = cooled ? 0 : opts.retryBudgetMs;
     for (let i = 0; i < frames.length; i++) {
-      const { frame, fresh } = frames[i] as { frame: string; fresh: boolean };
+      const { frame, seqs, fresh } = frames[i] as { frame: string; seqs: Record<string, number>; fresh: boolean; retried: boolean };
       if (now() >= opts.deadline) {
         report.unfinished += frames.length - i;
         return;
@@ -84,6 +123,7 @@ export async function deliverLanes(poster: Poster, messages: readonly LaneMessag
         try {
           await poster.post(connectionId, frame);
           report.delivered++;
+          remember(connectionId, seqs);
           if (cooled) {
             // It reads again: full retries from here on.
             cooled = false;
@@ -128,7 +168,8 @@ function pruneSlow(t: number): void {
   for (const [id, until] of slowUntil) if (until <= t) slowUntil.delete(id);
 }
 
-/** Test hook: forget which connections were slow. */
+/** Test hook: forget which connections were slow and what was posted to them. */
 export function resetSlowConnections(): void {
   slowUntil.clear();
+  lastPosted.clear();
 }

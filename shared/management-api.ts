@@ -45,7 +45,7 @@ const clients = new Map<string, ApiGatewayManagementApiClient>();
  * One client per endpoint per container, over keep-alive sockets. SDK retries are off: the
  * delivery loop retries throttles and 5xx itself, so it can count and bound them.
  */
-export function managementClient(endpoint: string, maxSockets = 64, requestTimeoutMs = 3000): ApiGatewayManagementApiClient {
+export function managementClient(endpoint: string, maxSockets = 64, requestTimeoutMs = 1000): ApiGatewayManagementApiClient {
   const key = `${endpoint} ${maxSockets} ${requestTimeoutMs}`;
   let client = clients.get(key);
   if (!client) {

@@ -42,7 +42,7 @@ export const FUNCTION_SETTINGS: Record<FunctionName, { timeoutSeconds: number; m
   http: { timeoutSeconds: 10, memoryMb: 512 },
   fanout: { timeoutSeconds: 6, memoryMb: 512 },
   sequencer: { timeoutSeconds: 6, memoryMb: 1024 },
-  deliver: { timeoutSeconds: 15, memoryMb: 1024 },
+  deliver: { timeoutSeconds: 10, memoryMb: 1024 },
 };
 
 /** AWS: "set the source queue's visibility timeout to at least six times the function timeout". */

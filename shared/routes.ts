@@ -28,7 +28,11 @@ export type RouteKey = keyof typeof WEBSOCKET_ROUTES;
 export const CLIENT_ACTIONS = ['subscribe', 'unsubscribe', 'ping', 'presence'] as const;
 export type ClientAction = (typeof CLIENT_ACTIONS)[number];
 
-/** HTTP API routes (payload format 2.0), all served by the `http` function. */
+/**
+ * HTTP API routes (payload format 2.0), all served by the `http` function. `$default` catches every
+ * request no other route matches, so an unknown path or method gets the contract's 404 `not_found`
+ * body with CORS headers from the function (protocol §5), not API Gateway's bare `Not Found`.
+ */
 export const HTTP_ROUTES = [
   'GET /health',
   'GET /version',
@@ -37,6 +41,7 @@ export const HTTP_ROUTES = [
   'GET /stats',
   'GET /presence',
   'OPTIONS /{proxy+}',
+  '$default',
 ] as const;
 
 export function routeKeyFor(action: unknown): RouteKey {

@@ -47,12 +47,17 @@ export function runtimeFrom(parts: RuntimeParts): Runtime {
   const clock = parts.clock ?? systemClock;
   const dynamo = withClientMiddleware(parts.dynamo ?? new DynamoDBClient({}));
   const doc = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
+  // Built on first use: a function that never verifies tokens has no token source (see loadConfig).
+  let verifier: TokenVerifier | undefined;
   return {
     config,
     clock,
     db: new Db(doc, config.tableName, clock),
     policy: new ChannelPolicy(config.channelRulesJson ? parseChannelRules(config.channelRulesJson) : undefined),
-    verifier: new TokenVerifier({ secret: parts.jwtSecret ?? config.jwtSecret, jwksUrl: config.jwksUrl, issuer: config.jwtIssuer, audience: config.jwtAudience, clock }),
+    get verifier() {
+      verifier ??= new TokenVerifier({ secret: parts.jwtSecret ?? config.jwtSecret, jwksUrl: config.jwksUrl, issuer: config.jwtIssuer, audience: config.jwtAudience, clock });
+      return verifier;
+    },
     log: parts.log ?? powertoolsLog(),
     metrics: parts.metrics ?? powertoolsMetrics(),
     poster: parts.poster ?? ((endpoint) => new ManagementApiPoster(managementClient(endpoint, config.postConcurrency, config.postTimeoutMs))),

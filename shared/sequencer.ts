@@ -146,12 +146,12 @@ export async function sequence(deps: SequenceDeps, messages: readonly OrderedMes
   });
   lap('resolve');
   const lanes = buildLaneMessages(laneInput, { lanes: config.lanes, shardSize: config.shardSize, maxBytes: MAX_LANE_MESSAGE_BYTES });
+  // The /stats counters move beside the send, not after it: they are not on the event's path.
+  const newChannels = [...new Set(fresh.flatMap((e) => Object.entries(e.seqs).filter(([, s]) => s === 1).map(([c]) => c)))].length;
+  const counting = fresh.length > 0 ? addStats(db, { published: fresh.length, channels: newChannels }).catch(() => undefined) : Promise.resolve();
   report.laneMessages = await sendLanes(deps, lanes);
   lap('send');
-  if (fresh.length > 0) {
-    const newChannels = [...new Set(fresh.flatMap((e) => Object.entries(e.seqs).filter(([, s]) => s === 1).map(([c]) => c)))].length;
-    await addStats(db, { published: fresh.length, channels: newChannels }).catch(() => undefined);
-  }
+  await counting;
   return report;
 }
 

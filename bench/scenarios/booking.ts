@@ -17,9 +17,13 @@ export interface BookingParams {
   connectConcurrency: number;
   /** Seed of the X/Y picks, so runs publish the same sequence. */
   seed: number;
+  /** 3: specialist, workpoint and admin (a booking); 1: only one of them, picked at random. */
+  channelsPerEvent: 1 | 3;
+  /** SWITCHBOARD_LOCAL_FAULTS for the runtime ('' = none). */
+  faults: string;
 }
 
-export const BOOKING_DEFAULTS: BookingParams = { subscribers: 500, rate: 20, seconds: 20, drainSeconds: 15, connectConcurrency: 50, seed: 1 };
+export const BOOKING_DEFAULTS: BookingParams = { subscribers: 500, rate: 20, seconds: 20, drainSeconds: 15, connectConcurrency: 50, seed: 1, channelsPerEvent: 3, faults: '' };
 
 const SPECIALISTS = 200;
 const WORKPOINTS = 30;
@@ -211,7 +215,7 @@ export function expectedDeliveries(subs: Subscriber[], channelsPerEvent: string[
 
 export async function runBooking(p: BookingParams = BOOKING_DEFAULTS): Promise<ScenarioResult> {
   const run = runId();
-  const rt = await spawnLocal({ quiet: true });
+  const rt = await spawnLocal({ quiet: true, env: p.faults ? { SWITCHBOARD_LOCAL_FAULTS: p.faults, SWITCHBOARD_LOCAL_SEED: String(p.seed) } : {} });
   const publisher = snsPublisher(rt.endpoints);
   let subs: Subscriber[] = [];
   try {
@@ -233,7 +237,10 @@ export async function runBooking(p: BookingParams = BOOKING_DEFAULTS): Promise<S
     const random = prng(p.seed);
     const total = Math.round(p.rate * p.seconds);
     const pick = (k: number) => Math.floor(random() * k) + 1;
-    const channelsOf = Array.from({ length: total }, () => [`specialist_${pick(SPECIALISTS)}`, `workpoint_${pick(WORKPOINTS)}`, 'admin']);
+    const channelsOf = Array.from({ length: total }, () => {
+      const all = [`specialist_${pick(SPECIALISTS)}`, `workpoint_${pick(WORKPOINTS)}`, 'admin'];
+      return p.channelsPerEvent === 3 ? all : [all[pick(3) - 1] as string];
+    });
     const expected = expectedDeliveries(subs, channelsOf);
 
     const firstPublishAt = Date.now();

@@ -1,7 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { startDynamoDbLocal } from '../../local/dynamodb-local';
 import { testConfig } from '../../shared/config';
-import { publish } from '../../shared/fanout-engine';
 import { runtimeFrom } from '../../shared/runtime';
 import { ConnectionStore } from '../../shared/store/connections';
 import { createTable } from '../../shared/store/create-table';
@@ -10,6 +9,8 @@ import { RecordingTelemetry } from '../../shared/telemetry';
 import { TestManagementServer } from '../../test/helpers/management-server';
 import { round, type ScenarioResult } from '../lib';
 import { PRICES } from '../prices';
+import { PIPELINE } from '../../shared/pipeline';
+import { runEvent, startSqsHarness } from '../pipeline-harness';
 
 /**
  * DynamoDB requests, capacity units and management-API posts per event, counted by the engine
@@ -42,13 +43,28 @@ export function tabsCost(tabs: number, hours: number, perMillionUsd: number) {
   return { tabs, hoursPerMonth: hours, notShared: row(tabs), shared: row(1) };
 }
 
-function dollars(ops: OpCounts, posts: number, deliveries: number, lambdaMs: number, memoryMb: number) {
+/**
+ * SQS requests per event through the pipeline, with full batches (the busy case): the SNS delivery
+ * into the ingest queue, receive + delete per batch at each stage, the forward to the order queue and
+ * each lane message's send. Lambda invocations: one per batch and stage.
+ */
+function queueCosts(laneMessages: number) {
+  const b = (stage: keyof typeof PIPELINE) => PIPELINE[stage].batchSize;
+  const standard = 1 + 2 / b('ingest');
+  const fifo = 1 / b('ingest') + 2 / b('order') + laneMessages * (1 / b('order') + 2 / b('delivery'));
+  const invocations = 1 / b('ingest') + 1 / b('order') + laneMessages / b('delivery');
+  return { standard, fifo, invocations };
+}
+
+function dollars(ops: OpCounts, posts: number, deliveries: number, lambdaMs: number, memoryMb: number, laneMessages: number) {
   const m = 1e6;
+  const q = queueCosts(laneMessages);
   const perEvent = {
     dynamoDb: (ops.writeUnits * PRICES.dynamoDbPerMillionWriteUnits + ops.readUnits * PRICES.dynamoDbPerMillionReadUnits) / m,
     apiGatewayPosts: (posts * PRICES.apiGatewayWsPerMillionMessages) / m,
     sns: PRICES.snsPerMillionPublishes / m,
-    lambda: PRICES.lambdaPerMillionRequests / m + (lambdaMs / 1000) * (memoryMb / 1024) * PRICES.lambdaArmPerGbSecond,
+    sqs: (q.standard * PRICES.sqsStandardPerMillionRequests + q.fifo * PRICES.sqsFifoPerMillionRequests) / m,
+    lambda: (q.invocations * PRICES.lambdaPerMillionRequests) / m + (lambdaMs / 1000) * (memoryMb / 1024) * PRICES.lambdaArmPerGbSecond,
   };
   const total = Object.values(perEvent).reduce((a, b) => a + b, 0);
   return { perEventUsd: perEvent, perMillionDeliveriesUsd: round((total / deliveries) * m, 3) };
@@ -58,6 +74,7 @@ export async function runOps(p: OpsParams = OPS_DEFAULTS, dynamoEndpoint?: strin
   const ddb = dynamoEndpoint ? undefined : await startDynamoDbLocal();
   const dynamo = new DynamoDBClient({ endpoint: dynamoEndpoint ?? ddb!.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } });
   const mgmt = await new TestManagementServer().start();
+  const sqs = await startSqsHarness();
   const tableName = `bench-ops-${Date.now()}`;
   await createTable(dynamo, tableName);
   const telemetry = new RecordingTelemetry();
@@ -67,11 +84,24 @@ export async function runOps(p: OpsParams = OPS_DEFAULTS, dynamoEndpoint?: strin
   const measure = async (name: string, channels: string[]) => {
     // The first publish creates the channels; the second is the steady state that is reported.
     for (const warm of [true, false]) {
-      const start = performance.now();
-      const r = await publish({ db: rt.db, config: rt.config, poster: rt.poster(mgmt.endpoint), log: rt.log }, { channels, event: 'bench', data: { booking_id: 9 }, id: `${name}-${warm}-${Date.now()}` });
-      const ms = performance.now() - start;
-      if (r.duplicate) throw new Error('unexpected duplicate');
-      if (!warm) shapes.push({ shape: name, deliveries: r.delivery.delivered, posts: r.delivery.posts, ops: r.ops, localMs: round(ms), ...dollars(r.ops, r.delivery.posts, r.delivery.delivered, ms, p.lambdaMemoryMb) });
+      const id = `${name}-${warm}-${Date.now()}`;
+      const r = await runEvent(rt, sqs, { channels, event: 'bench', data: { booking_id: 9 }, id }, `m-${id}`);
+      const ms = r.sequenceMs + r.deliverMs;
+      const writes = r.ops.putRequests + r.ops.updateRequests + r.ops.deleteRequests;
+      if (!warm) {
+        shapes.push({
+          shape: name,
+          deliveries: r.deliveries,
+          posts: r.posts,
+          laneMessages: r.laneMessages,
+          ops: r.ops,
+          // Items written per event: the transaction's items (idempotency record, seq per channel, history per channel) and any other write.
+          itemWritesPerEvent: writes + (r.ops.transactRequests > 0 ? 1 + 2 * channels.length : 0),
+          sqsRequestsPerEvent: queueCosts(r.laneMessages),
+          localMs: round(ms),
+          ...dollars(r.ops, r.posts, r.deliveries, ms, p.lambdaMemoryMb, r.laneMessages),
+        });
+      }
     }
   };
   try {
@@ -87,6 +117,7 @@ export async function runOps(p: OpsParams = OPS_DEFAULTS, dynamoEndpoint?: strin
       await measure(`1 channel × ${n} subscribers`, [`broadcast_${n}`]);
     }
   } finally {
+    await sqs.stop();
     await mgmt.stop();
     dynamo.destroy();
     await ddb?.stop();

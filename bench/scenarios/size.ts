@@ -4,12 +4,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { BUNDLING } from '../../infra/functions';
 import { FUNCTIONS } from '../../shared/routes';
 import { round, type ScenarioResult } from '../lib';
 
 /**
- * Bundle size of each Lambda as the CDK stack ships it (esbuild, minified, AWS SDK bundled in: see
- * infra/switchboard-construct.ts)
+ * Bundle size of each Lambda as the CDK stack ships it (esbuild with the stack's BUNDLING settings,
+ * AWS SDK bundled in: see infra/functions.ts)
  * and of the browser client (min+gzip), and each handler's module init time in a fresh Node process.
  */
 const root = path.join(__dirname, '../..');
@@ -19,7 +20,7 @@ export async function runSize(): Promise<ScenarioResult> {
   const functions: Record<string, unknown>[] = [];
   for (const name of FUNCTIONS) {
     const outfile = path.join(out, `${name}.js`);
-    await build({ entryPoints: [path.join(root, 'functions', `${name}.ts`)], bundle: true, minify: true, platform: 'node', target: 'node22', format: 'cjs', mainFields: ['module', 'main'], outfile, logLevel: 'silent' });
+    await build({ entryPoints: [path.join(root, 'functions', `${name}.ts`)], bundle: true, minify: BUNDLING.minify, platform: 'node', target: BUNDLING.target, format: 'cjs', mainFields: [...BUNDLING.mainFields], outfile, logLevel: 'silent' });
     const bytes = fs.statSync(outfile).size;
     // Init = require() of the self-contained bundle in a fresh Node process.
     const inits: number[] = [];

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
 import { LOCAL_DEV_SECRET } from '../../shared/config';
 import type { LocalEndpoints } from '../runtime';
@@ -74,6 +75,50 @@ export function runCli(name: string, main: () => Promise<void>): void {
     if (process.env.SWITCHBOARD_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     process.exit(err instanceof CliError ? 2 : 1);
   });
+}
+
+/** A CLI's options: parseArgs' own, plus a word on the value for messages. */
+export type CliOptions = Record<string, { type: 'string' | 'boolean'; short?: string; value?: string }>;
+
+/**
+ * parseArgs, with its errors said in our words (one line, then the usage). Node's own texts talk
+ * about "ambiguous" arguments when a value starts with "-" (`--since -1`); here an option that
+ * takes a value and is followed by something that looks like an option is reported with the
+ * value it got, so the option's own check can say what is wrong with it.
+ */
+export function parseCli(options: CliOptions, usage: string, args: string[] = process.argv.slice(2)): Record<string, string | boolean | undefined> {
+  const spec = Object.fromEntries(Object.entries(options).map(([k, o]) => [k, { type: o.type, ...(o.short && { short: o.short }) }]));
+  const fixed: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    const name = arg.startsWith('--') && !arg.includes('=') ? arg.slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === 'string') {
+      const next = args[i + 1];
+      const isOption = next !== undefined && (next === '-h' || (next.startsWith('--') && next.slice(2).split('=')[0]! in options));
+      if (next === undefined || isOption) throw new CliError(`--${name} needs a value${options[name]?.value ? ` (${options[name]?.value})` : ''}\n${usage}`);
+      // A value that starts with "-" is taken as the value, as the user meant it (`--since -1`).
+      fixed.push(`--${name}=${next}`);
+      i++;
+      continue;
+    }
+    fixed.push(arg);
+  }
+  try {
+    return parseArgs({ args: fixed, options: spec, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    const unknown = e.message?.match(/Unknown option '([^']+)'/)?.[1];
+    if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new CliError(`unknown option ${unknown ?? ''}\n${usage}`);
+    const positional = e.message?.match(/Unexpected argument '([^']+)'/)?.[1];
+    if (e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') throw new CliError(`unexpected argument "${positional ?? ''}" (every value follows its --option)\n${usage}`);
+    throw new CliError(`${e.message ?? String(err)}\n${usage}`);
+  }
+}
+
+/** The usage line's option list, from the options themselves: `--help` can never miss one. */
+export function usageOf(command: string, options: CliOptions, lead = ''): string {
+  const parts = Object.entries(options).map(([k, o]) => (o.type === 'boolean' ? `[--${k}]` : `[--${k} ${o.value ?? 'VALUE'}]`));
+  return `usage: ${command}${lead ? ` ${lead}` : ''} ${parts.join(' ')}`;
 }
 
 export function splitList(value: string | undefined): string[] {

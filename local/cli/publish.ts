@@ -1,5 +1,4 @@
-import { parseArgs } from 'node:util';
-import { CliError, endpointsFile, explainNetworkError, readEndpoints, runCli, splitList } from './common';
+import { CliError, endpointsFile, explainNetworkError, parseCli, readEndpoints, runCli, splitList, usageOf, type CliOptions } from './common';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { parsePublishMessage } from '../../shared/publish-message';
 
@@ -12,31 +11,42 @@ import { parsePublishMessage } from '../../shared/publish-message';
  * the region is --region, else the ARN's. `--endpoint URL` (or SWITCHBOARD_SNS_ENDPOINT) points at
  * any SNS-compatible endpoint. `--message '<json>'` sends a raw Message instead of building one.
  */
-const USAGE =
-  "usage: npm run publish -- --channels a,b --event NAME [--data '<json>'] [--id KEY] [--message '<raw json>'] [--topic-arn ARN] [--endpoint URL] [--region R]";
+const OPTIONS = {
+  channels: { type: 'string', value: 'a,b' },
+  event: { type: 'string', value: 'NAME' },
+  data: { type: 'string', value: "'<json>'" },
+  id: { type: 'string', value: 'KEY' },
+  message: { type: 'string', value: "'<raw json>'" },
+  'topic-arn': { type: 'string', value: 'ARN' },
+  endpoint: { type: 'string', value: 'URL' },
+  region: { type: 'string', value: 'REGION' },
+  'endpoints-file': { type: 'string', value: 'FILE' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies CliOptions;
+const USAGE = usageOf('npm run publish --', OPTIONS);
+
+interface PublishFlags {
+  channels?: string;
+  event?: string;
+  data?: string;
+  id?: string;
+  message?: string;
+  'topic-arn'?: string;
+  endpoint?: string;
+  region?: string;
+  'endpoints-file'?: string;
+  help?: boolean;
+}
 
 runCli('publish', async () => {
-  let values;
-  try {
-    values = parseArgs({
-      options: {
-        channels: { type: 'string' },
-        event: { type: 'string' },
-        data: { type: 'string' },
-        id: { type: 'string' },
-        message: { type: 'string' },
-        'topic-arn': { type: 'string' },
-        endpoint: { type: 'string' },
-        region: { type: 'string' },
-        'endpoints-file': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (err) {
-    throw new CliError(`${(err as Error).message}\n${USAGE}`);
-  }
+  const values = parseCli(OPTIONS, USAGE) as PublishFlags;
   if (values.help) return void process.stdout.write(`${USAGE}\n`);
 
+  // --message is the whole Message: the flags that build one would be silently dropped.
+  const building = (['channels', 'event', 'data', 'id'] as const).filter((k) => values[k] !== undefined);
+  if (values.message !== undefined && building.length > 0) {
+    throw new CliError(`--message is the whole message; it cannot be combined with ${building.map((k) => `--${k}`).join(', ')} (put them inside the JSON, or drop --message)`);
+  }
   const message = values.message ?? buildMessage(values);
   // Say here what the fanout would reject, instead of publishing something that is dropped.
   const check = parsePublishMessage(message, 'cli');

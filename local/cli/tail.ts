@@ -1,7 +1,6 @@
-import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { CliError, endpointsFile, readEndpoints, runCli, splitList } from './common';
-import { TOKEN_OPTIONS, tokenFromFlags } from './token-flags';
+import { CliError, endpointsFile, parseCli, readEndpoints, runCli, splitList, usageOf, type CliOptions } from './common';
+import { TOKEN_OPTIONS, tokenFromFlags, type TokenFlags } from './token-flags';
 
 /**
  * `npm run tail -- --role admin --channels admin,specialist_2` (or `--token T --channels a,b`)
@@ -10,54 +9,78 @@ import { TOKEN_OPTIONS, tokenFromFlags } from './token-flags';
  * token flags (see `npm run token`) unless --token is given; `--ws-url` (or SWITCHBOARD_WS_URL)
  * points at a deployed stack. Ctrl-C stops.
  */
-const USAGE =
-  'usage: npm run tail -- --channels a,b [--token JWT | --role R --sub ID --specialist-id N --workpoint-id N] [--since N] [--ws-url URL] [--raw]';
+const OPTIONS = {
+  channels: { type: 'string', value: 'a,b' },
+  token: { type: 'string', value: 'JWT' },
+  since: { type: 'string', value: 'SEQ' },
+  'ws-url': { type: 'string', value: 'wss://...' },
+  raw: { type: 'boolean' },
+  ...TOKEN_OPTIONS,
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies CliOptions;
+const USAGE = usageOf('npm run tail --', OPTIONS);
+
+type TailFlags = TokenFlags & { channels?: string; token?: string; since?: string; 'ws-url'?: string; raw?: boolean; help?: boolean };
 
 runCli('tail', async () => {
-  let values;
-  try {
-    values = parseArgs({
-      options: {
-        ...TOKEN_OPTIONS,
-        token: { type: 'string' },
-        channels: { type: 'string' },
-        since: { type: 'string' },
-        'ws-url': { type: 'string' },
-        raw: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (err) {
-    throw new CliError(`${(err as Error).message}\n${USAGE}`);
-  }
+  const values = parseCli(OPTIONS, USAGE) as TailFlags;
   if (values.help) return void process.stdout.write(`${USAGE}\n`);
   const channels = splitList(values.channels);
-  if (channels.length === 0) throw new CliError(`--channels is required\n${USAGE}`);
-  const since = values.since === undefined ? undefined : Number(values.since);
-  if (since !== undefined && (!Number.isInteger(since) || since < 0)) throw new CliError('--since must be a non-negative integer');
+  if (channels.length === 0) throw new CliError(`--channels is required (comma-separated channel names)\n${USAGE}`);
+  const since = values.since === undefined ? undefined : /^\d{1,15}$/.test(values.since) ? Number(values.since) : undefined;
+  if (values.since !== undefined && since === undefined) {
+    throw new CliError(`--since must be a non-negative integer (the last seq you have; 0 replays all that is retained), got "${values.since}"`);
+  }
   const wsUrl = values['ws-url'] ?? process.env.SWITCHBOARD_WS_URL ?? readEndpoints(endpointsFile(values['endpoints-file']))?.websocketUrl;
   if (!wsUrl) throw new CliError('no WebSocket URL: start the local runtime (`npm start`) or pass --ws-url');
+  checkWsUrl(wsUrl);
   const token = values.token ?? (await tokenFromFlags(values));
   await tail(`${wsUrl}${wsUrl.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`, wsUrl, channels, since, Boolean(values.raw));
 });
+
+/** A WebSocket URL, not the HTTP API's: an http(s) URL would answer the handshake with a page. */
+function checkWsUrl(url: string): void {
+  let scheme: string;
+  try {
+    scheme = new URL(url).protocol;
+  } catch {
+    throw new CliError(`--ws-url is not a URL: "${url}"`);
+  }
+  if (scheme === 'ws:' || scheme === 'wss:') return;
+  const hint = scheme === 'http:' || scheme === 'https:' ? " (an HTTP URL, perhaps the HTTP API's; the WebSocket URL is websocketUrl in .local/endpoints.json, or the stack's WebSocketUrl output)" : '';
+  throw new CliError(`--ws-url must be a ws:// or wss:// URL, got "${url}"${hint}`);
+}
 
 function tail(url: string, shownUrl: string, channels: string[], since: number | undefined, raw: boolean): Promise<void> {
   return new Promise((_resolve, reject) => {
     const ws = new WebSocket(url);
     const print = (text: string) => process.stdout.write(raw ? `${text}\n` : `${new Date().toISOString().slice(11, 23)} ${text}\n`);
+    let opened = false;
+    // ws emits `error` and then `close` in the same tick when it cannot connect: the first reason
+    // seen is the one reported, and a connection that never opened ends through it, not through the
+    // close handler's plain "connection closed (1006)".
+    let failure: Error | undefined;
+    const fail = (err: Error) => {
+      failure ??= err;
+    };
     ws.on('unexpected-response', (_req, res) => {
-      const why: Record<number, string> = { 401: 'the token was refused', 403: 'a channel is forbidden for this token', 400: 'bad request' };
-      reject(new CliError(`the handshake failed with HTTP ${res.statusCode}${why[res.statusCode ?? 0] ? ` (${why[res.statusCode ?? 0]})` : ''}`));
+      const why: Record<number, string> = { 401: 'the token was refused', 403: 'a channel is forbidden for this token', 400: 'bad request (an invalid channel name?)' };
+      const status = res.statusCode ?? 0;
+      fail(new CliError(`the WebSocket handshake with ${shownUrl} failed with HTTP ${status}${why[status] ? ` (${why[status]})` : ''}`));
+      ws.terminate();
     });
     ws.on('error', (err: NodeJS.ErrnoException) => {
-      reject(err.code === 'ECONNREFUSED' ? new CliError(`cannot reach ${shownUrl}: is \`npm start\` running?`) : err);
+      const refused = err.code === 'ECONNREFUSED' || (err as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED';
+      fail(refused ? new CliError(`cannot reach ${shownUrl}: is \`npm start\` running?`) : err);
     });
     ws.on('open', () => {
+      opened = true;
       if (!raw) process.stderr.write(`connected to ${shownUrl}; subscribing to ${channels.join(', ')} (Ctrl-C stops)\n`);
       for (const channel of channels) ws.send(JSON.stringify({ action: 'subscribe', channel, ...(since !== undefined && { since }) }));
     });
     ws.on('message', (data) => print(data.toString()));
     ws.on('close', (code, reason) => {
+      if (!opened) return reject(failure ?? new CliError(`the connection to ${shownUrl} closed before it opened (${code})`));
       process.stderr.write(`connection closed (${code}${reason.length ? ` ${reason.toString()}` : ''})\n`);
       process.exit(code === 1000 ? 0 : 1);
     });

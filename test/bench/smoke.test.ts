@@ -7,7 +7,7 @@ import { runFanoutEngine } from '../../bench/scenarios/fanout-engine';
 // Benchmarks are not tests: this tiny run only proves the bench still works end to end.
 describe('bench smoke', () => {
   test('fanout-engine delivers every post and writes a JSON result', async () => {
-    const result = await runFanoutEngine({ sizes: [30], concurrencies: [4], latencyMs: 1, repeats: 1 }, process.env.SWITCHBOARD_TEST_DYNAMODB_ENDPOINT);
+    const result = await runFanoutEngine({ sizes: [30], concurrencies: [4], latencyMs: 1, repeats: 1 });
     expect(result.figures).toEqual([expect.objectContaining({ subscribers: 30, concurrency: 4, floorMs: 7.5 })]);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-'));
     const file = writeResult(result, dir);

@@ -230,7 +230,8 @@ describe('HTTP API', () => {
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toContain('text/html');
     expect(page.text).toContain('<html');
-    expect(await http('/no-such-file.js')).toMatchObject({ status: 404, body: { message: 'Not Found' } });
+    // No such file: the `$default` route's answer, the contract's 404 (protocol §5), as on AWS.
+    expect(await http('/no-such-file.js')).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
     expect(await http('/../package.json')).toMatchObject({ status: 404 });
     expect(await http('/health', { method: 'POST' })).toMatchObject({ status: 404 });
   });

@@ -26,29 +26,6 @@ export function wsEvent(routeKey: string, connectionId: string, opts: { body?: s
   };
 }
 
-export function snsEvent(messages: { message: string; messageId?: string }[]) {
-  return {
-    Records: messages.map(({ message, messageId }) => ({
-      EventSource: 'aws:sns',
-      EventVersion: '1.0',
-      EventSubscriptionArn: 'arn:aws:sns:us-east-1:000000000000:switchboard:sub',
-      Sns: {
-        Type: 'Notification',
-        MessageId: messageId ?? randomUUID(),
-        TopicArn: 'arn:aws:sns:us-east-1:000000000000:switchboard',
-        Subject: null,
-        Message: message,
-        Timestamp: new Date().toISOString(),
-        SignatureVersion: '1',
-        Signature: 'EXAMPLE',
-        SigningCertUrl: 'https://sns.us-east-1.amazonaws.com/cert.pem',
-        UnsubscribeUrl: 'https://sns.us-east-1.amazonaws.com/unsub',
-        MessageAttributes: {},
-      },
-    })),
-  };
-}
-
 export function httpEvent(method: string, path: string, opts: { query?: Record<string, string>; headers?: Record<string, string> } = {}) {
   const rawQueryString = new URLSearchParams(opts.query ?? {}).toString();
   return {

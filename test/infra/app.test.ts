@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { appSettings } from '../../infra/app-context';
+import { BUNDLING, NODE_RUNTIME } from '../../infra/functions';
 import { FUNCTIONS } from '../../shared/routes';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -13,7 +14,7 @@ describe('app context → construct props', () => {
   test('nothing configured: a generated secret and the construct defaults', () => {
     expect(appSettings({}, {})).toEqual({
       stackName: 'Switchboard',
-      props: expect.objectContaining({ jwtSecret: undefined, removalPolicy: undefined, logRetention: undefined, apiGatewayCloudWatchRole: true }),
+      props: expect.objectContaining({ jwtSecret: undefined, removalPolicy: undefined, logRetention: undefined, apiGatewayCloudWatchRole: undefined }),
     });
   });
 
@@ -27,10 +28,12 @@ describe('app context → construct props', () => {
         jwtAudience: 'switchboard',
         corsOrigins: 'https://a.example.com, https://b.example.com',
         alarmEmail: 'ops@example.com',
-        fanoutReservedConcurrency: '50',
+        deliveryLanes: '32',
+        shardSize: '250',
+        deliverMaxConcurrency: '24',
         removalPolicy: 'destroy',
         logRetentionDays: '14',
-        apiGatewayCloudWatchRole: 'false',
+        apiGatewayCloudWatchRole: 'existing',
       },
       {},
     );
@@ -42,12 +45,20 @@ describe('app context → construct props', () => {
       jwtAudience: 'switchboard',
       corsOrigins: ['https://a.example.com', 'https://b.example.com'],
       alarmEmail: 'ops@example.com',
-      fanoutReservedConcurrency: 50,
+      deliveryLanes: 32,
+      shardSize: 250,
+      deliverMaxConcurrency: 24,
       removalPolicy: RemovalPolicy.DESTROY,
       logRetention: RetentionDays.TWO_WEEKS,
-      apiGatewayCloudWatchRole: false,
+      apiGatewayCloudWatchRole: 'existing',
     });
-    expect(appSettings({ fanoutReservedConcurrency: 'none', jwksUrl: 'https://k', jwksOnly: 'true' }, {}).props).toMatchObject({ fanoutReservedConcurrency: false, jwtSecret: { jwksOnly: true } });
+    expect(appSettings({ jwksUrl: 'https://k', jwksOnly: 'true' }, {}).props).toMatchObject({ jwtSecret: { jwksOnly: true } });
+  });
+
+  test('apiGatewayCloudWatchRole: create, existing or none; true and false still mean create and existing', () => {
+    for (const v of ['create', 'existing', 'none'] as const) expect(appSettings({ apiGatewayCloudWatchRole: v }, {}).props.apiGatewayCloudWatchRole).toBe(v);
+    expect(appSettings({ apiGatewayCloudWatchRole: 'true' }, {}).props.apiGatewayCloudWatchRole).toBe('create');
+    expect(appSettings({ apiGatewayCloudWatchRole: 'false' }, {}).props.apiGatewayCloudWatchRole).toBe('existing');
   });
 
   test('the secret location may come from the environment; -c wins over it', () => {
@@ -56,6 +67,13 @@ describe('app context → construct props', () => {
     expect(appSettings({ jwtSecretParameter: '/from/context' }, { SWITCHBOARD_JWT_SECRET_ARN: 'from-env' }).props.jwtSecret).toEqual({ parameterName: '/from/context' });
     // A plain value in the shell does not matter once the location is configured.
     expect(appSettings({ jwtSecretArn: 'switchboard/jwt' }, { SWITCHBOARD_JWT_SECRET: 'local-dev-secret' }).props.jwtSecret).toEqual({ secretArn: 'switchboard/jwt' });
+  });
+
+  test('the secret\'s customer-managed KMS key goes with the secret or parameter', () => {
+    const key = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    expect(appSettings({ jwtSecretArn: 'sb/jwt', jwtSecretKmsKeyArn: key }, {}).props.jwtSecret).toEqual({ secretArn: 'sb/jwt', encryptionKey: key });
+    expect(appSettings({ jwtSecretParameter: '/sb/jwt', jwtSecretKmsKeyArn: key }, {}).props.jwtSecret).toEqual({ parameterName: '/sb/jwt', encryptionKey: key });
+    expect(() => appSettings({ jwtSecretKmsKeyArn: key }, {})).toThrow(/jwtSecretKmsKeyArn names the key of your own secret/);
   });
 
   test('a plain secret value is refused, the local default with its own reason', () => {
@@ -68,8 +86,10 @@ describe('app context → construct props', () => {
     expect(() => appSettings({ jwtSecretArn: 'a', jwtSecretParameter: 'b' }, {})).toThrow(/either jwtSecretArn or jwtSecretParameter/);
     expect(() => appSettings({}, { SWITCHBOARD_JWT_SECRET_ARN: 'a', SWITCHBOARD_JWT_SECRET_PARAMETER: 'b' })).toThrow(/either jwtSecretArn or jwtSecretParameter/);
     expect(() => appSettings({ jwtSecretARN: 'a' }, {})).toThrow(/unknown context key "jwtSecretARN"/);
-    expect(() => appSettings({ fanoutReservedConcurrency: '0' }, {})).toThrow(/fanoutReservedConcurrency must be a positive integer/);
+    expect(() => appSettings({ deliveryLanes: '0' }, {})).toThrow(/deliveryLanes must be a positive integer/);
+    expect(() => appSettings({ fanoutReservedConcurrency: '20' }, {})).toThrow(/fanoutReservedConcurrency is gone.*event source mappings bound it \(deliverMaxConcurrency\)/);
     expect(() => appSettings({ removalPolicy: 'snapshot' }, {})).toThrow(/removalPolicy must be retain or destroy/);
+    expect(() => appSettings({ apiGatewayCloudWatchRole: 'yes' }, {})).toThrow(/apiGatewayCloudWatchRole must be create, existing or none/);
     expect(() => appSettings({ logRetentionDays: '31' }, {})).toThrow(/logRetentionDays must be one of .*30, 60/);
   });
 });
@@ -107,9 +127,19 @@ describe('npx cdk synth', () => {
       const asset = path.join(outdir, `asset.${String(fn.Properties.Code.S3Key).replace(/\.zip$/, '')}`);
       expect(fs.readdirSync(asset).sort()).toEqual(['index.js', 'index.js.map']);
       const code = fs.readFileSync(path.join(asset, 'index.js'), 'utf8');
-      expect(code.length / code.split('\n').length).toBeGreaterThan(5000); // minified: long lines, few of them
+      // Minified: esbuild indents every nested line of unminified output; minified output has long
+      // lines and no indentation outside template literals.
+      const lines = code.split('\n');
+      expect(lines.filter((l) => /^\s+\S/.test(l)).length / lines.length).toBeLessThan(0.2);
       const loaded = spawnSync(process.execPath, ['-e', `process.stdout.write(typeof require(${JSON.stringify(path.join(asset, 'index.js'))}).handler)`], { encoding: 'utf8' });
       expect(loaded.stdout).toBe('function');
     }
   });
+});
+
+test('.ci/run runs the suite again on the Node major the functions run on', () => {
+  const ci = fs.readFileSync(path.join(ROOT, '.ci/run'), 'utf8');
+  const major = ci.match(/^LAMBDA_NODE_MAJOR=(\d+)$/m)?.[1];
+  expect(`nodejs${major}.x`).toBe(NODE_RUNTIME.name);
+  expect(BUNDLING.target).toBe(`node${major}`);
 });

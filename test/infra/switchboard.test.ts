@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { FUNCTIONS, HTTP_ROUTES, ROUTE_SELECTION_EXPRESSION, WEBSOCKET_ROUTES, type FunctionName } from '../../shared/routes';
+import { DEFAULT_DELIVERY_LANES, DEFAULT_SHARD_SIZE, PIPELINE, visibilityTimeoutSeconds } from '../../shared/pipeline';
 import { TABLE_DEFINITION } from '../../shared/store/table-definition';
 import { functionLogicalId, logicalId, resourcesOf, synth } from './synth';
 
@@ -25,21 +26,30 @@ describe('Lambda functions', () => {
     for (const name of FUNCTIONS) expect(fs.existsSync(path.join(__dirname, '../../functions', `${name}.ts`))).toBe(true);
   });
 
-  test.each(FUNCTIONS)('%s: Node.js 22 on arm64, JSON logs to its own group, configuration from the environment', (name) => {
+  test.each(FUNCTIONS)('%s: Node.js 24 on arm64, JSON logs to its own group, configuration from the environment', (name) => {
     const props = resourcesOf(template)[fnId(name)]!.Properties!;
-    expect(props).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler', LoggingConfig: { LogFormat: 'JSON' } });
+    expect(props).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'index.handler', LoggingConfig: { LogFormat: 'JSON' } });
     expect(props.LoggingConfig.LogGroup).toEqual({ Ref: expect.stringContaining('Logs') });
     const env = props.Environment.Variables as Record<string, unknown>;
     expect(env).toMatchObject({
       SWITCHBOARD_TABLE_NAME: { Ref: logicalId(template, 'AWS::DynamoDB::Table', 'Table') },
-      SWITCHBOARD_JWT_SECRET_ARN: { Ref: logicalId(template, 'AWS::SecretsManager::Secret', 'JwtSecret') },
       SWITCHBOARD_RETAIN_EVENTS: '100',
       SWITCHBOARD_RETAIN_SECONDS: '300',
       SWITCHBOARD_IDEMPOTENCY_SECONDS: '3600',
       SWITCHBOARD_POST_CONCURRENCY: '64',
       SWITCHBOARD_CORS_ORIGINS: '*',
+      SWITCHBOARD_DELIVERY_LANES: String(DEFAULT_DELIVERY_LANES),
+      SWITCHBOARD_SHARD_SIZE: String(DEFAULT_SHARD_SIZE),
       NODE_OPTIONS: '--enable-source-maps',
     });
+    // Only the functions that verify tokens know where the secret is (security.test.ts: and may read it).
+    if (name === 'connect' || name === 'http') {
+      expect(env.SWITCHBOARD_JWT_SECRET_ARN).toEqual({ Ref: logicalId(template, 'AWS::SecretsManager::Secret', 'JwtSecret') });
+      expect(env.SWITCHBOARD_VERIFIES_TOKENS).toBeUndefined();
+    } else {
+      expect(env.SWITCHBOARD_JWT_SECRET_ARN).toBeUndefined();
+      expect(env.SWITCHBOARD_VERIFIES_TOKENS).toBe('false');
+    }
     expect(JSON.stringify(env.SWITCHBOARD_WS_MANAGEMENT_ENDPOINT)).toMatch(/"https:\/\/",\{"Ref":"SwitchboardWebSocketApi[0-9A-F]+"\},"\.execute-api\.",\{"Ref":"AWS::Region"\},"\.",\{"Ref":"AWS::URLSuffix"\},"\/prod"/);
   });
 
@@ -49,17 +59,6 @@ describe('Lambda functions', () => {
     for (const g of groups) expect(g.Properties!.RetentionInDays).toBe(30);
   });
 
-  test('fanout: bounded reserved concurrency, more memory, async retries into an on-failure queue', () => {
-    const fanout = resourcesOf(template)[fnId('fanout')]!.Properties!;
-    expect(fanout).toMatchObject({ ReservedConcurrentExecutions: 20, MemorySize: 1024, Timeout: 120 });
-    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
-      FunctionName: { Ref: fnId('fanout') },
-      MaximumRetryAttempts: 2,
-      MaximumEventAgeInSeconds: 21600,
-      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(template, 'AWS::SQS::Queue', 'FanoutFailureQueue'), 'Arn'] } } },
-    });
-    for (const name of FUNCTIONS.filter((n) => n !== 'fanout')) expect(resourcesOf(template)[fnId(name)]!.Properties!.ReservedConcurrentExecutions).toBeUndefined();
-  });
 });
 
 describe('DynamoDB table', () => {
@@ -87,27 +86,22 @@ describe('DynamoDB table', () => {
   });
 });
 
-describe('SNS topic and dead-letter queues', () => {
+describe('SNS topic and queues', () => {
   test('the event topic is encrypted with a rotating customer key', () => {
     const keyId = logicalId(template, 'AWS::KMS::Key', 'TopicKey');
     template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
     template.hasResourceProperties('AWS::SNS::Topic', { DisplayName: 'Switchboard events', KmsMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] } });
   });
 
-  test('the fanout function subscribes with a subscription dead-letter queue', () => {
-    template.resourceCountIs('AWS::SNS::Subscription', 1);
-    template.hasResourceProperties('AWS::SNS::Subscription', {
-      Protocol: 'lambda',
-      TopicArn: { Ref: logicalId(template, 'AWS::SNS::Topic', 'SwitchboardTopic') },
-      Endpoint: { 'Fn::GetAtt': [fnId('fanout'), 'Arn'] },
-      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(template, 'AWS::SQS::Queue', 'FanoutSubscriptionDlq'), 'Arn'] } },
-    });
-  });
-
-  test('both dead-letter queues are encrypted, TLS-only and keep messages 14 days', () => {
+  test('every queue is encrypted and TLS-only; dead-letter queues keep messages 14 days (the pipeline: pipeline.test.ts)', () => {
     const queues = resourcesOf(template, 'AWS::SQS::Queue');
-    expect(Object.keys(queues)).toHaveLength(2);
-    for (const q of Object.values(queues)) expect(q.Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 86400 });
+    expect(Object.keys(queues)).toHaveLength(7); // 3 source queues, their 3 DLQs, the SNS subscription DLQ
+    for (const q of Object.values(queues)) expect(q.Properties).toMatchObject({ SqsManagedSseEnabled: true });
+    const dlqs = Object.entries(queues).filter(([id]) => id.includes('Dlq'));
+    expect(dlqs).toHaveLength(4);
+    for (const [, q] of dlqs) expect(q.Properties).toMatchObject({ MessageRetentionPeriod: 14 * 86400 });
+    // Dead-letter queues follow removalPolicy (RETAIN by default; props.test.ts: DESTROY).
+    for (const [id, q] of dlqs) expect(`${id} ${q.DeletionPolicy}`).toBe(`${id} Retain`);
     for (const id of Object.keys(queues)) {
       template.hasResourceProperties('AWS::SQS::QueuePolicy', {
         Queues: [{ Ref: id }],
@@ -155,6 +149,8 @@ describe('HTTP API', () => {
     const routes = Object.values(resourcesOf(template, 'AWS::ApiGatewayV2::Route')).filter((r) => r.Properties!.ApiId.Ref === httpApi);
     expect(routes.map((r) => r.Properties!.RouteKey).sort()).toEqual([...HTTP_ROUTES].sort());
     for (const r of routes) expect(functionOfRoute(r)).toBe('http');
+    // Unknown paths and methods reach the function, which answers 404 not_found with CORS headers.
+    expect(routes.map((r) => r.Properties!.RouteKey)).toContain('$default');
   });
 
   test('$default stage with throttling and access logs', () => {
@@ -173,10 +169,17 @@ describe('alarms and dashboard', () => {
   const alarmOn = (metricName: string, extra: Record<string, unknown> = {}) =>
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: metricName, AlarmActions: [alarmTopic()], ...extra });
 
-  test('fanout errors, both dead-letter queues, HTTP 5xx and WebSocket integration errors page the alarm topic', () => {
-    alarmOn('Errors', { Namespace: 'AWS/Lambda', Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnId('fanout') } }] });
-    for (const q of ['FanoutSubscriptionDlq', 'FanoutFailureQueue']) {
-      alarmOn('ApproximateNumberOfMessagesVisible', { Threshold: 1, Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(template, 'AWS::SQS::Queue', q), 'QueueName'] } }] });
+  test('pipeline function errors, every dead-letter queue, queue age, HTTP 5xx and WebSocket integration errors page the alarm topic', () => {
+    for (const name of ['fanout', 'sequencer', 'deliver'] as const) {
+      alarmOn('Errors', { Namespace: 'AWS/Lambda', Threshold: 1, Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnId(name) } }] });
+    }
+    const queues = resourcesOf(template, 'AWS::SQS::Queue');
+    for (const id of Object.keys(queues).filter((q) => q.includes('Dlq'))) {
+      alarmOn('ApproximateNumberOfMessagesVisible', { Threshold: 1, Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [id, 'QueueName'] } }] });
+    }
+    for (const stage of Object.values(PIPELINE)) {
+      const id = logicalId(template, 'AWS::SQS::Queue', `Pipeline${stage.queue.charAt(0).toUpperCase()}${stage.queue.slice(1)}Queue`);
+      alarmOn('ApproximateAgeOfOldestMessage', { Threshold: visibilityTimeoutSeconds(stage), Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [id, 'QueueName'] } }] });
     }
     alarmOn('5xx', { Namespace: 'AWS/ApiGateway' });
     alarmOn('IntegrationError', { Namespace: 'AWS/ApiGateway', Dimensions: Match.arrayWith([{ Name: 'Stage', Value: 'prod' }]) });
@@ -191,7 +194,7 @@ describe('alarms and dashboard', () => {
 
   test('every alarm notifies on alarm and on recovery', () => {
     const alarms = Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm'));
-    expect(alarms.length).toBeGreaterThanOrEqual(7);
+    expect(alarms).toHaveLength(15); // 3 pipeline functions, 4 DLQs, 3 queue ages, other functions, throttles, HTTP 5xx, 2 WebSocket
     for (const a of alarms) expect(a.Properties).toMatchObject({ AlarmActions: [alarmTopic()], OKActions: [alarmTopic()], TreatMissingData: 'notBreaching' });
   });
 
@@ -202,11 +205,32 @@ describe('alarms and dashboard', () => {
     });
   });
 
+  test('the alarm topic policy lets CloudWatch alarms of this account publish (the TLS-only policy replaced SNS\'s default one)', () => {
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [alarmTopic()],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          {
+            Sid: 'AllowCloudWatchAlarmsOfThisAccount',
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: 'sns:Publish',
+            Resource: alarmTopic(),
+            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+          },
+        ]),
+      },
+    });
+  });
+
   test('a dashboard shows connections, messages, deliveries and latency', () => {
     const dashboards = Object.values(resourcesOf(template, 'AWS::CloudWatch::Dashboard'));
     expect(dashboards).toHaveLength(1);
     const body = JSON.stringify(dashboards[0]!.Properties!.DashboardBody);
-    for (const text of ['Connections', 'Messages', 'Deliveries', 'Latency', 'ConnectCount', 'Delivered', 'NumberOfMessagesPublished', 'IntegrationLatency']) expect(body).toContain(text);
+    for (const text of ['Connections', 'Messages', 'Deliveries', 'Latency', 'Pipeline queues', 'ApproximateAgeOfOldestMessage', 'ConnectCount', 'Delivered', 'NumberOfMessagesPublished', 'IntegrationLatency']) {
+      expect(body).toContain(text);
+    }
   });
 });
 

@@ -1,4 +1,4 @@
-import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityBatchCommand, CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
 import { sqsClient } from '../helpers/runtime';
 
@@ -6,7 +6,7 @@ import { sqsClient } from '../helpers/runtime';
  * The local SQS emulator returns FIFO messages as SQS does: up to 10 of one message group per
  * receive, in order, and nothing more of that group until they are deleted (local/fauxqs-fifo-batches.ts).
  */
-test('one receive takes up to 10 messages of one group in order; the group stays locked until they are deleted', async () => {
+test('one receive takes up to 10 messages of one group in order; the group stays locked until they are deleted; returned messages keep their order', async () => {
   const sqs = sqsClient();
   try {
     const QueueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `fifo-${randomUUID().slice(0, 8)}.fifo`, Attributes: { FifoQueue: 'true' } }))).QueueUrl as string;
@@ -24,6 +24,10 @@ test('one receive takes up to 10 messages of one group in order; the group stays
     await sqs.send(new DeleteMessageBatchCommand({ QueueUrl, Entries: (first.Messages ?? []).map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string })) }));
     const second = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 4 }));
     expect((second.Messages ?? []).map((m) => m.Body)).toEqual(['10', '11', '12', '13']);
+    // Failed and made visible again (in order, as a handler does): they come back in their order.
+    await sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl, Entries: (second.Messages ?? []).map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string, VisibilityTimeout: 0 })) }));
+    const again = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10 }));
+    expect((again.Messages ?? []).map((m) => m.Body)).toEqual(['10', '11', '12', '13', '14', '15', '16', '17', '18', '19']);
   } finally {
     sqs.destroy();
   }

@@ -17,6 +17,8 @@ export interface RuntimeProcess {
   dlqUrl: string;
   /** The dead-letter queues of the ingest, order and delivery queues. */
   dlqUrls: string[];
+  /** The ingest, order and delivery queues. */
+  queueUrls: string[];
   routes: Record<string, string>;
   readyMs: number;
   events: RuntimeEvent[];
@@ -39,6 +41,7 @@ interface ReadyMessage {
   endpoints: LocalEndpoints;
   dlqUrl: string;
   dlqUrls: string[];
+  queueUrls: string[];
   routes: Record<string, string>;
   readyMs: number;
 }
@@ -134,6 +137,7 @@ export async function startRuntimeProcess(env: Record<string, string> = {}, time
     endpoints: ready.endpoints,
     dlqUrl: ready.dlqUrl,
     dlqUrls: ready.dlqUrls,
+    queueUrls: ready.queueUrls,
     routes: ready.routes,
     readyMs: ready.readyMs,
     events,
