@@ -19,9 +19,9 @@ export type { Member } from './store/presence';
  * `$disconnect`, a 410 clean-up, a ping, a `presence` request) call a `Presence` method, which
  * changes the store (shared/store/presence.ts) and returns the joins and leaves those writes made.
  * The caller sends its own reply first and then `announce`s them: a join or leave frame to each
- * subscriber of the channel through `deliver()` (bounded concurrency; 429s and 5xx retried a few
- * times, then skipped: a slow connection holds up nobody). The frames carry no seq and are not
- * kept: a client asks `presence` again after a reconnect.
+ * subscriber of the channel through `deliver()` (bounded concurrency; a full buffer retried a few
+ * times, then skipped: a slow connection holds up nobody; at most once). The frames carry no seq and
+ * are not kept: a client asks `presence` again after a reconnect.
  *
  * A connection whose `$disconnect` never came stops counting `presenceTtlSeconds` after its last
  * subscribe or ping; it is swept (and its user leaves, if it was their last) by the next ping of
@@ -148,8 +148,12 @@ export interface AnnounceReport {
   gone: string[];
 }
 
-/** Delivery of join/leave frames: a few quick retries, then the frame is skipped for that connection. */
-const ANNOUNCE_DELIVERY = { maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 400 };
+/**
+ * Delivery of join/leave frames: a full buffer (429) is retried a few times quickly, then the frame is
+ * skipped for that connection. Nothing else is retried: a post that timed out or failed with a 5xx
+ * may have arrived, and these frames have no id a client could drop a repeat by (at most once).
+ */
+const ANNOUNCE_DELIVERY = { maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 400, retry: ['throttled'] as const };
 
 /**
  * Sends each change, in order, to the channel's subscribers (`exclude`: a connection that must not
@@ -178,13 +182,38 @@ export async function announce(
       }
     }
     if (targets.length === 0) continue;
-    const r = await deliver(deps.poster, targets, { concurrency: deps.config.postConcurrency, ...ANNOUNCE_DELIVERY });
+    const r = await deliver(limited(deps.poster, deps.config.postConcurrency), targets, { concurrency: deps.config.postConcurrency, ...ANNOUNCE_DELIVERY });
     report.posts += r.posts;
     report.delivered += r.delivered;
     report.failed += r.failed.length;
     for (const id of r.gone) if (!fresh.has(id) && !report.gone.includes(id)) report.gone.push(id);
   }
   return report;
+}
+
+/**
+ * Presence posts in flight in this process, across announces. A Lambda container runs one invocation
+ * at a time, so on AWS this is just `deliver()`'s own bound; the local runtime runs every invocation
+ * in one process over one pool of sockets, where a post waiting for a free socket would time out
+ * unsent (the post timeout counts from the request) and, not being retried, be lost.
+ */
+let inFlight = 0;
+const waiting: (() => void)[] = [];
+
+function limited(poster: Poster, limit: number): Poster {
+  return {
+    disconnect: (id) => poster.disconnect(id),
+    async post(connectionId, data) {
+      while (inFlight >= limit) await new Promise<void>((r) => waiting.push(r));
+      inFlight++;
+      try {
+        await poster.post(connectionId, data);
+      } finally {
+        inFlight--;
+        waiting.shift()?.();
+      }
+    },
+  };
 }
 
 /** Logs one presence step with its operation counts (for the cost per join/leave). */

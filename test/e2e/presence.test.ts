@@ -64,8 +64,9 @@ describe('join and leave', () => {
     expect(await laptop.subscribe(ch)).toMatchObject({ type: 'subscribed' }); // subscribed again: no join
     expect(await presence(watcher, ch)).toMatchObject({ type: 'presence', channel: ch, members: [member(admin), member(ben)], occupancy: 3 });
 
+    const laptopId = await rt.connectionIdOf(laptop.tag);
     await laptop.close(); // one of two: no leave
-    await rt.settle();
+    await rt.waitForEvent((e) => e.type === 'disconnected' && e.connectionId === laptopId, 10_000, 'the $disconnect of the laptop');
     expect(await presence(watcher, ch)).toMatchObject({ members: [member(admin), member(ben)], occupancy: 2 });
     phone.send({ action: 'unsubscribe', channel: ch, id: 'u' });
     await phone.next((f) => f.id === 'u');
