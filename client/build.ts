@@ -18,6 +18,9 @@ export const common: BuildOptions = {
   entryPoints: [path.join(__dirname, 'src/index.ts')],
   bundle: true,
   minify: true,
+  // Members whose name starts with `_` are internal (never API, options or wire fields): the minifier
+  // shortens them, as it does local names. About 400 bytes min+gzip less.
+  mangleProps: /^_/,
   platform: 'browser',
   target: 'es2020',
   legalComments: 'none',

@@ -4,7 +4,7 @@ import { httpEventSchema, type LambdaResult } from '../shared/lambda-events';
 import { defaultRuntime, type Runtime } from '../shared/runtime';
 import { errorDetails } from '../shared/telemetry';
 
-/** HTTP API (payload v2): `/version`, `/events`, `/channels/<name>`, `/stats`, `/health`, CORS. */
+/** HTTP API (payload v2): `/version`, `/events`, `/channels/<name>`, `/stats`, `/presence`, `/health`, CORS. */
 export function createHttpHandler(runtime: () => Promise<Runtime>) {
   return async (event: unknown): Promise<LambdaResult> => {
     const rt = await runtime();

@@ -12,6 +12,11 @@ import type { Identity } from './tokens';
  * - `claim`: the named claim (compared as a string) equals the template's parameter;
  * - `any: true`: any valid token.
  * Independently of the rules, a token's own `channels` claim (names or `*` patterns) allows a match.
+ *
+ * `presence: true` turns presence on for the channels a rule's template matches (protocol §8): who is
+ * online, join and leave frames. It is a property of the channel, not of who asks: a channel has
+ * presence when any rule whose template matches its name says so (a channel allowed only by a
+ * `channels` claim has none unless a rule names it).
  */
 export const CHANNEL_NAME_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 
@@ -35,16 +40,18 @@ const conditionSchema = z
 const ruleSchema = z.strictObject({
   channel: z.string().check(z.regex(/^[A-Za-z0-9_.:-]*(\{[a-z_]+\})?$/, 'channel template: literal name chars plus at most one trailing {param}')),
   allow: z.array(conditionSchema).check(z.minLength(1, 'allow needs at least one condition')),
+  presence: z.optional(z.boolean()),
 });
 
 export const channelRulesSchema = z.array(ruleSchema);
 export type ChannelRule = z.infer<typeof ruleSchema>;
 export type RuleCondition = z.infer<typeof conditionSchema>;
 
+/** Presence is on for the staff channels (small: a specialist, a workpoint's staff, the admins). */
 export const DEFAULT_CHANNEL_RULES: ChannelRule[] = [
-  { channel: 'specialist_{id}', allow: [{ role: 'admin' }, { claim: 'specialist_id' }] },
-  { channel: 'workpoint_{id}', allow: [{ role: 'admin' }, { role: 'supervisor', claim: 'workpoint_id' }] },
-  { channel: 'admin', allow: [{ role: 'admin' }] },
+  { channel: 'specialist_{id}', allow: [{ role: 'admin' }, { claim: 'specialist_id' }], presence: true },
+  { channel: 'workpoint_{id}', allow: [{ role: 'admin' }, { role: 'supervisor', claim: 'workpoint_id' }], presence: true },
+  { channel: 'admin', allow: [{ role: 'admin' }], presence: true },
   { channel: 'user_{sub}', allow: [{ claim: 'sub' }] },
   { channel: 'public_{name}', allow: [{ any: true }] },
 ];
@@ -72,6 +79,7 @@ interface CompiledRule {
   prefix: string;
   hasParam: boolean;
   allow: RuleCondition[];
+  presence: boolean;
 }
 
 export class ChannelPolicy {
@@ -80,9 +88,10 @@ export class ChannelPolicy {
   constructor(rules: ChannelRule[] = DEFAULT_CHANNEL_RULES) {
     this.compiled = rules.map((r) => {
       const brace = r.channel.indexOf('{');
+      const presence = r.presence === true;
       return brace === -1
-        ? { prefix: r.channel, hasParam: false, allow: r.allow }
-        : { prefix: r.channel.slice(0, brace), hasParam: true, allow: r.allow };
+        ? { prefix: r.channel, hasParam: false, allow: r.allow, presence }
+        : { prefix: r.channel.slice(0, brace), hasParam: true, allow: r.allow, presence };
     });
   }
 
@@ -91,22 +100,28 @@ export class ChannelPolicy {
     if (!isValidChannelName(channel)) return false;
     if (identity.channels?.some((p) => matchesPattern(p, channel))) return true;
     for (const rule of this.compiled) {
-      let param: string | undefined;
-      if (rule.hasParam) {
-        if (!channel.startsWith(rule.prefix) || channel.length === rule.prefix.length) continue;
-        param = channel.slice(rule.prefix.length);
-      } else if (channel !== rule.prefix) {
-        continue;
-      }
-      if (rule.allow.some((c) => conditionHolds(c, identity, param))) return true;
+      const param = templateParam(rule, channel);
+      if (param !== false && rule.allow.some((c) => conditionHolds(c, identity, param))) return true;
     }
     return false;
+  }
+
+  /** True when `channel` has presence (protocol §8): a rule whose template matches it says `presence: true`. */
+  hasPresence(channel: string): boolean {
+    return isValidChannelName(channel) && this.compiled.some((rule) => rule.presence && templateParam(rule, channel) !== false);
   }
 
   /** The first channel of the list this identity may not hear, or undefined when all are allowed. */
   firstForbidden(identity: Identity, channels: readonly string[]): string | undefined {
     return channels.find((c) => !this.canSubscribe(identity, c));
   }
+}
+
+/** The template's parameter in `channel` (undefined for a literal rule), or false when the rule does not match it. */
+function templateParam(rule: CompiledRule, channel: string): string | undefined | false {
+  if (!rule.hasParam) return channel === rule.prefix ? undefined : false;
+  if (!channel.startsWith(rule.prefix) || channel.length === rule.prefix.length) return false;
+  return channel.slice(rule.prefix.length);
 }
 
 function conditionHolds(c: RuleCondition, identity: Identity, param: string | undefined): boolean {

@@ -25,6 +25,12 @@ export interface Config {
   postConcurrency: number;
   /** Connection records expire after this many seconds (API Gateway closes at 2 h). */
   connectionTtlSeconds: number;
+  /**
+   * A connection counts as present on a presence channel for this long after its last subscribe or
+   * ping (protocol §8): a connection whose `$disconnect` never came leaves once this has passed and
+   * a live subscriber's ping (or a `presence` request) sweeps it.
+   */
+  presenceTtlSeconds: number;
   /** `https://{api}.execute-api.{region}.amazonaws.com/{stage}`; required by fanout. */
   managementEndpoint?: string;
   corsOrigins: string[];
@@ -98,6 +104,9 @@ export function loadConfig(env: Env = process.env): Config {
     // 64: measured by the fanout-engine bench as the fastest of 16/32/64/128 for 1000–5000 connections.
     postConcurrency: r.int('SWITCHBOARD_POST_CONCURRENCY', 64, 1, 1_000),
     connectionTtlSeconds: r.int('SWITCHBOARD_CONNECTION_TTL_SECONDS', 3 * 3600, 60, 7 * 86_400),
+    // 7 min: the client pings every 5 min; 2 more for a hidden tab's throttled timer (Chrome runs them
+    // once a minute) and the pong. API Gateway's idle timeout (10 min) closes a silent connection anyway.
+    presenceTtlSeconds: r.int('SWITCHBOARD_PRESENCE_TTL_SECONDS', 420, 1, 86_400),
     managementEndpoint: r.str('SWITCHBOARD_WS_MANAGEMENT_ENDPOINT'),
     corsOrigins: (r.str('SWITCHBOARD_CORS_ORIGINS') ?? '*').split(',').map((s) => s.trim()).filter(Boolean),
     channelRulesJson: r.str('SWITCHBOARD_CHANNEL_RULES'),
@@ -137,6 +146,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     maxSubscriptions: 100,
     postConcurrency: 64,
     connectionTtlSeconds: 3 * 3600,
+    presenceTtlSeconds: 420,
     corsOrigins: ['*'],
     lanes: DEFAULT_DELIVERY_LANES,
     shardSize: DEFAULT_SHARD_SIZE,

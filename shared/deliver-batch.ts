@@ -1,11 +1,10 @@
-import { mapSettledWithLimit } from './concurrency';
+import { dropConnections } from './connections-lifecycle';
 import { deliverLanes, laneDeliveryOptions } from './lane-delivery';
 import type { SqsRecord } from './lambda-events';
 import { parseLaneMessage, type LaneMessage } from './lanes';
 import { managementEndpointFor } from './management-api';
 import type { Runtime } from './runtime';
 import type { BatchOutcome } from './sqs-batch';
-import { ConnectionStore } from './store/connections';
 import { addStats } from './store/stats';
 import { errorDetails } from './telemetry';
 
@@ -36,10 +35,14 @@ export async function deliverRecords(rt: Runtime, records: readonly SqsRecord[],
   return { failed: report.unfinished > 0 ? new Set(records.map((r) => r.messageId)) : new Set() };
 }
 
-/** Deletes connections that answered 410 Gone, with all their subscriptions. */
-export async function removeGone(rt: Pick<Runtime, 'db' | 'config' | 'log'>, gone: readonly string[]): Promise<number> {
-  const connections = new ConnectionStore(rt.db, rt.config.connectionTtlSeconds);
-  const results = await mapSettledWithLimit(gone, 8, (id) => connections.remove(id));
+/**
+ * Deletes connections that answered 410 Gone, with all their subscriptions; their users leave the
+ * presence channels where these were their last connections (shared/connections-lifecycle.ts).
+ */
+export async function removeGone(rt: Pick<Runtime, 'db' | 'config' | 'log' | 'policy' | 'poster'>, gone: readonly string[]): Promise<number> {
+  if (gone.length === 0) return 0;
+  const poster = () => rt.poster(managementEndpointFor(rt.config.managementEndpoint, undefined, undefined));
+  const results = await dropConnections(rt, poster, gone, 'gone');
   results.forEach((r, i) => {
     if (r.status === 'rejected') rt.log.warn('could not remove gone connection', { connectionId: gone[i], ...errorDetails(r.reason) });
   });

@@ -1,6 +1,6 @@
 import { fullJitterDelay, sleep as realSleep } from './backoff';
 import { mapWithLimit } from './concurrency';
-import { classifyPostError, type Poster } from './management-api';
+import { classifyPostError, type PostFailureKind, type Poster } from './management-api';
 
 /**
  * Deliver: post frames to connections with bounded concurrency. A connection that answers 410 Gone
@@ -15,6 +15,12 @@ export interface Delivery {
 export interface DeliveryOptions {
   concurrency: number;
   maxAttempts?: number;
+  /**
+   * Which failures are retried. A timed-out post or a 5xx may have been delivered all the same, so a
+   * frame that must not arrive twice (it has no id to drop a repeat by) retries only `throttled`.
+   * @default ['throttled', 'server', 'network']
+   */
+  retry?: readonly PostFailureKind[];
   baseDelayMs?: number;
   maxDelayMs?: number;
   sleep?: (ms: number) => Promise<void>;
@@ -28,6 +34,8 @@ export interface DeliveryReport {
   posts: number;
   retries: number;
 }
+
+const RETRIED: readonly PostFailureKind[] = ['throttled', 'server', 'network'];
 
 export async function deliver(poster: Poster, deliveries: readonly Delivery[], opts: DeliveryOptions): Promise<DeliveryReport> {
   const maxAttempts = opts.maxAttempts ?? 5;
@@ -46,7 +54,7 @@ export async function deliver(poster: Poster, deliveries: readonly Delivery[], o
           report.gone.push(connectionId);
           return;
         }
-        const retryable = kind === 'throttled' || kind === 'server' || kind === 'network';
+        const retryable = (opts.retry ?? RETRIED).includes(kind);
         if (!retryable || attempt + 1 >= maxAttempts) {
           report.failed.push({ connectionId, reason: `${kind}: ${(err as Error)?.name ?? 'error'}` });
           return;

@@ -3,6 +3,7 @@ import { describeIssue } from './validation';
 import { isValidChannelName } from './channel-rules';
 import { errorFrame, type ErrorFrame } from './errors';
 import { CLIENT_ACTIONS } from './routes';
+import type { Member } from './store/presence';
 
 /**
  * Client frames (protocol §3): parsed and validated here, and nowhere else. Every rejection becomes an
@@ -19,15 +20,17 @@ const subscribeSchema = z.object({
 });
 const unsubscribeSchema = z.object({ action: z.literal('unsubscribe'), channel: channelField, id: idField });
 const pingSchema = z.object({ action: z.literal('ping'), id: idField });
+const presenceSchema = z.object({ action: z.literal('presence'), channel: channelField, id: idField });
 
 export type SubscribeFrame = z.infer<typeof subscribeSchema>;
 export type UnsubscribeFrame = z.infer<typeof unsubscribeSchema>;
 export type PingFrame = z.infer<typeof pingSchema>;
-export type ClientFrame = SubscribeFrame | UnsubscribeFrame | PingFrame;
+export type PresenceRequestFrame = z.infer<typeof presenceSchema>;
+export type ClientFrame = SubscribeFrame | UnsubscribeFrame | PingFrame | PresenceRequestFrame;
 
 export type FrameParseResult = { ok: true; frame: ClientFrame } | { ok: false; error: ErrorFrame };
 
-const SCHEMAS = { subscribe: subscribeSchema, unsubscribe: unsubscribeSchema, ping: pingSchema } as const;
+const SCHEMAS = { subscribe: subscribeSchema, unsubscribe: unsubscribeSchema, ping: pingSchema, presence: presenceSchema } as const;
 
 export function parseClientFrame(body: string | undefined | null, maxBytes: number): FrameParseResult {
   const fail = (code: ErrorFrame['code'], message: string, id?: string): FrameParseResult => ({ ok: false, error: errorFrame(code, message, id) });
@@ -94,7 +97,23 @@ export interface PongFrame {
   id?: string;
 }
 
-export type ServerFrame = EventFrame | SubscribedFrame | UnsubscribedFrame | ResetFrame | PongFrame | ErrorFrame;
+/** Who is online on a channel (protocol §8): the answer to `presence`, and the body of `GET /presence`. */
+export interface PresenceFrame {
+  type: 'presence';
+  channel: string;
+  members: Member[];
+  /** Connections subscribed (a user with two devices counts twice; tabs sharing one connection, once). */
+  occupancy: number;
+  id?: string;
+}
+/** A user's first connection subscribed (`join`), or their last one left (`leave`); no seq, never replayed. */
+export interface MemberFrame {
+  type: 'join' | 'leave';
+  channel: string;
+  member: Member;
+}
+
+export type ServerFrame = EventFrame | SubscribedFrame | UnsubscribedFrame | ResetFrame | PongFrame | PresenceFrame | MemberFrame | ErrorFrame;
 
 /** Adds `id` only when the client sent one. */
 export function withId<T extends object>(frame: T, id: string | undefined): T & { id?: string } {

@@ -1,6 +1,7 @@
 import { isValidChannelName, parseChannelList } from './channel-rules';
 import { replayFrame } from './client-actions';
 import { HttpError, TokenError } from './errors';
+import { Presence } from './presence';
 import type { Runtime } from './runtime';
 import { ChannelStore } from './store/channels';
 import { ConnectionStore } from './store/connections';
@@ -80,6 +81,21 @@ export async function getChannel(rt: Runtime, req: HttpRequest, channel: string)
   return { channel, seq, subscribers, retained };
 }
 
+/**
+ * `GET /presence?channel=a` (protocol §8): the body of the `presence` frame. A read only: connections
+ * past their time are left out, and the leaves they make are sent by the WebSocket side's sweep.
+ */
+export async function getPresence(rt: Runtime, req: HttpRequest): Promise<unknown> {
+  const identity = await authenticate(rt, req);
+  const channel = req.query.channel;
+  if (!channel) throw new HttpError('bad_request', 'channel is required: ?channel=a');
+  requireAllowed(rt, identity, [channel]);
+  if (!rt.policy.hasPresence(channel)) throw new HttpError('bad_request', `presence is off for "${channel}"`);
+  const presence = new Presence(rt);
+  const { members, occupancy } = await presence.read(channel, false);
+  return { type: 'presence', channel, members, occupancy };
+}
+
 export async function getStats(rt: Runtime, req: HttpRequest): Promise<unknown> {
   requireAdmin(await authenticate(rt, req));
   return readStats(rt.db);
@@ -93,6 +109,7 @@ export async function routeHttp(rt: Runtime, req: HttpRequest): Promise<unknown>
   if (req.path === '/version') return getVersion(rt, req);
   if (req.path === '/events') return getEvents(rt, req);
   if (req.path === '/stats') return getStats(rt, req);
+  if (req.path === '/presence') return getPresence(rt, req);
   const channel = req.path.match(/^\/channels\/([^/]+)$/)?.[1];
   if (channel !== undefined) return getChannel(rt, req, safeDecode(channel));
   throw new HttpError('not_found', `no route for GET ${req.path}`);

@@ -18,13 +18,14 @@ export const WEBSOCKET_ROUTES = {
   subscribe: 'message',
   unsubscribe: 'message',
   ping: 'message',
+  presence: 'message',
   $default: 'message',
 } as const satisfies Record<string, FunctionName>;
 
 export type RouteKey = keyof typeof WEBSOCKET_ROUTES;
 
 /** Client actions that have a route of their own (everything else reaches `$default`). */
-export const CLIENT_ACTIONS = ['subscribe', 'unsubscribe', 'ping'] as const;
+export const CLIENT_ACTIONS = ['subscribe', 'unsubscribe', 'ping', 'presence'] as const;
 export type ClientAction = (typeof CLIENT_ACTIONS)[number];
 
 /**
@@ -38,6 +39,7 @@ export const HTTP_ROUTES = [
   'GET /events',
   'GET /channels/{name}',
   'GET /stats',
+  'GET /presence',
   'OPTIONS /{proxy+}',
   '$default',
 ] as const;

@@ -15,6 +15,8 @@ export interface Identity {
   workpointId?: string;
   /** Channel names or `*` patterns from the token's `channels` claim. */
   channels?: string[];
+  /** Display name from the optional `name` claim (shown in presence, protocol §8); at most 128 characters. */
+  name?: string;
   /** Expiry, epoch seconds. */
   exp: number;
 }
@@ -95,6 +97,8 @@ export class TokenVerifier {
       ...(c.specialist_id !== undefined && { specialistId: c.specialist_id }),
       ...(c.workpoint_id !== undefined && { workpointId: c.workpoint_id }),
       ...(c.channels !== undefined && { channels: c.channels }),
+      // Display only: a `name` that is not a string is ignored rather than failing the token.
+      ...(typeof payload.name === 'string' && payload.name !== '' && { name: payload.name.slice(0, 128) }),
     };
   }
 }

@@ -8,15 +8,15 @@ import type { EventFrame } from './frames';
  */
 export class ChannelState {
   last: number | undefined;
-  private target = 0;
-  private readonly held = new Map<number, EventFrame>();
+  private _target = 0;
+  private readonly _held = new Map<number, EventFrame>();
 
   /** An event carrying `seq` for this channel. */
   offer(seq: number, frame: EventFrame): EventFrame[] {
     if (this.last !== undefined && seq <= this.last) return [];
-    this.held.set(seq, frame);
-    this.target = Math.max(this.target, seq);
-    return this.drain();
+    this._held.set(seq, frame);
+    this._target = Math.max(this._target, seq);
+    return this._drain();
   }
 
   /**
@@ -25,44 +25,44 @@ export class ChannelState {
    * can arrive before the reply) are released only when they come after it.
    */
   known(seq: number): EventFrame[] {
-    this.target = Math.max(this.target, seq);
+    this._target = Math.max(this._target, seq);
     return this.last === undefined ? this.reset(seq) : [];
   }
 
   /** History does not cover the gap (`reset`): continue from `seq`, releasing held events after it. */
   reset(seq: number): EventFrame[] {
-    for (const s of this.sorted()) if (s <= seq) this.held.delete(s);
+    for (const s of this._sorted()) if (s <= seq) this._held.delete(s);
     this.last = seq;
-    this.target = Math.max(seq, ...this.held.keys());
-    return this.drain();
+    this._target = Math.max(seq, ...this._held.keys());
+    return this._drain();
   }
 
   /** Recovery failed: give up on what is missing and continue before the first held event (or at `target`). */
   skip(): { seq: number; events: EventFrame[] } {
-    const first = this.sorted()[0];
-    const seq = first === undefined ? this.target : first - 1;
+    const first = this._sorted()[0];
+    const seq = first === undefined ? this._target : first - 1;
     this.last = seq;
-    return { seq, events: this.drain() };
+    return { seq, events: this._drain() };
   }
 
   /** Known to be missing something: events held, or the server has seqs not delivered yet. */
   get gap(): boolean {
-    return this.last !== undefined && (this.held.size > 0 || this.last < this.target);
+    return this.last !== undefined && (this._held.size > 0 || this.last < this._target);
   }
 
-  private drain(): EventFrame[] {
+  private _drain(): EventFrame[] {
     const out: EventFrame[] = [];
-    while (this.last !== undefined && this.held.has(this.last + 1)) out.push(this.take(++this.last));
+    while (this.last !== undefined && this._held.has(this.last + 1)) out.push(this._take(++this.last));
     return out;
   }
 
-  private take(seq: number): EventFrame {
-    const frame = this.held.get(seq) as EventFrame;
-    this.held.delete(seq);
+  private _take(seq: number): EventFrame {
+    const frame = this._held.get(seq) as EventFrame;
+    this._held.delete(seq);
     return frame;
   }
 
-  private sorted(): number[] {
-    return [...this.held.keys()].sort((a, b) => a - b);
+  private _sorted(): number[] {
+    return [...this._held.keys()].sort((a, b) => a - b);
   }
 }

@@ -1,13 +1,19 @@
 import { ChannelState } from './channel-state';
 import { errorCode, type ErrorCode, type SwitchboardError } from './codes';
 import type { SocketConstructor } from './connection';
-import { CHANNEL_NAME, isEvent, subscribeFrame, type EventFrame, type EventsResponse, type ServerFrame } from './frames';
+import { CHANNEL_NAME, isEvent, presenceFrame, subscribeFrame, type EventFrame, type EventsResponse, type Member, type MemberFrame, type PresenceFrame, type ServerFrame } from './frames';
 import type { Link, LinkOwner, NetworkMonitor, State, Timing } from './link';
 import { LruMap } from './lru';
 import { SocketLink } from './socket-link';
 import { tabLink, type ShareOptions } from './tab-link';
 
 export type { NetworkMonitor, State, Timing } from './link';
+
+/** Who is online on a presence channel (protocol §8): the users, and how many connections they have there. */
+export interface Presence {
+  members: Member[];
+  occupancy: number;
+}
 
 /** Receives each event of its channels once (also when subscribed to several of them), with the channel it came on. */
 export type EventHandler = (event: EventFrame, channel: string) => void;
@@ -26,6 +32,12 @@ export interface ClientEvents {
   error: (error: SwitchboardError) => void;
   /** With `share`: how many tabs share the connection (this one included), and whether this tab leads. */
   tabs: (count: number, leading: boolean) => void;
+  /** A user's first connection subscribed to a presence channel this client is subscribed to. */
+  join: (channel: string, member: Member) => void;
+  /** A user's last connection left a presence channel this client is subscribed to. */
+  leave: (channel: string, member: Member) => void;
+  /** A channel's member list was loaded: answering `presence(channel)`, and again after every reconnect. */
+  presence: (channel: string, presence: Presence) => void;
 }
 
 export type FetchLike = (url: string, init: { headers: Record<string, string> }) => Promise<{ ok: boolean; status: number; json(): Promise<unknown> }>;
@@ -74,53 +86,57 @@ type Listeners = { [K in keyof ClientEvents]: Set<ClientEvents[K]> };
 
 interface Channel {
   state: ChannelState;
-  handlers: Set<EventHandler>;
-  gapTimer?: Timer;
-  recoveries: number;
+  _handlers: Set<EventHandler>;
+  _gapTimer?: Timer;
+  _recoveries: number;
   /** A `forbidden` answer already made us reconnect with a fresh token; a second one drops the channel. */
-  refused?: boolean;
+  _refused?: boolean;
 }
 
 class HttpFailure extends Error {
-  constructor(readonly info: SwitchboardError) {
-    super(info.message);
+  constructor(readonly _info: SwitchboardError) {
+    super(_info.message);
   }
 }
 
 export class SwitchboardClient {
-  private current: State = 'connecting';
-  private readonly timing: Timing;
-  private readonly httpUrl: string;
-  private readonly getToken: () => Promise<string>;
-  private readonly fetch: FetchLike;
-  private readonly listeners: Listeners = { state: new Set(), event: new Set(), reset: new Set(), error: new Set(), subscribed: new Set(), tabs: new Set() };
-  private readonly channels = new Map<string, Channel>();
+  private _current: State = 'connecting';
+  private readonly _timing: Timing;
+  private readonly _httpUrl: string;
+  private readonly _getToken: () => Promise<string>;
+  private readonly _fetch: FetchLike;
+  private readonly _listeners: Partial<Listeners> = {};
+  private readonly _channels = new Map<string, Channel>();
+  /** Channels whose member list is kept (asked with `presence()`): sub → member. */
+  private readonly _rosters = new Map<string, Map<string, Member>>();
+  /** Per channel asked and not answered yet: the `presence()` calls waiting, and the join/leave frames meanwhile (applied again after the answer). */
+  private readonly _asked = new Map<string, [[(p: Presence) => void, (e: SwitchboardError) => void][], MemberFrame[]]>();
   /** Event id → handlers that already got it. */
-  private readonly delivered: LruMap<string, Set<EventHandler>>;
-  private readonly owner: LinkOwner = {
-    state: (state, conn) => this.linkState(state, conn),
-    frame: (frame, rotation) => this.onFrame(frame, rotation),
-    resubscribe: () => [...this.channels].map(([name, ch]) => subscribeFrame(name, ch.state.last)),
+  private readonly _delivered: LruMap<string, Set<EventHandler>>;
+  private readonly _owner: LinkOwner = {
+    state: (state, conn) => this._linkState(state, conn),
+    frame: (frame, rotation) => this._onFrame(frame, rotation),
+    _resubscribe: () => [...this._channels].map(([name, ch]) => subscribeFrame(name, ch.state.last)),
     tabs: (count, leading) => {
       if (count === this.tabCount && leading === this.leading) return;
       this.tabCount = count;
       this.leading = leading;
-      this.emit('tabs', count, leading);
+      this._emit('tabs', count, leading);
     },
     seqs: (seqs) => {
       for (const [name, seq] of Object.entries(seqs)) {
-        const ch = this.channels.get(name);
-        if (ch?.state.last !== undefined) this.settle(name, ch, ch.state.known(seq));
+        const ch = this._channels.get(name);
+        if (ch?.state.last !== undefined) this._settle(name, ch, ch.state.known(seq));
       }
     },
   };
-  private readonly link: Link;
+  private readonly _link: Link;
   /** The connection every channel was last subscribed on. */
-  private conn: string | undefined;
-  private stopped = true;
-  private pollRun = 0;
-  private pollTimer: Timer | undefined;
-  private polling = false;
+  private _conn: string | undefined;
+  private _stopped = true;
+  private _pollRun = 0;
+  private _pollTimer: Timer | undefined;
+  private _polling = false;
   /** Tabs sharing the connection, this one included (1 without `share`). */
   tabCount = 1;
   /** This tab holds the connection (always, without `share`). */
@@ -129,13 +145,13 @@ export class SwitchboardClient {
   constructor(options: SwitchboardOptions) {
     const Socket = options.WebSocket ?? (globalThis as { WebSocket?: SocketConstructor }).WebSocket;
     if (!Socket) throw new TypeError('no WebSocket in this environment: pass options.WebSocket');
-    this.httpUrl = options.httpUrl.replace(/\/+$/, '');
-    this.getToken = options.getToken;
-    this.fetch = options.fetch ?? ((url, init) => fetch(url, init));
+    this._httpUrl = options.httpUrl.replace(/\/+$/, '');
+    this._getToken = options.getToken;
+    this._fetch = options.fetch ?? ((url, init) => fetch(url, init));
     const timing = { ...DEFAULTS };
     for (const key of Object.keys(DEFAULTS) as (keyof Timing)[]) timing[key] = options[key] ?? DEFAULTS[key];
-    this.timing = timing;
-    this.delivered = new LruMap(timing.dedupeSize);
+    this._timing = timing;
+    this._delivered = new LruMap(timing.dedupeSize);
     const settings = {
       url: options.url,
       getToken: options.getToken,
@@ -144,103 +160,140 @@ export class SwitchboardClient {
       network: options.network === undefined ? browserNetwork() : options.network,
       timing,
     };
-    this.link = (options.share && tabLink(this.owner, settings, options.share)) || new SocketLink(this.owner, settings);
+    this._link = (options.share && tabLink(this._owner, settings, options.share)) || new SocketLink(this._owner, settings);
     this.connect();
   }
 
   get state(): State {
-    return this.current;
+    return this._current;
   }
 
   on<K extends keyof ClientEvents>(type: K, listener: ClientEvents[K]): () => void {
-    this.listeners[type].add(listener);
-    return () => this.listeners[type].delete(listener);
+    const set = (this._listeners[type] ??= new Set() as Listeners[K]);
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  /**
+   * Who is online on `channel` (a presence channel the token may subscribe). From then on the
+   * client keeps the channel's member list (`members(channel)`) current from `join` and `leave` while
+   * subscribed, and loads it again after every reconnect (`presence` event). Rejects with the
+   * server's error (`forbidden`; `bad_request` when the channel has no presence).
+   */
+  presence(channel: string): Promise<Presence> {
+    return new Promise((resolve, reject) => {
+      const asked = this._asked.get(channel);
+      if (asked) asked[0].push([resolve, reject]);
+      else this._ask(channel, [[resolve, reject]]);
+    });
+  }
+
+  /** The member list kept for `channel` (after `presence(channel)`), in no particular order. */
+  members(channel: string): Member[] {
+    return [...(this._rosters.get(channel)?.values() ?? [])];
   }
 
   /** Subscribes `handler` to `channel`; the returned function removes it (and the subscription with the last handler). */
   subscribe(channel: string, handler: EventHandler): () => void {
     if (!CHANNEL_NAME.test(channel)) throw new TypeError(`invalid channel name "${channel}": must match ${CHANNEL_NAME.source}`);
-    let ch = this.channels.get(channel);
+    let ch = this._channels.get(channel);
     if (!ch) {
-      ch = { state: new ChannelState(), handlers: new Set(), recoveries: 0 };
-      this.channels.set(channel, ch);
-      this.link.send(subscribeFrame(channel, ch.state.last));
+      ch = { state: new ChannelState(), _handlers: new Set(), _recoveries: 0 };
+      this._channels.set(channel, ch);
+      this._link.send(subscribeFrame(channel, ch.state.last));
     }
     const sub = ch;
-    sub.handlers.add(handler);
+    sub._handlers.add(handler);
     return () => {
-      if (this.channels.get(channel) === sub && sub.handlers.delete(handler) && sub.handlers.size === 0) this.unsubscribe(channel);
+      if (this._channels.get(channel) === sub && sub._handlers.delete(handler) && sub._handlers.size === 0) this.unsubscribe(channel);
     };
   }
 
   unsubscribe(channel: string): void {
-    const ch = this.channels.get(channel);
+    const ch = this._channels.get(channel);
     if (!ch) return;
-    clearTimeout(ch.gapTimer);
-    this.channels.delete(channel);
-    this.link.send({ action: 'unsubscribe', channel, id: channel });
+    clearTimeout(ch._gapTimer);
+    this._channels.delete(channel);
+    this._link.send({ action: 'unsubscribe', channel, id: channel });
   }
 
   /** Starts (again) after `close()`; a no-op while running. The constructor calls it. */
   connect(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.link.start();
+    if (!this._stopped) return;
+    this._stopped = false;
+    this._link.start();
   }
 
   /** Closes everything and stays `offline` until `connect()`. With `share`, a leading tab hands the connection over. */
   close(): void {
-    this.stopped = true;
-    this.link.stop();
-    this.linkState('offline');
+    this._stopped = true;
+    this._link.stop();
+    this._linkState('offline');
   }
 
   // ---- state -------------------------------------------------------------------------------------
 
-  private setState(next: State): void {
-    if (next === this.current) return;
-    const previous = this.current;
-    this.current = next;
-    this.emit('state', next, previous);
+  private _setState(next: State): void {
+    if (next === this._current) return;
+    const previous = this._current;
+    this._current = next;
+    this._emit('state', next, previous);
   }
 
   /** The link's state is the client's; a connection not seen before gets every channel subscribed (with `since`). */
-  private linkState(state: State, conn?: string): void {
-    if (state === 'polling') this.startPolling();
-    else this.stopPolling();
+  private _linkState(state: State, conn?: string): void {
+    if (state === 'polling') this._startPolling();
+    else this._stopPolling();
     if (state === 'offline') {
-      for (const ch of this.channels.values()) {
-        clearTimeout(ch.gapTimer);
-        ch.gapTimer = undefined;
+      for (const ch of this._channels.values()) {
+        clearTimeout(ch._gapTimer);
+        ch._gapTimer = undefined;
       }
     }
-    this.setState(state);
-    if (state === 'live' && conn !== this.conn) {
-      this.conn = conn;
-      for (const [name, ch] of this.channels) this.link.send(subscribeFrame(name, ch.state.last));
+    this._setState(state);
+    if (state === 'live' && conn !== this._conn) {
+      this._conn = conn;
+      for (const [name, ch] of this._channels) this._link.send(subscribeFrame(name, ch.state.last));
+      // Join and leave frames are not replayed: the member lists are loaded again.
+      for (const name of this._rosters.keys()) this._ask(name, this._asked.get(name)?.[0]);
     }
   }
 
   // ---- frames, order and dedupe ------------------------------------------------------------------
 
-  private onFrame(frame: ServerFrame, rotation: boolean): void {
+  private _onFrame(frame: ServerFrame, rotation: boolean): void {
     switch (frame.type) {
       case 'event':
-        return this.onEvent(frame);
+        return this._onEvent(frame);
       case 'subscribed': {
-        const ch = this.channels.get(frame.channel);
+        const ch = this._channels.get(frame.channel);
         if (ch) {
-          ch.refused = false;
-          this.known(frame.channel, ch, frame.seq);
+          ch._refused = false;
+          this._known(frame.channel, ch, frame.seq);
         }
         return;
       }
       case 'reset':
-        return this.onReset(frame.channel, frame.seq);
+        return this._onReset(frame.channel, frame.seq);
+      case 'presence':
+        return this._loaded(frame);
+      case 'join':
+      case 'leave': {
+        // Not for another tab's channel; and during a planned reconnect the old connection brings them.
+        if (rotation || !this._channels.has(frame.channel)) return;
+        this._asked.get(frame.channel)?.[1].push(frame);
+        this._member(frame);
+        return this._emit(frame.type, frame.channel, frame.member);
+      }
+      case 'pong':
+        // The server's seqs: a channel whose last event never came is a gap, recovered like any other.
+        return this._owner.seqs?.(frame.seqs ?? {});
       case 'error': {
         const code = errorCode(frame.code);
-        this.emit('error', { code, message: String(frame.message), ...(frame.id === undefined ? {} : { channel: frame.id }) });
-        if (frame.id !== undefined) this.refused(frame.id, code, rotation);
+        const error = { code, message: String(frame.message) };
+        if (frame.id?.[0] === '?') return this._refusedPresence(frame.id.slice(1), error);
+        this._emit('error', { ...error, ...(frame.id === undefined ? {} : { channel: frame.id }) });
+        if (frame.id !== undefined) this._refused(frame.id, code, rotation);
         return;
       }
       default:
@@ -253,21 +306,62 @@ export class SwitchboardClient {
    * connection. `forbidden` for a channel that was allowed before usually means the token expired:
    * reconnect once with a fresh one. Anything else cannot succeed by retrying: the channel is dropped.
    */
-  private refused(name: string, code: ErrorCode, rotation: boolean): void {
-    const ch = this.channels.get(name);
+  private _refused(name: string, code: ErrorCode, rotation: boolean): void {
+    const ch = this._channels.get(name);
     if (!ch || code === 'internal') return;
-    if (code === 'forbidden' && !rotation && this.conn !== undefined && ch.state.last !== undefined && !ch.refused) {
-      ch.refused = true;
-      return this.link.refresh(this.conn);
+    if (code === 'forbidden' && !rotation && this._conn !== undefined && ch.state.last !== undefined && !ch._refused) {
+      ch._refused = true;
+      return this._link._refresh(this._conn);
     }
-    clearTimeout(ch.gapTimer);
-    this.channels.delete(name);
+    clearTimeout(ch._gapTimer);
+    this._channels.delete(name);
   }
 
-  private onEvent(frame: EventFrame): void {
+  // ---- presence ----------------------------------------------------------------------------------
+
+  /** Sends `presence` (HTTP while polling); the channel's list is kept from now on. */
+  private _ask(channel: string, calls: [(p: Presence) => void, (e: SwitchboardError) => void][] = []): void {
+    if (!this._rosters.has(channel)) this._rosters.set(channel, new Map());
+    this._asked.set(channel, [calls, []]);
+    if (!this._link.send(presenceFrame(channel)) && this._polling) {
+      this._http<PresenceFrame>(`/presence?channel=${encodeURIComponent(channel)}`).then(
+        (f) => this._loaded({ ...f, channel }),
+        (err: unknown) => err instanceof HttpFailure && this._refusedPresence(channel, err._info),
+      );
+    }
+  }
+
+  /** A member list: the answer replaces the kept one, then the joins and leaves that came meanwhile apply again. */
+  private _loaded(f: PresenceFrame): void {
+    const roster = this._rosters.get(f.channel);
+    if (!roster) return;
+    const [calls, meanwhile] = this._asked.get(f.channel) ?? [[], []];
+    this._asked.delete(f.channel);
+    roster.clear();
+    for (const m of f.members) roster.set(m.sub, m);
+    meanwhile.forEach((m) => this._member(m));
+    const p = { members: [...roster.values()], occupancy: f.occupancy };
+    for (const [resolve] of calls) resolve(p);
+    this._emit('presence', f.channel, p);
+  }
+
+  private _member(f: MemberFrame): void {
+    const roster = this._rosters.get(f.channel);
+    if (f.type === 'join') roster?.set(f.member.sub, f.member);
+    else roster?.delete(f.member.sub);
+  }
+
+  /** `presence` was refused (`forbidden`, `bad_request`): the callers hear why, and the list is no longer kept. */
+  private _refusedPresence(channel: string, error: SwitchboardError): void {
+    for (const [, reject] of this._asked.get(channel)?.[0] ?? []) reject(error);
+    this._asked.delete(channel);
+    this._rosters.delete(channel);
+  }
+
+  private _onEvent(frame: EventFrame): void {
     for (const [name, seq] of Object.entries(frame.seqs)) {
-      const ch = this.channels.get(name);
-      if (ch) this.settle(name, ch, ch.state.offer(seq, frame));
+      const ch = this._channels.get(name);
+      if (ch) this._settle(name, ch, ch.state.offer(seq, frame));
     }
   }
 
@@ -276,120 +370,120 @@ export class SwitchboardClient {
    * for the position it is already at, is no news (with `share`, it answered another tab's
    * resubscribe) and is ignored.
    */
-  private onReset(name: string, seq: number): void {
-    const ch = this.channels.get(name);
+  private _onReset(name: string, seq: number): void {
+    const ch = this._channels.get(name);
     if (ch?.state.last === undefined || ch.state.last === seq) return;
-    ch.recoveries = 0;
+    ch._recoveries = 0;
     const events = ch.state.reset(seq);
-    this.emit('reset', name, seq);
-    this.settle(name, ch, events);
+    this._emit('reset', name, seq);
+    this._settle(name, ch, events);
   }
 
   /** The server says the channel is at `seq`; the first time, that is the channel's baseline. */
-  private known(name: string, ch: Channel, seq: number): void {
+  private _known(name: string, ch: Channel, seq: number): void {
     const first = ch.state.last === undefined;
     const events = ch.state.known(seq);
-    if (first) this.emit('subscribed', name, seq);
-    this.settle(name, ch, events);
+    if (first) this._emit('subscribed', name, seq);
+    this._settle(name, ch, events);
   }
 
   /** Delivers what became deliverable, then (re)considers the channel's gap timer. */
-  private settle(name: string, ch: Channel, events: EventFrame[]): void {
-    for (const event of events) if (this.channels.get(name) === ch) this.deliver(name, ch, event);
-    if (this.channels.get(name) !== ch) return;
+  private _settle(name: string, ch: Channel, events: EventFrame[]): void {
+    for (const event of events) if (this._channels.get(name) === ch) this._deliver(name, ch, event);
+    if (this._channels.get(name) !== ch) return;
     if (!ch.state.gap) {
-      clearTimeout(ch.gapTimer);
-      ch.gapTimer = undefined;
-      ch.recoveries = 0;
-    } else if (ch.gapTimer === undefined) {
-      ch.gapTimer = setTimeout(() => this.gapTimedOut(name, ch), this.timing.gapHoldMs);
+      clearTimeout(ch._gapTimer);
+      ch._gapTimer = undefined;
+      ch._recoveries = 0;
+    } else if (ch._gapTimer === undefined) {
+      ch._gapTimer = setTimeout(() => this._gapTimedOut(name, ch), this._timing.gapHoldMs);
     }
   }
 
   /** Each handler gets an event (by `id`) once, whichever of its channels it came on; so does `on('event')`. */
-  private deliver(name: string, ch: Channel, event: EventFrame): void {
-    let called = this.delivered.get(event.id);
+  private _deliver(name: string, ch: Channel, event: EventFrame): void {
+    let called = this._delivered.get(event.id);
     const first = called === undefined;
-    if (!called) this.delivered.set(event.id, (called = new Set()));
-    for (const handler of [...ch.handlers]) {
+    if (!called) this._delivered.set(event.id, (called = new Set()));
+    for (const handler of [...ch._handlers]) {
       if (called.has(handler)) continue;
       called.add(handler);
       safely(() => handler(event, name));
     }
-    if (first) this.emit('event', event);
+    if (first) this._emit('event', event);
   }
 
   /** The missing events did not come in time: ask the server again, and after that give up with `reset`. */
-  private gapTimedOut(name: string, ch: Channel): void {
-    ch.gapTimer = undefined;
-    if (this.channels.get(name) !== ch || !ch.state.gap) return;
-    if (ch.recoveries++ < GAP_RECOVERIES) {
-      if (!this.link.send(subscribeFrame(name, ch.state.last))) {
-        if (!this.polling) return; // between connections: the resubscribe with `since` recovers
-        void this.fetchEvents(name, ch);
+  private _gapTimedOut(name: string, ch: Channel): void {
+    ch._gapTimer = undefined;
+    if (this._channels.get(name) !== ch || !ch.state.gap) return;
+    if (ch._recoveries++ < GAP_RECOVERIES) {
+      if (!this._link.send(subscribeFrame(name, ch.state.last))) {
+        if (!this._polling) return; // between connections: the resubscribe with `since` recovers
+        void this._fetchEvents(name, ch);
       }
-      return this.settle(name, ch, []);
+      return this._settle(name, ch, []);
     }
     const { seq, events } = ch.state.skip();
-    ch.recoveries = 0;
-    this.emit('reset', name, seq);
-    this.settle(name, ch, events);
+    ch._recoveries = 0;
+    this._emit('reset', name, seq);
+    this._settle(name, ch, events);
   }
 
   // ---- polling fallback --------------------------------------------------------------------------
 
-  private startPolling(): void {
-    if (this.polling) return;
-    this.polling = true;
-    void this.pollLoop(++this.pollRun);
+  private _startPolling(): void {
+    if (this._polling) return;
+    this._polling = true;
+    void this._pollLoop(++this._pollRun);
   }
 
-  private stopPolling(): void {
-    this.polling = false;
-    this.pollRun++;
-    clearTimeout(this.pollTimer);
+  private _stopPolling(): void {
+    this._polling = false;
+    this._pollRun++;
+    clearTimeout(this._pollTimer);
   }
 
-  private async pollLoop(run: number): Promise<void> {
-    await this.poll();
-    if (run === this.pollRun) this.pollTimer = setTimeout(() => void this.pollLoop(run), this.timing.pollIntervalMs);
+  private async _pollLoop(run: number): Promise<void> {
+    await this._poll();
+    if (run === this._pollRun) this._pollTimer = setTimeout(() => void this._pollLoop(run), this._timing.pollIntervalMs);
   }
 
   /** `GET /version` for every channel; channels whose version grew fetch what they missed. */
-  private async poll(): Promise<void> {
-    const names = [...this.channels.keys()];
+  private async _poll(): Promise<void> {
+    const names = [...this._channels.keys()];
     if (names.length === 0) return;
     let versions: Record<string, unknown>;
     try {
-      versions = (await this.http<{ versions: Record<string, unknown> }>(`/version?channels=${names.map(encodeURIComponent).join(',')}`)).versions;
+      versions = (await this._http<{ versions: Record<string, unknown> }>(`/version?channels=${names.map(encodeURIComponent).join(',')}`)).versions;
     } catch (err) {
-      return this.httpFailed(err);
+      return this._httpFailed(err);
     }
     for (const [name, version] of Object.entries(versions ?? {})) {
-      const ch = this.channels.get(name);
+      const ch = this._channels.get(name);
       if (!ch || typeof version !== 'number') continue;
-      this.known(name, ch, version);
-      if (ch.state.gap) await this.fetchEvents(name, ch);
+      this._known(name, ch, version);
+      if (ch.state.gap) await this._fetchEvents(name, ch);
     }
   }
 
-  private async fetchEvents(name: string, ch: Channel): Promise<void> {
+  private async _fetchEvents(name: string, ch: Channel): Promise<void> {
     const since = ch.state.last;
     if (since === undefined) return;
     try {
-      const res = await this.http<EventsResponse>(`/events?channel=${encodeURIComponent(name)}&since=${since}`);
-      if (this.channels.get(name) !== ch) return;
-      if (res.reset) return this.onReset(name, res.seq);
-      for (const event of res.events ?? []) if (isEvent(event)) this.onEvent(event);
-      this.settle(name, ch, ch.state.known(res.seq));
+      const res = await this._http<EventsResponse>(`/events?channel=${encodeURIComponent(name)}&since=${since}`);
+      if (this._channels.get(name) !== ch) return;
+      if (res.reset) return this._onReset(name, res.seq);
+      for (const event of res.events ?? []) if (isEvent(event)) this._onEvent(event);
+      this._settle(name, ch, ch.state.known(res.seq));
     } catch (err) {
-      this.httpFailed(err, name);
+      this._httpFailed(err, name);
     }
   }
 
-  private async http<T>(path: string): Promise<T> {
-    const token = await this.getToken();
-    const res = await this.fetch(this.httpUrl + path, { headers: { authorization: `Bearer ${token}` } });
+  private async _http<T>(path: string): Promise<T> {
+    const token = await this._getToken();
+    const res = await this._fetch(this._httpUrl + path, { headers: { authorization: `Bearer ${token}` } });
     const body: unknown = await res.json().catch(() => undefined);
     if (res.ok) return body as T;
     const error = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
@@ -398,12 +492,12 @@ export class SwitchboardClient {
   }
 
   /** HTTP errors are reported; network failures are not (the state already says polling, the next poll retries). */
-  private httpFailed(err: unknown, channel?: string): void {
-    if (err instanceof HttpFailure) this.emit('error', channel === undefined ? err.info : { ...err.info, channel });
+  private _httpFailed(err: unknown, channel?: string): void {
+    if (err instanceof HttpFailure) this._emit('error', channel === undefined ? err._info : { ...err._info, channel });
   }
 
-  private emit<K extends keyof ClientEvents>(type: K, ...args: Parameters<ClientEvents[K]>): void {
-    for (const listener of [...this.listeners[type]]) safely(() => (listener as (...a: Parameters<ClientEvents[K]>) => void)(...args));
+  private _emit<K extends keyof ClientEvents>(type: K, ...args: Parameters<ClientEvents[K]>): void {
+    for (const listener of [...(this._listeners[type] ?? [])]) safely(() => (listener as (...a: Parameters<ClientEvents[K]>) => void)(...args));
   }
 }
 

@@ -25,7 +25,7 @@ export interface ConnectionHooks {
   open(conn: Connection): void;
   frame(conn: Connection, frame: ServerFrame): void;
   /** The socket ended by itself (server, network, heartbeat or connect timeout); never after `close()`. */
-  ended(conn: Connection, code: number): void;
+  _ended(conn: Connection, code: number): void;
 }
 
 /**
@@ -33,33 +33,33 @@ export interface ConnectionHooks {
  * `pingIntervalMs`; no `pong` within `pongTimeoutMs` means the connection is dead).
  */
 export class Connection {
-  opened = false;
-  private done = false;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  _opened = false;
+  private _done = false;
+  private _timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
-    private readonly socket: SocketLike,
-    private readonly hooks: ConnectionHooks,
-    private readonly timing: ConnectionTiming,
+    private readonly _socket: SocketLike,
+    private readonly _hooks: ConnectionHooks,
+    private readonly _timing: ConnectionTiming,
   ) {
-    socket.onopen = () => {
-      this.opened = true;
-      this.schedulePing();
-      hooks.open(this);
+    _socket.onopen = () => {
+      this._opened = true;
+      this._schedulePing();
+      _hooks.open(this);
     };
-    socket.onmessage = (event) => {
+    _socket.onmessage = (event) => {
       const frame = parseServerFrame(event.data);
-      if (frame?.type === 'pong') this.schedulePing();
-      if (frame) hooks.frame(this, frame);
+      if (frame?.type === 'pong') this._schedulePing();
+      if (frame) _hooks.frame(this, frame);
     };
-    socket.onclose = (event) => this.end(event.code, false);
-    socket.onerror = () => undefined; // a close event follows every error
-    this.timer = setTimeout(() => this.end(CLOSE.CONNECT_TIMEOUT, true), timing.connectTimeoutMs);
+    _socket.onclose = (event) => this._end(event.code, false);
+    _socket.onerror = () => undefined; // a close event follows every error
+    this._timer = setTimeout(() => this._end(CLOSE.CONNECT_TIMEOUT, true), _timing.connectTimeoutMs);
   }
 
   send(frame: ClientFrame): void {
     try {
-      this.socket.send(JSON.stringify(frame));
+      this._socket.send(JSON.stringify(frame));
     } catch {
       // not open (any more): the close event brings the reconnect
     }
@@ -67,25 +67,25 @@ export class Connection {
 
   /** Closes on our initiative; the hooks hear nothing more from this connection. */
   close(code: number = CLOSE.NORMAL, reason = ''): void {
-    this.dispose(code, reason);
+    this._dispose(code, reason);
   }
 
   /** Gives up on this connection: it closes, and the hooks hear `ended` as if the server had closed it. */
   abort(code: number): void {
-    this.end(code, true);
+    this._end(code, true);
   }
 
-  private end(code: number, closeSocket: boolean): void {
-    if (this.done) return;
-    this.dispose(closeSocket ? code : undefined, '');
-    this.hooks.ended(this, code);
+  private _end(code: number, closeSocket: boolean): void {
+    if (this._done) return;
+    this._dispose(closeSocket ? code : undefined, '');
+    this._hooks._ended(this, code);
   }
 
-  private dispose(code: number | undefined, reason: string): void {
-    if (this.done) return;
-    this.done = true;
-    clearTimeout(this.timer);
-    const s = this.socket;
+  private _dispose(code: number | undefined, reason: string): void {
+    if (this._done) return;
+    this._done = true;
+    clearTimeout(this._timer);
+    const s = this._socket;
     s.onopen = s.onmessage = s.onclose = s.onerror = null;
     if (code !== undefined) {
       try {
@@ -96,11 +96,11 @@ export class Connection {
     }
   }
 
-  private schedulePing(): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = setTimeout(() => this.end(CLOSE.HEARTBEAT_TIMEOUT, true), this.timing.pongTimeoutMs);
+  private _schedulePing(): void {
+    clearTimeout(this._timer);
+    this._timer = setTimeout(() => {
+      this._timer = setTimeout(() => this._end(CLOSE.HEARTBEAT_TIMEOUT, true), this._timing.pongTimeoutMs);
       this.send({ action: 'ping' });
-    }, this.timing.pingIntervalMs);
+    }, this._timing.pingIntervalMs);
   }
 }

@@ -32,7 +32,31 @@ export interface ResetFrame {
 export interface PongFrame {
   type: 'pong';
   ts: number;
+  /** The server's current seq of every channel of the connection (protocol v1.1; absent from older servers). */
+  seqs?: Record<string, number>;
   id?: string;
+}
+/** A user on a presence channel (protocol §8): from their token. */
+export interface Member {
+  sub: string;
+  role?: string;
+  name?: string;
+}
+/** Who is online on a channel: the answer to `presence` (and the body of `GET /presence`). */
+export interface PresenceFrame {
+  type: 'presence';
+  channel: string;
+  members: Member[];
+  /** Connections subscribed to the channel. */
+  occupancy: number;
+  id?: string;
+}
+/** A user's first connection subscribed (`join`), or their last one left (`leave`). */
+export interface MemberFrame {
+  type: 'join' | 'leave';
+  channel: string;
+  member: Member;
+  id?: undefined;
 }
 export interface ErrorFrame {
   type: 'error';
@@ -40,16 +64,20 @@ export interface ErrorFrame {
   message: string;
   id?: string;
 }
-export type ServerFrame = EventFrame | SubscribedFrame | UnsubscribedFrame | ResetFrame | PongFrame | ErrorFrame;
+export type ServerFrame = EventFrame | SubscribedFrame | UnsubscribedFrame | ResetFrame | PongFrame | PresenceFrame | MemberFrame | ErrorFrame;
 
 /** Client frames. Subscribe/unsubscribe carry the channel name as `id`, so an error frame names its channel. */
 export type ClientFrame =
   | { action: 'subscribe'; channel: string; since?: number; id: string }
   | { action: 'unsubscribe'; channel: string; id: string }
+  | { action: 'presence'; channel: string; id: string }
   | { action: 'ping' };
 
 /** Subscribes `channel` from `since` (undefined: from now; JSON leaves the field out). */
 export const subscribeFrame = (channel: string, since?: number): ClientFrame => ({ action: 'subscribe', channel, since, id: channel });
+
+/** Asks who is online on `channel`; the id (`?` is never in a channel name) tells its answer and errors from a subscribe's. */
+export const presenceFrame = (channel: string): ClientFrame => ({ action: 'presence', channel, id: '?' + channel });
 
 /** `GET /events` answer (protocol §5). */
 export interface EventsResponse {
@@ -79,10 +107,14 @@ export function parseServerFrame(data: unknown): ServerFrame | undefined {
     : v.type === 'subscribed' || v.type === 'reset' ? typeof v.channel === 'string' && isSeq(v.seq)
     : v.type === 'unsubscribed' ? typeof v.channel === 'string'
     : v.type === 'error' ? typeof v.code === 'string'
-    : v.type === 'pong';
+    : v.type === 'presence' ? typeof v.channel === 'string' && Array.isArray(v.members)
+    : v.type === 'join' || v.type === 'leave' ? typeof v.channel === 'string' && isObject(v.member)
+    : v.type === 'pong' && (v.seqs === undefined || isSeqs(v.seqs));
   return ok ? (v as unknown as ServerFrame) : undefined;
 }
 
 export function isEvent(v: unknown): v is EventFrame {
-  return isObject(v) && v.type === 'event' && typeof v.id === 'string' && isObject(v.seqs) && Object.values(v.seqs).every(isSeq);
+  return isObject(v) && v.type === 'event' && typeof v.id === 'string' && isSeqs(v.seqs);
 }
+
+const isSeqs = (v: unknown): boolean => isObject(v) && Object.values(v).every(isSeq);

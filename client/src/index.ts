@@ -1,7 +1,7 @@
 export { SwitchboardClient } from './client';
-export type { ClientEvents, EventHandler, FetchLike, NetworkMonitor, State, SwitchboardOptions, Timing } from './client';
+export type { ClientEvents, EventHandler, FetchLike, NetworkMonitor, Presence, State, SwitchboardOptions, Timing } from './client';
 export type { SocketConstructor, SocketLike } from './connection';
-export type { EventFrame } from './frames';
+export type { EventFrame, Member } from './frames';
 export type { ChannelLike, LocksLike, ShareOptions } from './tab-link';
 export { backoffDelay } from './backoff';
 export { CLOSE, HTTP_ERROR_CODES, WS_ERROR_CODES } from './codes';

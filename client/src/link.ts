@@ -14,7 +14,7 @@ export interface Link {
   /** Sends a frame to the server; true when a live connection took it. */
   send(frame: ClientFrame): boolean;
   /** Reconnects with a fresh token, if `conn` is still the connection (a channel allowed before was refused). */
-  refresh(conn: string): void;
+  _refresh(conn: string): void;
 }
 
 /** What a link reports to the one that owns it (the client, or a leading tab's hub). */
@@ -24,7 +24,7 @@ export interface LinkOwner {
   /** A server frame; `rotation` when it came on a planned replacement that is still being subscribed. */
   frame(frame: ServerFrame, rotation: boolean): void;
   /** Subscribe frames (with `since`) for every channel, to put on a planned replacement connection. */
-  resubscribe(): ClientFrame[];
+  _resubscribe(): ClientFrame[];
   /** How many tabs share the connection, and whether this one leads. */
   tabs?(count: number, leading: boolean): void;
   /** Channel seqs the leading tab has seen: a tab that is behind notices the gap and recovers. */

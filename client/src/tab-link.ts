@@ -64,180 +64,180 @@ export function tabLink(owner: LinkOwner, settings: SocketSettings, share: Share
  */
 export class TabLink implements Link {
   readonly name: string;
-  readonly owner: LinkOwner;
-  readonly timeout: number;
+  readonly _owner: LinkOwner;
+  readonly _timeout: number;
   id = '';
-  private channel: ChannelLike | undefined;
-  private hub: Hub | undefined;
+  private _channel: ChannelLike | undefined;
+  private _hub: Hub | undefined;
   /** The leading tab this one follows, and since when it leads (a newer leader wins). */
-  private leader: string | undefined;
-  private leaderSince = 0;
+  private _leader: string | undefined;
+  private _leaderSince = 0;
   /** The leader's connection is live. */
-  private live = false;
-  private wasLive = false;
+  private _live = false;
+  private _wasLive = false;
   /** When this follower first asked the leader without an answer since. */
-  private asked: number | undefined;
-  private checked = 0;
-  private timer: ReturnType<typeof setInterval> | undefined;
+  private _asked: number | undefined;
+  private _checked = 0;
+  private _timer: ReturnType<typeof setInterval> | undefined;
   /** Aborted by `stop()`: this tab's lock requests. */
-  private life: AbortController | undefined;
-  private electing: AbortController | undefined;
-  private release: (() => void) | undefined;
+  private _life: AbortController | undefined;
+  private _electing: AbortController | undefined;
+  private _release: (() => void) | undefined;
 
   constructor(
     owner: LinkOwner,
-    readonly settings: SocketSettings,
+    readonly _settings: SocketSettings,
     share: ShareOptions,
-    readonly locks: LocksLike,
-    private readonly Channel: new (name: string) => ChannelLike,
+    readonly _locks: LocksLike,
+    private readonly _Channel: new (name: string) => ChannelLike,
   ) {
-    this.name = `switchboard.${VERSION} ${settings.url} ${share.key}`;
-    this.timeout = share.leaderTimeoutMs ?? 1000;
-    this.owner = {
+    this.name = `switchboard.${VERSION} ${_settings.url} ${share.key}`;
+    this._timeout = share.leaderTimeoutMs ?? 1000;
+    this._owner = {
       ...owner,
       state: (state, conn) => {
-        if (state === 'live') this.wasLive = true;
+        if (state === 'live') this._wasLive = true;
         owner.state(state, conn);
       },
     };
   }
 
   start(): void {
-    if (this.life) return;
-    const life = (this.life = new AbortController());
+    if (this._life) return;
+    const life = (this._life = new AbortController());
     this.id = Math.random().toString(36).slice(2, 10);
-    this.leaderSince = 0;
-    this.channel = new this.Channel(this.name);
-    this.channel.onmessage = (e) => this.receive(e.data as TabMessage); // only this client version posts on this name
+    this._leaderSince = 0;
+    this._channel = new this._Channel(this.name);
+    this._channel.onmessage = (e) => this._receive(e.data as TabMessage); // only this client version posts on this name
     // Held while this tab runs: a leader waiting for it hears at once when the tab is gone (closed, crashed).
-    this.locks.request(`${this.name} ${this.id}`, { signal: life.signal }, () => new Promise((gone) => life.signal.addEventListener('abort', gone))).catch(noop);
-    this.elect(false);
-    this.checked = Date.now();
-    this.timer = setInterval(() => this.check(), this.timeout / 2);
-    this.post({ k: 'hi', f: this.id });
+    this._locks.request(`${this.name} ${this.id}`, { signal: life.signal }, () => new Promise((gone) => life.signal.addEventListener('abort', gone))).catch(noop);
+    this._elect(false);
+    this._checked = Date.now();
+    this._timer = setInterval(() => this._check(), this._timeout / 2);
+    this._post({ k: 'hi', f: this.id });
   }
 
   stop(): void {
-    if (!this.life) return;
-    this.life.abort();
-    this.life = undefined;
-    clearInterval(this.timer);
-    this.electing?.abort();
-    this.unlead(); // a leading tab releases the lock: the next tab takes over
-    this.post({ k: 'bye', f: this.id });
-    this.channel?.close();
-    this.leader = undefined;
-    this.live = false;
+    if (!this._life) return;
+    this._life.abort();
+    this._life = undefined;
+    clearInterval(this._timer);
+    this._electing?.abort();
+    this._unlead(); // a leading tab releases the lock: the next tab takes over
+    this._post({ k: 'bye', f: this.id });
+    this._channel?.close();
+    this._leader = undefined;
+    this._live = false;
   }
 
   send(frame: ClientFrame): boolean {
-    if (this.hub) return this.hub.up(this.id, frame);
-    if (this.leader) this.post({ k: 'up', f: this.id, t: this.leader, m: frame });
-    return this.live;
+    if (this._hub) return this._hub._up(this.id, frame);
+    if (this._leader) this._post({ k: 'up', f: this.id, t: this._leader, m: frame });
+    return this._live;
   }
 
-  refresh(conn: string): void {
-    if (this.hub) this.hub.refresh(conn);
-    else if (this.leader) this.post({ k: 're', f: this.id, t: this.leader, c: conn });
+  _refresh(conn: string): void {
+    if (this._hub) this._hub._refresh(conn);
+    else if (this._leader) this._post({ k: 're', f: this.id, t: this._leader, c: conn });
   }
 
-  post(message: TabMessage): void {
-    this.channel?.postMessage(message);
+  _post(message: TabMessage): void {
+    this._channel?.postMessage(message);
   }
 
   // ---- election ----------------------------------------------------------------------------------
 
   /** Queues for the lock (or takes it from a silent leader: `steal`); holding it means leading. */
-  private elect(steal: boolean): void {
-    this.electing?.abort(); // a pending request of this tab gives way
-    const ac = (this.electing = new AbortController());
+  private _elect(steal: boolean): void {
+    this._electing?.abort(); // a pending request of this tab gives way
+    const ac = (this._electing = new AbortController());
     let held = false;
-    this.locks
+    this._locks
       .request(this.name, steal ? { steal } : { signal: ac.signal }, () => {
         held = true;
         return new Promise<void>((release) => {
-          this.release = release;
-          this.lead();
+          this._release = release;
+          this._lead();
         });
       })
       .catch(noop)
       .then(() => {
-        if (!held || this.electing !== ac) return;
+        if (!held || this._electing !== ac) return;
         // Released by stop(), or stolen by a tab that found this one silent (frozen): follow again.
-        this.unlead();
-        if (!this.life) return;
-        this.owner.state(this.wasLive ? 'reconnecting' : 'connecting');
-        this.elect(false);
-        this.post({ k: 'hi', f: this.id });
+        this._unlead();
+        if (!this._life) return;
+        this._owner.state(this._wasLive ? 'reconnecting' : 'connecting');
+        this._elect(false);
+        this._post({ k: 'hi', f: this.id });
       });
   }
 
-  private lead(): void {
-    if (!this.life) return this.release?.();
-    this.leader = this.id;
-    this.hub = new Hub(this, this.wasLive);
+  private _lead(): void {
+    if (!this._life) return this._release?.();
+    this._leader = this.id;
+    this._hub = new Hub(this, this._wasLive);
   }
 
-  private unlead(): void {
-    this.release?.();
-    this.release = undefined;
-    this.hub?.stop();
-    this.hub = undefined;
-    if (this.leader === this.id) this.leader = undefined;
-    this.live = false;
+  private _unlead(): void {
+    this._release?.();
+    this._release = undefined;
+    this._hub?.stop();
+    this._hub = undefined;
+    if (this._leader === this.id) this._leader = undefined;
+    this._live = false;
   }
 
   /**
    * Every timeout/2: a follower asks the leader (`hi`, answered at once with its state). Unanswered for
    * `timeout`, the leader is taken to be frozen and its lock is stolen, by one tab at a time.
    */
-  private check(): void {
+  private _check(): void {
     const now = Date.now();
     // This timer ran very late: this tab was frozen or throttled, and what it asked before does not count.
-    if (now - this.checked > 2 * this.timeout) this.asked = undefined;
-    this.checked = now;
-    if (this.hub) return;
-    if (this.asked === undefined) this.asked = now;
-    else if (now - this.asked >= this.timeout) this.takeover();
-    this.post({ k: 'hi', f: this.id });
+    if (now - this._checked > 2 * this._timeout) this._asked = undefined;
+    this._checked = now;
+    if (this._hub) return;
+    if (this._asked === undefined) this._asked = now;
+    else if (now - this._asked >= this._timeout) this._takeover();
+    this._post({ k: 'hi', f: this.id });
   }
 
-  private silent(): boolean {
-    return this.asked !== undefined && Date.now() - this.asked >= this.timeout;
+  private _silent(): boolean {
+    return this._asked !== undefined && Date.now() - this._asked >= this._timeout;
   }
 
-  private takeover(): void {
-    this.locks
+  private _takeover(): void {
+    this._locks
       .request(`${this.name} !takeover`, { ifAvailable: true }, (lock) => {
-        if (!lock || !this.life || this.hub || !this.silent()) return;
-        this.elect(true);
+        if (!lock || !this._life || this._hub || !this._silent()) return;
+        this._elect(true);
         // Held a while, so that another tab that found the leader silent hears the new one before it may try.
-        return new Promise((done) => setTimeout(done, this.timeout));
+        return new Promise((done) => setTimeout(done, this._timeout));
       })
       .catch(noop);
   }
 
   // ---- messages from other tabs ------------------------------------------------------------------
 
-  private receive(m: TabMessage): void {
+  private _receive(m: TabMessage): void {
     if (m.t !== undefined && m.t !== this.id) return;
-    if (this.hub) return this.hub.receive(m);
+    if (this._hub) return this._hub._receive(m);
     if (m.k === 'st') {
-      if (m.f !== this.leader) {
+      if (m.f !== this._leader) {
         // A newer leader, or any leader once this one's went silent; never one that was frozen and lost its lock.
-        if (m.e < this.leaderSince && !this.silent()) return;
-        this.leader = m.f;
-        this.leaderSince = m.e;
-        this.post({ k: 'hi', f: this.id });
+        if (m.e < this._leaderSince && !this._silent()) return;
+        this._leader = m.f;
+        this._leaderSince = m.e;
+        this._post({ k: 'hi', f: this.id });
       }
-      this.asked = undefined;
-      this.live = m.s === 'live';
-      this.owner.tabs?.(m.n, false);
-      this.owner.state(m.s, m.c);
-      if (m.q) this.owner.seqs?.(m.q);
+      this._asked = undefined;
+      this._live = m.s === 'live';
+      this._owner.tabs?.(m.n, false);
+      this._owner.state(m.s, m.c);
+      if (m.q) this._owner.seqs?.(m.q);
     } else if (m.k === 'dn') {
-      if (m.f === this.leader) this.asked = undefined;
-      this.owner.frame(m.m, m.r);
+      if (m.f === this._leader) this._asked = undefined;
+      this._owner.frame(m.m, m.r);
     }
   }
 }

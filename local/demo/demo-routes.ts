@@ -1,6 +1,6 @@
 import { build } from 'esbuild';
+import { common } from '../../client/build';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import path from 'node:path';
 import { SignJWT } from 'jose';
 import type { TokenVerifier } from '../../shared/tokens';
 import { BookingService, DemoError, SPECIALISTS, type BookingDeps } from './bookings';
@@ -10,11 +10,12 @@ import { BookingService, DemoError, SPECIALISTS, type BookingDeps } from './book
  * file), mounted by the local runtime's HTTP server only: the client bundle and the demo backend. The
  * token endpoint exists in local mode alone and never in the CDK stack.
  */
+/** Who the demo lets you be; `name` is the display name others see in presence (protocol §8). */
 export const PERSONAS: Record<string, { label: string; claims: Record<string, string | number> }> = {
-  'specialist-1': { label: 'Specialist 1 (Dr. Ana Ribeiro)', claims: { role: 'specialist', specialist_id: 1 } },
-  'specialist-2': { label: 'Specialist 2 (Dr. Ben Okafor)', claims: { role: 'specialist', specialist_id: 2 } },
-  'supervisor-5': { label: 'Supervisor of workpoint 5', claims: { role: 'supervisor', workpoint_id: 5 } },
-  admin: { label: 'Admin', claims: { role: 'admin' } },
+  'specialist-1': { label: 'Specialist 1 (Dr. Ana Ribeiro)', claims: { role: 'specialist', specialist_id: 1, name: 'Dr. Ana Ribeiro' } },
+  'specialist-2': { label: 'Specialist 2 (Dr. Ben Okafor)', claims: { role: 'specialist', specialist_id: 2, name: 'Dr. Ben Okafor' } },
+  'supervisor-5': { label: 'Supervisor of workpoint 5', claims: { role: 'supervisor', workpoint_id: 5, name: 'Sofia Marques' } },
+  admin: { label: 'Admin', claims: { role: 'admin', name: 'Alex Admin' } },
 };
 
 export interface DemoOptions extends BookingDeps {
@@ -25,13 +26,12 @@ export interface DemoOptions extends BookingDeps {
   httpUrl: string;
 }
 
-const CLIENT_ENTRY = path.join(__dirname, '../../client/src/index.ts');
-
 export function createDemoRoutes(opts: DemoOptions) {
   const bookings = new BookingService(opts);
   let clientBundle: Promise<string> | undefined;
   const bundleClient = (): Promise<string> =>
-    (clientBundle ??= build({ entryPoints: [CLIENT_ENTRY], bundle: true, minify: true, format: 'iife', globalName: 'Switchboard', target: 'es2020', write: false, logLevel: 'silent' }).then(
+    // The same build options as `npm run build:client` (client/build.ts), so the page runs what ships.
+    (clientBundle ??= build({ ...common, format: 'iife', globalName: 'Switchboard', write: false, logLevel: 'silent' }).then(
       (r) => r.outputFiles[0]?.text ?? '',
     ));
 

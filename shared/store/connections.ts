@@ -16,6 +16,16 @@ export interface ConnectionRecord {
 
 export type SubscribeOutcome = 'subscribed' | 'already' | 'limit' | 'gone';
 
+export interface RemovedConnection {
+  existed: boolean;
+  /** Subscriptions this call deleted. */
+  subscriptions: number;
+  /** The channels the connection was subscribed to. */
+  channels: string[];
+  /** The identity of the connection, when this call deleted its record. */
+  identity?: Identity;
+}
+
 export class ConnectionStore {
   constructor(
     private readonly db: Db,
@@ -131,8 +141,10 @@ export class ConnectionStore {
   /**
    * Deletes a connection and all its subscriptions ($disconnect, or a 410 Gone during fan-out).
    * Safe to run twice or concurrently: counters move only for items this call really deleted.
+   * Returns the channels it was subscribed to and, from the call that deleted the connection record,
+   * its identity (for the presence leaves).
    */
-  async remove(connectionId: string): Promise<{ existed: boolean; subscriptions: number }> {
+  async remove(connectionId: string): Promise<RemovedConnection> {
     const channels: string[] = [];
     for await (const page of this.db.queryPages({
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :s)',
@@ -146,11 +158,21 @@ export class ConnectionStore {
     for (let i = 0; i < channels.length; i += 25) {
       await this.batchWrite(channels.slice(i, i + 25).map((channel) => ({ DeleteRequest: { Key: keys.channelSubscriber(channel, connectionId) } })));
     }
-    const removed = await mapWithLimit(channels, 10, (channel) => this.deleteExisting(keys.connectionSubscription(connectionId, channel)));
-    const existed = await this.deleteExisting(keys.connection(connectionId));
+    const removed = await mapWithLimit(channels, 10, async (channel) => (await this.deleteExisting(keys.connectionSubscription(connectionId, channel))) !== undefined);
+    const record = await this.deleteExisting(keys.connection(connectionId));
+    const existed = record !== undefined;
     const subscriptions = removed.filter(Boolean).length;
     if (existed || subscriptions > 0) await addStats(this.db, { connections: existed ? -1 : 0, subscriptions: -subscriptions });
-    return { existed, subscriptions };
+    return { existed, subscriptions, channels, ...(record && { identity: record.identity as Identity }) };
+  }
+
+  /** True when the connection is subscribed to the channel now (a strongly consistent read). */
+  async isSubscribed(connectionId: string, channel: string): Promise<boolean> {
+    const r = await this.db.doc.send(
+      new GetCommand({ TableName: this.db.tableName, Key: keys.connectionSubscription(connectionId, channel), ConsistentRead: true, ProjectionExpression: 'pk', ReturnConsumedCapacity: 'TOTAL' }),
+    );
+    this.db.count('getRequests', r.ConsumedCapacity);
+    return r.Item !== undefined;
   }
 
   /** Connections subscribed to `channel` (with `at`, when subscribed during `$connect`; else 0), one DynamoDB page at a time. */
@@ -165,6 +187,19 @@ export class ConnectionStore {
       const list = (page.Items ?? []).map((i) => ({ connectionId: i.sk as string, at: Number(i.at ?? 0) }));
       if (list.length > 0) yield list;
     }
+  }
+
+  /** The connection record (if any) and its channels, in one Query of its partition. */
+  async describe(connectionId: string): Promise<{ record?: ConnectionRecord; channels: string[] }> {
+    const channels: string[] = [];
+    let record: ConnectionRecord | undefined;
+    for await (const page of this.db.queryPages({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.connectionPk(connectionId) } })) {
+      for (const item of page.Items ?? []) {
+        if (item.sk === 'meta') record = { connectionId, identity: item.identity as Identity, connectedAt: item.connectedAt as number, subCount: item.subCount as number };
+        else if (typeof item.channel === 'string') channels.push(item.channel);
+      }
+    }
+    return { record, channels };
   }
 
   /** The channels a connection is subscribed to. */
@@ -188,10 +223,11 @@ export class ConnectionStore {
     return total;
   }
 
-  private async deleteExisting(key: { pk: string; sk: string }): Promise<boolean> {
+  /** Deletes an item; what it held, or undefined when there was none. */
+  private async deleteExisting(key: { pk: string; sk: string }): Promise<Record<string, unknown> | undefined> {
     const r = await this.db.doc.send(new DeleteCommand({ TableName: this.db.tableName, Key: key, ReturnValues: 'ALL_OLD', ReturnConsumedCapacity: 'TOTAL' }));
     this.db.count('deleteRequests', r.ConsumedCapacity);
-    return r.Attributes !== undefined;
+    return r.Attributes;
   }
 
   private async batchWrite(requests: NonNullable<ConstructorParameters<typeof BatchWriteCommand>[0]['RequestItems']>[string]): Promise<void> {

@@ -10,6 +10,8 @@ export const keys = {
   historyItem: (channel: string, seq: number) => ({ pk: `H#${channel}`, sk: seqKey(seq) }),
   idempotency: (id: string) => ({ pk: `I#${id}`, sk: 'i' }),
   stats: () => ({ pk: 'STATS', sk: 'global' }),
+  presence: (channel: string, sub: string) => ({ pk: `P#${channel}`, sk: sub }),
+  presencePk: (channel: string) => `P#${channel}`,
 };
 
 /** Sort keys of history items: zero-padded so string order is seq order. */

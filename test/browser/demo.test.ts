@@ -88,6 +88,28 @@ describe('live booking page', () => {
     expect(await late.locator('[data-testid=booking]').count()).toBe(1);
   });
 
+  test('who is online: the admin and supervisor pages list the people on their channels; a specialist page opening and closing shows live', async () => {
+    await rt.settle(); // the pages of earlier tests are gone
+    const online = (page: Page, sub: string, channel: string) => page.locator(`[data-testid=online-member][data-sub="${sub}"][data-channel="${channel}"]`);
+    const [admin, supervisor] = await Promise.all([open('admin'), open('supervisor-5')]);
+    await Promise.all([admin, supervisor].map((p) => status(p, 'live')));
+    await online(admin, 'admin', 'admin').waitFor({ timeout: UI_TIMEOUT }); // itself
+    await online(admin, 'supervisor-5', 'workpoint_5').waitFor({ timeout: UI_TIMEOUT });
+    await online(supervisor, 'admin', 'workpoint_5').waitFor({ timeout: UI_TIMEOUT }); // the admin page follows every channel
+    expect(await online(supervisor, 'supervisor-5', 'workpoint_5').textContent()).toBe('Sofia Marques');
+    expect(await online(admin, 'specialist-1', 'specialist_1').count()).toBe(0);
+
+    const specialist = await open('specialist-1');
+    await status(specialist, 'live');
+    await online(admin, 'specialist-1', 'specialist_1').waitFor({ timeout: UI_TIMEOUT });
+    expect(await online(admin, 'specialist-1', 'specialist_1').textContent()).toBe('Dr. Ana Ribeiro');
+    expect(await supervisor.locator('[data-testid=online-list] [data-channel^=specialist]').count()).toBe(0); // not a supervisor's channel
+
+    await specialist.close();
+    await online(admin, 'specialist-1', 'specialist_1').waitFor({ state: 'detached', timeout: UI_TIMEOUT });
+    expect(await online(admin, 'supervisor-5', 'workpoint_5').count()).toBe(1);
+  });
+
   test('the server drops the connection: yellow, reconnect, green, and events published meanwhile appear exactly once', async () => {
     const proxy = new TcpProxy(await freePort(), Number(new URL(rt.endpoints.websocketUrl).port));
     await proxy.up();

@@ -209,3 +209,28 @@ test('the leading tab is frozen: another takes over, and the frozen one catches 
   for (const p of pages) await booking(p, 'After Thaw').waitFor({ timeout: UI_TIMEOUT });
   for (const p of pages) expect(await deliveries(p, after)).toBe(1);
 });
+
+test('presence: three tabs of one person are one member and one connection; they leave when the last tab closes', async () => {
+  const { context } = await newContext();
+  const pages = await threeTabs(context, 'specialist-1');
+  const { context: elsewhere } = await newContext();
+  const admin = await open(elsewhere, 'admin');
+  await live(admin);
+  const online = admin.locator('[data-testid=online-member][data-sub="specialist-1"][data-channel="specialist_1"]');
+  await online.waitFor({ timeout: UI_TIMEOUT });
+  const presence = async () => {
+    await rt.settle();
+    const r = await fetch(`${rt.endpoints.httpUrl}/presence?channel=specialist_1`, { headers: { authorization: `Bearer ${await token('admin')}` } });
+    return r.json();
+  };
+  expect(await presence()).toEqual({ type: 'presence', channel: 'specialist_1', members: [expect.objectContaining({ sub: 'admin' }), { sub: 'specialist-1', role: 'specialist', name: 'Dr. Ana Ribeiro' }], occupancy: 2 });
+
+  // The tabs that follow close first: the connection stays, and so does the member.
+  const leader = (await Promise.all(pages.map(isLeader))).indexOf(true);
+  for (const [i, p] of pages.entries()) if (i !== leader) await p.close();
+  expect(await presence()).toMatchObject({ occupancy: 2 });
+  expect(await online.count()).toBe(1);
+  await pages[leader]?.close();
+  await online.waitFor({ state: 'detached', timeout: UI_TIMEOUT });
+  expect(await presence()).toMatchObject({ members: [expect.objectContaining({ sub: 'admin' })], occupancy: 1 });
+});

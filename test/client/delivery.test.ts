@@ -342,3 +342,57 @@ describe('gap detection', () => {
     expect(b.ids).toEqual(['y', 'x']);
   });
 });
+
+describe('pong seqs (protocol v1.1)', () => {
+  test('a channel whose server seq is ahead of the last one seen is recovered like a gap: held, then subscribe with since', async () => {
+    const h = await liveHarness({ pingIntervalMs: 60_000, gapHoldMs: 1000 });
+    const a = record(h.client, 'a');
+    const b = record(h.client, 'b');
+    h.socket().autoPong = false;
+    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 4, id: 'a' });
+    h.socket().receive({ type: 'subscribed', channel: 'b', seq: 9, id: 'b' });
+    h.socket().receive(event('e5', { a: 5 }));
+    await h.tick(60_000);
+    expect(h.socket().sent.at(-1)).toEqual({ action: 'ping' });
+    // The last event of `a` (seq 6) was lost; `b` is up to date; `c` is not ours.
+    h.socket().receive({ type: 'pong', ts: Date.now(), seqs: { a: 6, b: 9, c: 3 } });
+    await h.tick(999);
+    expect(h.socket().subscribes()).toHaveLength(2);
+    await h.tick(1);
+    expect(h.socket().subscribes().slice(2)).toEqual([{ action: 'subscribe', channel: 'a', since: 5, id: 'a' }]);
+    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 6, id: 'a' });
+    h.socket().receive(event('e6', { a: 6 }));
+    expect(a.ids).toEqual(['e5', 'e6']);
+    expect(b.ids).toEqual([]);
+    await h.tick(10_000);
+    expect(h.socket().subscribes()).toHaveLength(3);
+  });
+
+  test('an event still on its way when the pong came: it arrives within gapHoldMs and nothing is resubscribed', async () => {
+    const h = await liveHarness({ pingIntervalMs: 60_000 });
+    const a = record(h.client, 'a');
+    h.socket().autoPong = false;
+    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 4, id: 'a' });
+    await h.tick(60_000);
+    h.socket().receive({ type: 'pong', ts: Date.now(), seqs: { a: 5 } });
+    await h.tick(500);
+    h.socket().receive(event('e5', { a: 5 }));
+    await h.tick(10_000);
+    expect(a.ids).toEqual(['e5']);
+    expect(h.socket().subscribes()).toHaveLength(1);
+  });
+
+  test('a pong without seqs (an older server) or with seqs at or behind the client changes nothing', async () => {
+    const h = await liveHarness({ pingIntervalMs: 60_000 });
+    record(h.client, 'a');
+    h.socket().autoPong = false;
+    h.socket().receive({ type: 'subscribed', channel: 'a', seq: 4, id: 'a' });
+    await h.tick(60_000);
+    h.socket().receive({ type: 'pong', ts: Date.now() });
+    h.socket().receive({ type: 'pong', ts: Date.now(), seqs: { a: 3 } });
+    h.socket().receive({ type: 'pong', ts: Date.now(), seqs: { a: 'x' } }); // malformed: ignored
+    await h.tick(10_000);
+    expect(h.socket().subscribes()).toHaveLength(1);
+    expect(h.client.state).toBe('live');
+  });
+});

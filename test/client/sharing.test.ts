@@ -194,6 +194,29 @@ describe('channels across tabs', () => {
     expect(errors).toEqual(['b:forbidden:admin']);
   });
 
+  test('presence over the shared connection: a follower asks through the leader; the answer and joins / leaves reach every tab that keeps the list', async () => {
+    const [a, b, c] = await threeTabs();
+    for (const t of [a, b]) record(t.client, 'admin');
+    await tick();
+    const follower = b.sockets.length === 0 ? b : a;
+    const other = follower === b ? a : b;
+    const asked = follower.client.presence('admin');
+    await tick();
+    const ask = last().sent.filter((f) => f.action === 'presence');
+    expect(ask).toEqual([{ action: 'presence', channel: 'admin', id: '?admin' }]);
+    const ada = { sub: 'adm', role: 'admin' };
+    const ben = { sub: 'spec-2', role: 'specialist' };
+    last().receive({ type: 'presence', channel: 'admin', members: [ada], occupancy: 1, id: '?admin' });
+    await expect(asked).resolves.toEqual({ members: [ada], occupancy: 1 });
+    const joins: string[] = [];
+    for (const [name, t] of [['a', a], ['b', b], ['c', c]] as const) t.client.on('join', (ch, m) => joins.push(`${name} ${ch} ${m.sub}`));
+    last().receive({ type: 'join', channel: 'admin', member: ben });
+    await tick();
+    expect(joins.sort()).toEqual(['a admin spec-2', 'b admin spec-2']); // c has no admin channel
+    expect(follower.client.members('admin').map((m) => m.sub).sort()).toEqual(['adm', 'spec-2']);
+    expect(other.client.members('admin')).toEqual([]); // it never asked
+  });
+
   test('reference-counted: a channel is unsubscribed on the server only when its last tab lets go', async () => {
     const [a, b, c] = await threeTabs();
     const offA = record(a.client, 'a').off;
@@ -373,6 +396,24 @@ describe('handover', () => {
       ['e6', 'e7', 'e8'],
       ['e6', 'e7', 'e8'],
       ['e6', 'e7', 'e8'],
+    ]);
+  });
+  test('pong seqs reach every tab: a tab whose last event was lost recovers with since', async () => {
+    const { tabs, got } = await onChannelA();
+    const c = tabs[2];
+    c.tab.freeze({ dropMessages: true });
+    last().receive(event('e7', { a: 7 }));
+    await tick();
+    c.tab.thaw();
+    last().receive({ type: 'pong', ts: Date.now(), seqs: { a: 7 } });
+    await tick(1000); // the gap is held, then recovered with since
+    expect(last().subscribes().filter((f) => f.since === 6)).toHaveLength(1);
+    replay(last(), { 7: 'e7' });
+    await tick();
+    expect(got).toEqual([
+      ['e6', 'e7'],
+      ['e6', 'e7'],
+      ['e6', 'e7'],
     ]);
   });
 });

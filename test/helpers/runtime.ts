@@ -73,6 +73,8 @@ export interface TokenClaims {
   specialist_id?: string | number;
   workpoint_id?: string | number;
   channels?: string[];
+  /** Display name (presence). */
+  name?: unknown;
 }
 
 export async function signToken(claims: TokenClaims, opts: { secret?: string; expiresInSeconds?: number; nowMs?: number } = {}): Promise<string> {

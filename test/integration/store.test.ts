@@ -105,8 +105,8 @@ describe('connections and subscriptions', () => {
     expect(mid.connections - before.connections).toBe(1);
     expect(mid.subscriptions - before.subscriptions).toBe(3);
 
-    expect(await store.remove('conn-a')).toEqual({ existed: true, subscriptions: 3 });
-    expect(await store.remove('conn-a')).toEqual({ existed: false, subscriptions: 0 });
+    expect(await store.remove('conn-a')).toEqual({ existed: true, subscriptions: 3, channels: ['ch-1', 'ch-3', 'ch-4'], identity });
+    expect(await store.remove('conn-a')).toEqual({ existed: false, subscriptions: 0, channels: [] });
     expect(await store.get('conn-a')).toBeUndefined();
     for (const ch of ['ch-1', 'ch-3', 'ch-4']) expect(await store.countSubscribers(ch)).toBe(0);
     const after = await readStats(t.rt.db);

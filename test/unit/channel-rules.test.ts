@@ -94,3 +94,27 @@ describe('rules as data', () => {
     expect(() => parseChannelRules('[{"channel":"x","allow":[{"claim":"password"}]}]')).toThrow(/claim/);
   });
 });
+
+describe('presence (protocol §8)', () => {
+  test.each([
+    ['specialist_2', true],
+    ['workpoint_5', true],
+    ['admin', true],
+    ['user_u-plain', false],
+    ['public_lobby', false],
+    ['room_42', false], // allowed by a channels claim only
+    ['specialist_', false], // the bare prefix is no channel of the rule
+    ['adminx', false],
+    ['bad name', false],
+  ])('built in: %p has presence: %p', (channel, on) => expect(policy.hasPresence(channel)).toBe(on));
+
+  test('configurable like the rest: a rule with presence: true turns it on for what its template matches', () => {
+    const custom = new ChannelPolicy(
+      parseChannelRules('[{"channel":"team_{id}","allow":[{"claim":"workpoint_id"}],"presence":true},{"channel":"public_{x}","allow":[{"any":true}]}]'),
+    );
+    expect(custom.hasPresence('team_5')).toBe(true);
+    expect(custom.hasPresence('public_lobby')).toBe(false);
+    expect(custom.hasPresence('specialist_2')).toBe(false);
+    expect(() => parseChannelRules('[{"channel":"x","allow":[{"any":true}],"presence":"yes"}]')).toThrow(/presence/);
+  });
+});

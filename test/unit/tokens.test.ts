@@ -12,6 +12,13 @@ describe('HS256 tokens', () => {
     await expect(verifier.verify(token)).resolves.toMatchObject({ sub: 'u1', role: 'specialist', specialistId: '2', workpointId: '5', channels: ['room_*'] });
   });
 
+  test('the optional name claim is kept for presence (cut at 128 characters); a name that is not a string is ignored', async () => {
+    await expect(verifier.verify(await signToken({ sub: 'u1', name: 'Dr. Ben Okafor' }, { secret }))).resolves.toMatchObject({ name: 'Dr. Ben Okafor' });
+    await expect(verifier.verify(await signToken({ sub: 'u1', name: 'x'.repeat(300) }, { secret }))).resolves.toMatchObject({ name: 'x'.repeat(128) });
+    const odd = await verifier.verify(await signToken({ sub: 'u1', name: { first: 'Ben' } }, { secret }));
+    expect(odd).not.toHaveProperty('name');
+  });
+
   test.each([
     ['missing', undefined, /missing/],
     ['empty', '', /missing/],
