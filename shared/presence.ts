@@ -202,7 +202,6 @@ const waiting: (() => void)[] = [];
 
 function limited(poster: Poster, limit: number): Poster {
   return {
-    disconnect: (id) => poster.disconnect(id),
     async post(connectionId, data) {
       while (inFlight >= limit) await new Promise<void>((r) => waiting.push(r));
       inFlight++;

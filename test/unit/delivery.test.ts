@@ -13,7 +13,6 @@ function poster(failures: Record<string, Error[]>): Poster & { attempts: string[
       const next = failures[connectionId]?.shift();
       if (next) throw next;
     },
-    async disconnect() {},
   };
 }
 
