@@ -126,8 +126,9 @@ export class Switchboard extends Construct {
     // items are authorised one by one, as PutItem/UpdateItem/DeleteItem/ConditionCheckItem. The
     // fanout only validates and forwards to the order queue: no table access.
     const tableActions: Record<FunctionName, string[]> = {
-      connect: ['PutItem', 'BatchWriteItem', 'UpdateItem'],
-      disconnect: ['Query', 'DeleteItem', 'BatchWriteItem', 'UpdateItem'],
+      // connect and disconnect also keep presence (shared/store/presence.ts: Get, Update, Query).
+      connect: ['PutItem', 'BatchWriteItem', 'UpdateItem', 'GetItem', 'Query'],
+      disconnect: ['Query', 'DeleteItem', 'BatchWriteItem', 'UpdateItem', 'GetItem'],
       message: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'],
       fanout: [],
       sequencer: ['PutItem', 'UpdateItem', 'ConditionCheckItem', 'BatchGetItem', 'Query', 'GetItem'],
@@ -143,9 +144,10 @@ export class Switchboard extends Construct {
       if (TOKEN_READERS.includes(name)) secret.grantRead(fn);
     }
     // Frames go out through the management API of this API's stage only (posts; nothing here reads
-    // or deletes connections through it): `message` answers clients, `deliver` posts events.
+    // or deletes connections through it): `message` answers clients, `deliver` posts events, and
+    // `connect`, `disconnect` (and those two) post presence join/leave frames.
     const connectionsArn = Stack.of(this).formatArn({ service: 'execute-api', resource: this.webSocketApi.apiId, resourceName: `${stageName}/POST/@connections/*` });
-    for (const fn of [this.functions.message, this.functions.deliver]) {
+    for (const fn of [this.functions.connect, this.functions.disconnect, this.functions.message, this.functions.deliver]) {
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['execute-api:ManageConnections'], resources: [connectionsArn] }));
       Validations.of(fn.role!).acknowledge({
         id: `AwsSolutions-IAM5[Resource::${nagResourceId(Stack.of(this).resolve(connectionsArn))}]`,

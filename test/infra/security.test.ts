@@ -58,8 +58,8 @@ describe('IAM', () => {
 
   test('each function gets exactly the DynamoDB calls its handlers make, on the table only', () => {
     const expected: Record<FunctionName, string[]> = {
-      connect: ['BatchWriteItem', 'PutItem', 'UpdateItem'],
-      disconnect: ['BatchWriteItem', 'DeleteItem', 'Query', 'UpdateItem'],
+      connect: ['BatchWriteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'],
+      disconnect: ['BatchWriteItem', 'DeleteItem', 'GetItem', 'Query', 'UpdateItem'],
       message: ['DeleteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'],
       fanout: [], // validates and forwards to the order queue
       sequencer: ['BatchGetItem', 'ConditionCheckItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'],
@@ -79,11 +79,11 @@ describe('IAM', () => {
     }
   });
 
-  test('ManageConnections only for message and deliver, only POST on this API\'s prod @connections', () => {
+  test('ManageConnections only for the functions that post (message, deliver; connect and disconnect for presence), only POST on this API\'s prod @connections', () => {
     const api = logicalId(template, 'AWS::ApiGatewayV2::Api', 'WebSocketApi');
     for (const name of FUNCTIONS) {
       const manage = functionStatements(name).filter((s) => actionsOf(s).some((a) => a.startsWith('execute-api:')));
-      if (name !== 'message' && name !== 'deliver') {
+      if (!['message', 'deliver', 'connect', 'disconnect'].includes(name)) {
         expect(manage).toEqual([]);
         continue;
       }
@@ -152,8 +152,7 @@ describe('cdk-nag AwsSolutions', () => {
         'WebSocketApi AwsSolutions-APIG4',
         'HttpApi AwsSolutions-APIG4',
         ...['Ingest', 'Order', 'Delivery', 'Subscription'].map((q) => `Pipeline/${q}Dlq AwsSolutions-SQS3`),
-        `MessageRole ${connections}`,
-        `DeliverRole ${connections}`,
+        ...['Message', 'Deliver', 'Connect', 'Disconnect'].map((f) => `${f}Role ${connections}`),
         'ApiGatewayCloudWatchRole AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
       ].sort(),
     );
