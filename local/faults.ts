@@ -76,7 +76,7 @@ export function parseFaults(spec: string | undefined, seed?: string): Faults {
 export const NO_FAULTS: Faults = parseFaults(undefined, '1');
 
 /** mulberry32: a tiny seeded PRNG; repeatable dice are all it is for (not cryptography). */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

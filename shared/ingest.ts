@@ -4,6 +4,7 @@ import { snsEnvelopeSchema, type SqsRecord } from './lambda-events';
 import { ORDER_GROUP_ID } from './pipeline';
 import { parsePublishMessage, type PublishedEvent } from './publish-message';
 import type { Runtime } from './runtime';
+import { sendBatches } from './sqs-batch';
 import { errorDetails } from './telemetry';
 
 /**
@@ -56,20 +57,7 @@ export async function ingest(rt: Runtime, records: readonly SqsRecord[]): Promis
   const queueUrl = rt.config.orderQueueUrl;
   if (valid.length > 0 && !queueUrl) throw new Error('SWITCHBOARD_ORDER_QUEUE_URL is not set: fanout cannot forward events');
   // Requests of ≤ 10 entries and ≤ 250 KB (a message's data is ≤ 32 KB).
-  const requests: (typeof valid)[] = [];
-  let cur: typeof valid = [];
-  let bytes = 0;
-  for (const v of valid) {
-    const size = Buffer.byteLength(v.body);
-    if (cur.length > 0 && (cur.length >= 10 || bytes + size > 250 * 1024)) {
-      requests.push(cur);
-      cur = [];
-      bytes = 0;
-    }
-    cur.push(v);
-    bytes += size;
-  }
-  if (cur.length > 0) requests.push(cur);
+  const requests = sendBatches(valid, (v) => v.body);
   await Promise.all(
     requests.map(async (req) => {
       try {

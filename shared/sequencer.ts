@@ -8,6 +8,7 @@ import { ConnectionStore } from './store/connections';
 import type { Db } from './store/db';
 import { EventLog, type NewEvent } from './store/event-log';
 import { addStats } from './store/stats';
+import { sendBatches } from './sqs-batch';
 import type { Log } from './telemetry';
 
 /**
@@ -50,7 +51,6 @@ export interface SequenceReport {
 export const FRESH_SUBSCRIPTION_MS = 15_000;
 /** SQS's message size limit, minus room for attributes. */
 const MAX_LANE_MESSAGE_BYTES = 250 * 1024;
-const MAX_BATCH_REQUEST_BYTES = 250 * 1024;
 
 export async function sequence(deps: SequenceDeps, messages: readonly OrderedMessage[]): Promise<SequenceReport> {
   const { db, config } = deps;
@@ -166,21 +166,7 @@ async function sendLanes(deps: SequenceDeps, lanes: OutgoingLaneMessage[][]): Pr
   for (let round = 0; ; round++) {
     const batch = lanes.map((list) => ({ msg: list[round], index: round })).filter((x): x is { msg: OutgoingLaneMessage; index: number } => x.msg !== undefined);
     if (batch.length === 0) return sent;
-    // Requests of ≤ 10 entries and ≤ 250 KB.
-    const requests: (typeof batch)[] = [];
-    let cur: typeof batch = [];
-    let bytes = 0;
-    for (const item of batch) {
-      const size = Buffer.byteLength(item.msg.body);
-      if (cur.length > 0 && (cur.length >= 10 || bytes + size > MAX_BATCH_REQUEST_BYTES)) {
-        requests.push(cur);
-        cur = [];
-        bytes = 0;
-      }
-      cur.push(item);
-      bytes += size;
-    }
-    if (cur.length > 0) requests.push(cur);
+    const requests = sendBatches(batch, (item) => item.msg.body);
     await Promise.all(requests.map((req) => sendBatch(deps.sqs, queueUrl, req)));
     sent += batch.length;
   }

@@ -80,3 +80,26 @@ async function retrySoon(rt: Runtime, opts: SqsBatchOptions, failures: SqsRecord
       .catch((err: unknown) => rt.log.warn(`${opts.name}: could not shorten the visibility of failed records; they return after the queue's visibility timeout`, errorDetails(err)));
   }
 }
+
+/** SQS's SendMessageBatch limits: at most 10 entries and, kept under 256 KB, 250 KB of bodies per request. */
+export const SEND_BATCH_ENTRIES = 10;
+export const SEND_BATCH_BYTES = 250 * 1024;
+
+/** Splits items into SendMessageBatch requests within those limits, keeping their order. */
+export function sendBatches<T>(items: readonly T[], bodyOf: (item: T) => string): T[][] {
+  const requests: T[][] = [];
+  let cur: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = Buffer.byteLength(bodyOf(item));
+    if (cur.length > 0 && (cur.length >= SEND_BATCH_ENTRIES || bytes + size > SEND_BATCH_BYTES)) {
+      requests.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(item);
+    bytes += size;
+  }
+  if (cur.length > 0) requests.push(cur);
+  return requests;
+}

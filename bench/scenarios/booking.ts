@@ -1,3 +1,4 @@
+import { mulberry32 } from '../../local/faults';
 import { mintToken, type TokenClaims } from '../../local/cli/common';
 import { closeSubscribers, openSubscribers, percentiles, problemLines, round, runId, sleep, snsPublisher, spawnLocal, type ScenarioResult, type Subscriber } from '../lib';
 
@@ -68,17 +69,7 @@ export function bookingPlan(n: number): { channel: string; claims: TokenClaims }
   });
 }
 
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 /** Each channel's current seq from GET /version (admin token, 100 channels per request). */
 export async function channelVersions(httpUrl: string, adminToken: string, channels: string[]): Promise<Map<string, number>> {

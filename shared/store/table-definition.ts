@@ -11,7 +11,7 @@
  * | a channel's subscriber       | `S#<channel>`   | `<connId>`         | connectionId (fan-out Query, no Scan)  |
  * | channel version counter      | `V#<channel>`   | `v`                | seq (atomic ADD), lastTs               |
  * | retained event               | `H#<channel>`   | `<seq, 12 digits>` | id, event, data (JSON), ts             |
- * | idempotency key              | `I#<id>`        | `i`                | state, at                              |
+ * | idempotency record           | `I#<id>`        | `i`                | by (order-queue message), seqs, ts     |
  * | global counters (/stats)     | `STATS`         | `global`           | connections, subscriptions, channels,  |
  * |                              |                 |                    | published, delivered                   |
  *

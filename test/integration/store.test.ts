@@ -1,6 +1,5 @@
 import { ChannelStore } from '../../shared/store/channels';
 import { ConnectionStore } from '../../shared/store/connections';
-import { IdempotencyStore } from '../../shared/store/idempotency';
 import { readStats } from '../../shared/store/stats';
 import { record } from '../helpers/record';
 import { testRuntime, type TestRuntime } from '../helpers/runtime';
@@ -67,22 +66,6 @@ describe('history and replay', () => {
     const data = { empty: {}, list: [], n: 1.5, big: 12345678901234, s: 'é', nested: { a: [null, true] } };
     await record(t.rt.db, t.rt.config, { channels: ['json'], event: 'e', data, id: 'json-1' });
     expect((await new ChannelStore(t.rt.db, t.rt.config).history('json', 0)).events[0]?.data).toEqual(data);
-  });
-});
-
-describe('idempotency keys', () => {
-  test('an id is claimed once within the window, and again after it', async () => {
-    const store = new IdempotencyStore(t.rt.db, 60);
-    expect(await store.claim('dup-1')).toBe(true);
-    expect(await store.claim('dup-1')).toBe(false);
-    t.clock.advance(61_000);
-    expect(await store.claim('dup-1')).toBe(true);
-  });
-  test('a released id can be claimed again', async () => {
-    const store = new IdempotencyStore(t.rt.db, 60);
-    expect(await store.claim('rel-1')).toBe(true);
-    await store.release('rel-1');
-    expect(await store.claim('rel-1')).toBe(true);
   });
 });
 
