@@ -138,8 +138,9 @@ test('faults on: nothing valid lost, contiguous seqs, per-connection seq order',
 
   expect(live).toBeGreaterThan(10 * recovered);
   // Faults really happened, and the dead-letter queues hold nothing (no valid message was poison).
-  expect(retried.length).toBeGreaterThan(0);
-  expect(rt.events.some((ev) => ev.type === 'fault')).toBe(true);
+  // (fanout_crash / fanout_timeout are often absorbed inside an invocation; whether a batch came
+  // back for a retry depends on where the dice land, so only the post faults are asserted.)
+  expect(rt.events.filter((ev) => ev.type === 'fault').length).toBeGreaterThan(10);
   try {
     for (const url of rt.dlqUrls) expect({ url, depth: await depth(url) }).toEqual({ url, depth: 0 });
   } finally {
