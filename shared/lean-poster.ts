@@ -3,6 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, Provider } from '@smithy/types';
+import { throughClientMiddleware } from './client-middleware';
 import type { Poster } from './management-api';
 
 /**
@@ -68,7 +69,14 @@ export class LeanPoster implements Poster {
     this.agent = this.url.protocol === 'https:' ? new https.Agent(agentOpts) : new http.Agent(agentOpts);
   }
 
-  async post(connectionId: string, data: string): Promise<void> {
+  /** Each post goes through the registered client middleware, like an SDK call (local mode ties it to its invocation). */
+  private readonly guarded = throughClientMiddleware((args: { connectionId: string; data: string }) => this.send(args.connectionId, args.data));
+
+  post(connectionId: string, data: string): Promise<void> {
+    return this.guarded({ connectionId, data });
+  }
+
+  private async send(connectionId: string, data: string): Promise<void> {
     const body = Buffer.from(data, 'utf8');
     const signed = await this.signer.sign({
       method: 'POST',
