@@ -10,7 +10,7 @@ import {
   type Message,
 } from '@aws-sdk/client-sqs';
 import { parseLaneMessage } from '../shared/lanes';
-import { FUNCTION_SETTINGS, PIPELINE, visibilityTimeoutSeconds, type QueueStage } from '../shared/pipeline';
+import { PIPELINE, visibilityTimeoutSeconds, type QueueStage } from '../shared/pipeline';
 import type { Faults } from './faults';
 import { enableFifoBatches } from './fauxqs-fifo-batches';
 import { invoke, type Handler } from './lambda-invoker';

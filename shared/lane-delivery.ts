@@ -73,6 +73,15 @@ function alreadyPosted(connectionId: string, seqs: Record<string, number>): bool
   return last !== undefined && Object.entries(seqs).some(([c, s]) => last[c] !== undefined && s <= (last[c] as number));
 }
 
+interface PendingFrame {
+  frame: string;
+  seqs: Record<string, number>;
+  /** Subscribed during `$connect` moments ago: a 410 may mean "not established yet". */
+  fresh: boolean;
+  /** From a message delivered (in part) before. */
+  retried: boolean;
+}
+
 /**
  * `retried[i]` marks a message that was delivered (in part) before: an invocation that failed or ran
  * out of time after posting. Such a message may hold frames a connection never got, older than ones
@@ -83,7 +92,7 @@ function alreadyPosted(connectionId: string, seqs: Record<string, number>): bool
 export async function deliverLanes(poster: Poster, messages: readonly LaneMessage[], opts: LaneDeliveryOptions, retried: readonly boolean[] = []): Promise<LaneDeliveryReport> {
   const now = opts.now ?? Date.now;
   const sleep = opts.sleep ?? realSleep;
-  const perConnection = new Map<string, { frame: string; seqs: Record<string, number>; fresh: boolean; retried: boolean }[]>();
+  const perConnection = new Map<string, PendingFrame[]>();
   let resumed = 0;
   messages.forEach((m, i) => {
     for (const e of m.events) {
@@ -110,8 +119,7 @@ export async function deliverLanes(poster: Poster, messages: readonly LaneMessag
   await mapWithLimit([...perConnection], opts.concurrency, async ([connectionId, frames]) => {
     let cooled = (slowUntil.get(connectionId) ?? 0) > now();
     let budgetLeft = cooled ? 0 : opts.retryBudgetMs;
-    for (let i = 0; i < frames.length; i++) {
-      const { frame, seqs, fresh } = frames[i] as { frame: string; seqs: Record<string, number>; fresh: boolean; retried: boolean };
+    for (const [i, { frame, seqs, fresh }] of frames.entries()) {
       if (now() >= opts.deadline) {
         report.unfinished += frames.length - i;
         return;

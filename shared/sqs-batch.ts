@@ -1,5 +1,7 @@
 import { ChangeMessageVisibilityBatchCommand } from '@aws-sdk/client-sqs';
 import { sqsEventSchema, type InvocationContext, type SqsBatchResponse, type SqsRecord } from './lambda-events';
+import type { Config } from './config';
+import type { QueueStage } from './pipeline';
 import type { Runtime } from './runtime';
 import { errorDetails } from './telemetry';
 
@@ -23,6 +25,17 @@ export interface SqsBatchOptions {
   /** Stop starting work this long before the Lambda deadline, to report and reset visibility. */
   marginMs?: number;
   process(records: SqsRecord[], deadline: number): Promise<BatchOutcome>;
+}
+
+/** A queue consumer's Lambda handler: its stage (shared/pipeline.ts), its queue and what it does with a batch. */
+export function sqsHandler(
+  runtime: () => Promise<Runtime>,
+  opts: { name: string; stage: QueueStage; queueUrl: (config: Config) => string | undefined; process(rt: Runtime, records: SqsRecord[], deadline: number): Promise<BatchOutcome> },
+) {
+  return async (event: unknown, context?: InvocationContext): Promise<SqsBatchResponse> => {
+    const rt = await runtime();
+    return handleSqsBatch(rt, event, context, { name: opts.name, queueUrl: opts.queueUrl(rt.config), fifo: opts.stage.fifo, process: (records, deadline) => opts.process(rt, records, deadline) });
+  };
 }
 
 export async function handleSqsBatch(rt: Runtime, event: unknown, context: InvocationContext | undefined, opts: SqsBatchOptions): Promise<SqsBatchResponse> {

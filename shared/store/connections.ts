@@ -145,14 +145,7 @@ export class ConnectionStore {
    * its identity (for the presence leaves).
    */
   async remove(connectionId: string): Promise<RemovedConnection> {
-    const channels: string[] = [];
-    for await (const page of this.db.queryPages({
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :s)',
-      ExpressionAttributeValues: { ':pk': keys.connectionPk(connectionId), ':s': 'S#' },
-      ProjectionExpression: 'channel',
-    })) {
-      for (const item of page.Items ?? []) channels.push(item.channel as string);
-    }
+    const channels = await this.channelsOf(connectionId);
 
     // Fan-out must stop finding this connection: drop the subscriber items first, 25 per request.
     for (let i = 0; i < channels.length; i += 25) {
