@@ -187,7 +187,7 @@ export async function openSubscribers(websocketUrl: string, specs: { token: stri
       const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: connectTimeoutMs });
       const sub: Subscriber = { index, channels: spec.channels, ws, frames: [] };
       ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
-        if (!isBinary) sub.frames.push({ at: Date.now(), text: data.toString() });
+        if (!isBinary) sub.frames.push({ at: Date.now(), text: (data as Buffer).toString() }); // binaryType "nodebuffer": text frames arrive as one Buffer
       });
       subs.push(sub);
       await new Promise<void>((resolve, reject) => {

@@ -41,7 +41,9 @@ function fail(message: string): never {
 export function appSettings(context: Record<string, unknown>, env: Record<string, string | undefined> = process.env): AppSettings {
   const ctx = (key: string): string | undefined => {
     const v = context[key];
-    return v === undefined || v === null || String(v).trim() === '' ? undefined : String(v).trim();
+    // CDK context values are strings (-c) or JSON scalars (cdk.json); anything else is not a setting.
+    const text = typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v).trim() : '';
+    return text === '' ? undefined : text;
   };
   const envValue = (key: string): string | undefined => env[key]?.trim() || undefined;
 
@@ -125,5 +127,5 @@ function positiveInt(key: string, value: string): number {
 function retentionDays(value: string): logs.RetentionDays {
   const allowed = Object.values(logs.RetentionDays).filter((v): v is number => typeof v === 'number');
   const n = Number(value);
-  return allowed.includes(n) ? (n as logs.RetentionDays) : fail(`logRetentionDays must be one of ${allowed.join(', ')}, got "${value}"`);
+  return allowed.includes(n) ? n : fail(`logRetentionDays must be one of ${allowed.join(', ')}, got "${value}"`);
 }

@@ -29,6 +29,7 @@ export async function enableFifoBatches(): Promise<void> {
   if (patched) return;
   const file = locate();
   const mod = (await import(pathToFileURL(file).href)) as { SqsQueue: { prototype: FifoQueue } };
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with .call(this)
   const original = mod.SqsQueue.prototype.dequeueFifo;
   mod.SqsQueue.prototype.dequeueFifo = function (this: FifoQueue, maxCount, visibilityTimeout, dlqResolver) {
     const lockedBefore = new Set(this.fifoLockedGroups.keys());
@@ -50,11 +51,13 @@ export async function enableFifoBatches(): Promise<void> {
     if (!this.isFifo()) return;
     for (const group of this.fifoMessages.values()) group.sort((a, b) => (a.sequenceNumber ?? '').localeCompare(b.sequenceNumber ?? ''));
   };
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with .call(this)
   const changeVisibility = mod.SqsQueue.prototype.changeVisibility;
   mod.SqsQueue.prototype.changeVisibility = function (this: FifoQueue, receiptHandle, timeoutSeconds) {
     changeVisibility.call(this, receiptHandle, timeoutSeconds);
     if (timeoutSeconds === 0) inOrder.call(this);
   };
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with .call(this)
   const processTimers = mod.SqsQueue.prototype.processTimers;
   mod.SqsQueue.prototype.processTimers = function (this: FifoQueue) {
     processTimers.call(this);

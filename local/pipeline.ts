@@ -172,9 +172,15 @@ export async function startPipeline(opts: PipelineOptions): Promise<LocalPipelin
   };
 }
 
+interface FauxqsModule {
+  buildApp: (opts: { logger: boolean; defaultRegion: string }) => { listen(at: { port: number; host: string }): Promise<string>; close(): Promise<void> };
+}
+
 async function startFauxqs(port: number, host: string, region: string): Promise<{ endpoint: string; close(): Promise<void> }> {
   // fauxqs ships ESM only; a dynamic import loads it from this CommonJS module (tsx, Node ≥ 20).
-  const { buildApp } = await import('fauxqs');
+  // Its declarations reach fastify's through ESM-only paths that this CommonJS build cannot resolve,
+  // so the part used here is typed by hand.
+  const { buildApp } = (await import('fauxqs')) as unknown as FauxqsModule;
   await enableFifoBatches();
   const app = buildApp({ logger: false, defaultRegion: region });
   let address: string;

@@ -205,7 +205,7 @@ export async function startWsGateway(opts: GatewayOptions): Promise<WsGateway> {
   };
 
   /** Runs the route's function as Lambda would: through `invoke`, with its timeout enforced. */
-  const run = (routeKey: RouteKey | string, event: unknown): Promise<unknown> => {
+  const run = (routeKey: string, event: unknown): Promise<unknown> => {
     const fn = routes[routeKey] ?? routes.$default;
     const handler = fn && (opts.handlers as Record<string, LambdaHandler | undefined>)[fn];
     if (!fn || !handler) return Promise.reject(new Error(`no handler for route ${routeKey}`));

@@ -105,7 +105,7 @@ async function presenceOf(deps: ClientActionDeps, connectionId: string, frame: P
   const presence = new Presence(deps);
   const { members, occupancy, changes } = await presence.read(frame.channel, true);
   const frames = [withId({ type: 'presence' as const, channel: frame.channel, members, occupancy }, frame.id)];
-  return changes.length > 0 ? { frames, presence, after: async () => changes } : { frames, presence };
+  return changes.length > 0 ? { frames, presence, after: () => Promise.resolve(changes) } : { frames, presence };
 }
 
 /** A retained event as sent on replay: only the replayed channel in `seqs`. */

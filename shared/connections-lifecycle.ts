@@ -74,7 +74,7 @@ export async function dropConnections(
     return { existed: removed.existed, subscriptions: removed.subscriptions };
   });
   if (changes.length > 0) {
-    const gone = await presenceStep(rt, poster, presence, what, async () => changes);
+    const gone = await presenceStep(rt, poster, presence, what, () => Promise.resolve(changes));
     if (gone.length > 0 && depth < 1) await dropConnections(rt, poster, gone, 'gone', depth + 1);
   }
   return results;

@@ -32,8 +32,8 @@ export class Sha256 {
   update(data: string | ArrayBuffer | ArrayBufferView): void {
     this.h.update(toBuffer(data));
   }
-  async digest(): Promise<Uint8Array> {
-    return this.h.digest();
+  digest(): Promise<Uint8Array> {
+    return Promise.resolve(this.h.digest());
   }
   reset(): void {
     throw new Error('not supported');

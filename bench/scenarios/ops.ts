@@ -80,7 +80,7 @@ export async function runOps(p: OpsParams = OPS_DEFAULTS, dynamoEndpoint?: strin
   const telemetry = new RecordingTelemetry();
   const rt = runtimeFrom({ config: testConfig({ tableName, managementEndpoint: mgmt.endpoint }), dynamo, log: telemetry, metrics: telemetry });
   const store = new ConnectionStore(rt.db, 3600);
-  const shapes: Record<string, unknown>[] = [];
+  const shapes: (Record<string, unknown> & { shape: string; perMillionDeliveriesUsd: number })[] = [];
   const measure = async (name: string, channels: string[]) => {
     // The first publish creates the channels; the second is the steady state that is reported.
     for (const warm of [true, false]) {

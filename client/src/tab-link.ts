@@ -152,7 +152,7 @@ export class TabLink implements Link {
     this._electing?.abort(); // a pending request of this tab gives way
     const ac = (this._electing = new AbortController());
     let held = false;
-    this._locks
+    void this._locks
       .request(this.name, steal ? { steal } : { signal: ac.signal }, () => {
         held = true;
         return new Promise<void>((release) => {

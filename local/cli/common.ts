@@ -104,7 +104,7 @@ export function parseCli(options: CliOptions, usage: string, args: string[] = pr
     fixed.push(arg);
   }
   try {
-    return parseArgs({ args: fixed, options: spec, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+    return parseArgs({ args: fixed, options: spec, strict: true, allowPositionals: false }).values;
   } catch (err) {
     const e = err as { code?: string; message?: string };
     const unknown = e.message?.match(/Unknown option '([^']+)'/)?.[1];

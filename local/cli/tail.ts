@@ -78,7 +78,7 @@ function tail(url: string, shownUrl: string, channels: string[], since: number |
       if (!raw) process.stderr.write(`connected to ${shownUrl}; subscribing to ${channels.join(', ')} (Ctrl-C stops)\n`);
       for (const channel of channels) ws.send(JSON.stringify({ action: 'subscribe', channel, ...(since !== undefined && { since }) }));
     });
-    ws.on('message', (data) => print(data.toString()));
+    ws.on('message', (data: Buffer) => print(data.toString())); // binaryType "nodebuffer": one Buffer per frame
     ws.on('close', (code, reason) => {
       if (!opened) return reject(failure ?? new CliError(`the connection to ${shownUrl} closed before it opened (${code})`));
       process.stderr.write(`connection closed (${code}${reason.length ? ` ${reason.toString()}` : ''})\n`);

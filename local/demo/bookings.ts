@@ -69,7 +69,7 @@ export class BookingService {
   }
 
   async create(who: Identity, input: { specialistId?: unknown; customer?: unknown; time?: unknown }): Promise<Booking> {
-    const specialistId = who.role === 'specialist' ? who.specialistId : String(input.specialistId ?? '1');
+    const specialistId = who.role === 'specialist' ? who.specialistId : scalarText(input.specialistId ?? '1');
     const specialist = specialistId ? SPECIALISTS[specialistId] : undefined;
     if (!specialistId || !specialist) throw new DemoError(400, `unknown specialist "${String(specialistId)}"`);
     const booking: Booking = {
@@ -135,4 +135,9 @@ export class BookingService {
 function text(v: unknown, field: string): string {
   if (typeof v !== 'string' || v.trim() === '' || v.length > 200) throw new DemoError(400, `${field} must be a non-empty string of at most 200 characters`);
   return v.trim();
+}
+
+/** A JSON scalar as text; anything else (an object, an array) as '' so it fails the lookup that follows. */
+export function scalarText(v: unknown): string {
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : '';
 }

@@ -3,7 +3,7 @@ import { common } from '../../client/build';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SignJWT } from 'jose';
 import type { TokenVerifier } from '../../shared/tokens';
-import { BookingService, DemoError, SPECIALISTS, type BookingDeps } from './bookings';
+import { BookingService, DemoError, SPECIALISTS, scalarText, type BookingDeps } from './bookings';
 
 /**
  * HTTP routes of the demo booking page (the page itself is local/public/index.html, served as a static
@@ -59,7 +59,7 @@ export function createDemoRoutes(opts: DemoOptions) {
         return true;
       }
       if (method === 'POST' && url.pathname === '/demo/token') {
-        const as = String((await body(req)).as ?? '');
+        const as = scalarText((await body(req)).as);
         const persona = PERSONAS[as];
         if (!persona) throw new DemoError(400, `unknown persona "${as}"; choose ${Object.keys(PERSONAS).join(', ')}`);
         const token = await new SignJWT(persona.claims).setProtectedHeader({ alg: 'HS256' }).setSubject(as).setIssuedAt().setExpirationTime('8h').sign(new TextEncoder().encode(opts.jwtSecret));

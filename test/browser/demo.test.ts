@@ -31,7 +31,7 @@ async function open(as: string, query: Record<string, string> = {}): Promise<Pag
   const page = await browser.newPage();
   pages.push(page);
   page.on('pageerror', (e) => process.stderr.write(`page error (${as}): ${e.message}\n`));
-  await page.goto(`${rt.endpoints.httpUrl}/?${new URLSearchParams({ as, ...query })}`);
+  await page.goto(`${rt.endpoints.httpUrl}/?${new URLSearchParams({ as, ...query }).toString()}`);
   return page;
 }
 

@@ -45,7 +45,7 @@ async function newContext(): Promise<{ context: BrowserContext; sockets: Sockets
 async function open(context: BrowserContext, as: string): Promise<Page> {
   const page = await context.newPage();
   page.on('pageerror', (e) => process.stderr.write(`page error (${as}): ${e.message}\n`));
-  await page.goto(`${rt.endpoints.httpUrl}/?${new URLSearchParams({ as })}`);
+  await page.goto(`${rt.endpoints.httpUrl}/?${new URLSearchParams({ as }).toString()}`);
   return page;
 }
 

@@ -13,6 +13,7 @@ import { FakeBrowser } from './fake-tabs';
 let Switchboard: typeof Api;
 beforeAll(async () => {
   const r = await build({ ...common, format: 'iife', globalName: 'Switchboard', write: false });
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- runs the built IIFE bundle as a <script> tag would
   Switchboard = new Function(`${r.outputFiles?.[0]?.text ?? ''}; return Switchboard;`)() as typeof Api;
 });
 beforeEach(() => jest.useFakeTimers());

@@ -116,6 +116,7 @@ export class FakeTab {
     readonly browser: FakeBrowser,
     readonly clientId: string,
   ) {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the class expression below has its own `this`
     const tab = this;
     this.locks = { request: (name, options, callback) => browser.request(tab, name, options, callback) as Promise<never> };
     this.BroadcastChannel = class extends FakeChannel {

@@ -35,7 +35,7 @@ function taggedSocket(tag: string): SocketConstructor {
     constructor(url: string) {
       super(url, { headers: { 'x-test-client': tag } });
     }
-  } as unknown as SocketConstructor;
+  };
 }
 
 async function client(tag: string, options: { WebSocket?: SocketConstructor; pollIntervalMs?: number } = {}) {

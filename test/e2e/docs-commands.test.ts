@@ -120,8 +120,8 @@ async function runShell(code: string): Promise<ShellRun> {
       const child = spawn('bash', ['-c', command], { cwd: REPO_ROOT, env: { ...env, ...vars }, detached: true });
       tails.push(child);
       let output = '';
-      child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-      child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+      child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (output += d.toString()));
       const tail = { command, output: () => output };
       run.tails.push(tail);
       await waitFor(() => /connected to ws:\/\//.test(output), `${command} to connect`, () => output);
@@ -258,11 +258,11 @@ test('polling with curl: /version and /events answer for what was published', as
   const { id } = await publisher.publish(['specialist_2'], 'poll-check', { n: 1 }, `poll-${randomUUID()}`);
   await subscriber.next(eventWithId(id));
   const run = await runShell(localize(blocks.poll!.code, 'poll'));
-  const [version, events] = run.outputs.map((o) => JSON.parse(o.stdout) as Record<string, any>);
+  const [version, events] = run.outputs.map((o) => JSON.parse(o.stdout) as { versions: Record<string, number>; events: Frame[] });
   expect(version!.versions.specialist_2).toBeGreaterThan(0);
   expect(version!.versions).toHaveProperty('admin');
   expect(events).toMatchObject({ channel: 'specialist_2', reset: false });
-  expect(events!.events.map((e: Frame) => e.id)).toContain(id);
+  expect(events!.events.map((e) => e.id)).toContain(id);
 });
 
 test('CLI tools block: token, publish with --id, tail live and tail --since replaying', async () => {

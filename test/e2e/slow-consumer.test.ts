@@ -40,10 +40,10 @@ async function reader(channel: string): Promise<Reader> {
   await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
   const subscribed = new Promise<void>((resolve) => {
     ws.on('message', (d) => {
-      const f = JSON.parse(String(d)) as { type: string; seqs?: Record<string, number>; id?: string; channel?: string };
+      const f = JSON.parse((d as Buffer).toString()) as { type: string; seqs?: Record<string, number>; id?: string; channel?: string };
       if (f.type === 'subscribed' && f.channel === channel) resolve();
       if (f.type === 'event' && f.seqs?.[channel] !== undefined) {
-        const seq = f.seqs[channel] as number;
+        const seq = f.seqs[channel];
         if (!r.ids.has(seq)) r.seqs.push(seq);
         r.ids.set(seq, f.id as string);
         r.arrived.push(Date.now());
@@ -87,7 +87,7 @@ test('a paused reader holds up nobody and recovers everything with since', async
   // Resumed: what was buffered arrives in order; pong's seqs show what is missing; since fills it.
   (paused.ws as unknown as { _socket: { resume(): void } })._socket.resume();
   const pong = new Promise<Record<string, number>>((resolve) => paused.ws.on('message', (d) => {
-    const f = JSON.parse(String(d)) as { type: string; seqs: Record<string, number> };
+    const f = JSON.parse((d as Buffer).toString()) as { type: string; seqs: Record<string, number> };
     if (f.type === 'pong') resolve(f.seqs);
   }));
   paused.ws.send(JSON.stringify({ action: 'ping' }));

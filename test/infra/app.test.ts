@@ -7,6 +7,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { appSettings } from '../../infra/app-context';
 import { BUNDLING, NODE_RUNTIME } from '../../infra/functions';
 import { FUNCTIONS } from '../../shared/routes';
+import type { CfnProperties } from './synth';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -102,7 +103,7 @@ describe('app context → construct props', () => {
 describe('npx cdk synth', () => {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-synth-'));
   let run: ReturnType<typeof spawnSync>;
-  let template: { Resources: Record<string, { Type: string; Properties: Record<string, any> }>; Outputs: Record<string, unknown> };
+  let template: { Resources: Record<string, { Type: string; Properties: CfnProperties }>; Outputs: Record<string, unknown> };
 
   beforeAll(() => {
     const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_') && !k.startsWith('CDK_')));

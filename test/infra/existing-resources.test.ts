@@ -55,7 +55,7 @@ describe('existingTable and existingTopic', () => {
 
   test('still a topic key of its own for the alarm topic it creates, and clean under cdk-nag', () => {
     template.hasResourceProperties('AWS::SNS::Topic', { DisplayName: 'Switchboard alarms', KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('RealtimeTopicKey'), 'Arn'] } });
-    expect(new AwsSolutionsChecks().validateScope(stack).violations.map((v) => `${v.ruleName} ${v.violatingResources.map((r) => r.constructPath)}`)).toEqual([]);
+    expect(new AwsSolutionsChecks().validateScope(stack).violations.map((v) => `${v.ruleName} ${v.violatingResources.map((r) => r.constructPath).join(',')}`)).toEqual([]);
   });
 
   test('imported table and topic (by name and ARN) are used as given', () => {

@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { FUNCTIONS } from '../../shared/routes';
 import { pipelineViolations } from './pipeline-invariants';
+import type { CfnProperties } from './synth';
 
 /**
  * The construct as a package, as another team gets it: `npm pack` this project (prepack builds
@@ -28,7 +29,7 @@ const failure = (r: SpawnSyncReturns<string>) => ({ status: r.status, out: `${r.
 let tarball: string;
 let packedFiles: string[];
 let installMode: string;
-let template: { Resources: Record<string, { Type: string; Properties?: Record<string, any> }> };
+let template: { Resources: Record<string, { Type: string; Properties?: CfnProperties }> };
 
 const CONSUMER_APP = `
 const { App, RemovalPolicy, Stack } = require('aws-cdk-lib');

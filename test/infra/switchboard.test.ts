@@ -4,13 +4,13 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { FUNCTIONS, HTTP_ROUTES, ROUTE_SELECTION_EXPRESSION, WEBSOCKET_ROUTES, type FunctionName } from '../../shared/routes';
 import { DEFAULT_DELIVERY_LANES, DEFAULT_SHARD_SIZE, PIPELINE, visibilityTimeoutSeconds } from '../../shared/pipeline';
 import { TABLE_DEFINITION } from '../../shared/store/table-definition';
-import { functionLogicalId, logicalId, resourcesOf, synth } from './synth';
+import { functionLogicalId, logicalId, resourcesOf, synth, type CfnProperties } from './synth';
 
 /** The default stack, synthesized once for the whole file. */
 let template: Template;
 const fnId = (name: FunctionName) => functionLogicalId(template, name);
 /** The function an API Gateway v2 route ends up invoking (route → integration → function ARN). */
-function functionOfRoute(route: { Properties?: Record<string, any> }): string {
+function functionOfRoute(route: { Properties?: CfnProperties }): string {
   const integrationId = JSON.stringify(route.Properties!.Target).match(/"Ref":"([^"]+)"/)![1]!;
   const uri = JSON.stringify(resourcesOf(template)[integrationId]!.Properties!.IntegrationUri);
   return FUNCTIONS.find((name) => uri.includes(`"${fnId(name)}"`)) ?? `unknown (${uri})`;

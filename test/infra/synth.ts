@@ -14,7 +14,11 @@ export function synth(props?: SwitchboardProps): { app: App; stack: SwitchboardS
   return { app, stack, template: Template.fromStack(stack) };
 }
 
-export type Resources = Record<string, { Type: string; Properties?: Record<string, any>; DependsOn?: string[]; DeletionPolicy?: string }>;
+/** A resource's Properties: arbitrary CloudFormation JSON whose shape the tests assert on. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- deep property paths are the point of these assertions
+export type CfnProperties = Record<string, any>;
+
+export type Resources = Record<string, { Type: string; Properties?: CfnProperties; DependsOn?: string[]; DeletionPolicy?: string }>;
 
 export function resourcesOf(template: Template, type?: string): Resources {
   const all = template.toJSON().Resources as Resources;

@@ -111,7 +111,7 @@ function connect(h: Harness): Promise<Client> {
   const messages: string[] = [];
   let waiters: { n: number; resolve: () => void }[] = [];
   ws.on('message', (data) => {
-    messages.push(data.toString());
+    messages.push((data as Buffer).toString());
     waiters = waiters.filter((w) => (messages.length >= w.n ? (w.resolve(), false) : true));
   });
   const client: Client = {
@@ -209,6 +209,7 @@ describe('@connections POST', () => {
   });
 
   test('a post before $connect has returned answers 410; once the handshake completed it is delivered', async () => {
+    // eslint-disable-next-line prefer-const -- assigned after the gateway that the handler closes over starts
     let mgmt!: ApiGatewayManagementApiClient;
     let duringConnect: unknown;
     const h = await gatewayWith({

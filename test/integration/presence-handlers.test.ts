@@ -118,7 +118,7 @@ describe('join and leave', () => {
     t.mgmt.gone.add(a);
     t.mgmt.gone.add(b);
     await disconnect(wsEvent('$disconnect', a));
-    expect(presenceFrames(toAdmin()).map((f) => `${f.type} ${(f.member as { sub: string }).sub}`)).toEqual(['leave x-a', 'leave x-b']);
+    expect(presenceFrames(toAdmin()).map((f) => `${String(f.type)} ${(f.member as { sub: string }).sub}`)).toEqual(['leave x-a', 'leave x-b']);
     expect(await presence(admin, ch)).toMatchObject({ members: [member(ADMIN)], occupancy: 1 });
   });
 });

@@ -83,7 +83,7 @@ describe('sequencer', () => {
   test('two sequencers racing on one channel (what the FIFO group prevents): one commits, the other is refused', async () => {
     const results = await Promise.allSettled([sequence(deps(), [msg('p1', 'race-1', ['sq_p'])]), sequence(deps(), [msg('p2', 'race-2', ['sq_p'])])]);
     const ok = results.filter((r) => r.status === 'fulfilled');
-    const refused = results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason as Error);
+    const refused = results.filter((r) => r.status === 'rejected').map((r) => r.reason as Error);
     expect(ok.length + refused.length).toBe(2);
     expect(ok.length).toBeGreaterThanOrEqual(1);
     for (const err of refused) expect(err).toBeInstanceOf(SnapshotStaleError);

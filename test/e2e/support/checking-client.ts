@@ -39,7 +39,7 @@ export class CheckingClient {
         const q = new URLSearchParams({ token: this.opts.token });
         if (viaQuery) q.set('channels', channels.join(','));
         this.ws = await new Promise<WebSocket>((resolve, reject) => {
-          const ws = new WebSocket(`${this.opts.websocketUrl}?${q}`);
+          const ws = new WebSocket(`${this.opts.websocketUrl}?${q.toString()}`);
           ws.once('open', () => resolve(ws));
           ws.once('unexpected-response', (_req, res) => (ws.terminate(), reject(new Error(`handshake ${res.statusCode}`))));
           ws.once('error', reject);
@@ -49,7 +49,7 @@ export class CheckingClient {
         if (attempt >= 20) throw err;
       }
     }
-    this.ws.on('message', (d) => this.onFrame(JSON.parse(String(d)) as Record<string, unknown>));
+    this.ws.on('message', (d) => this.onFrame(JSON.parse((d as Buffer).toString()) as Record<string, unknown>));
     for (const ch of channels) {
       const log: ChannelLog = { baseline: -1, liveMax: 0, ids: new Map(), live: 0, recovered: 0, repeats: 0, outOfOrder: [], conflicts: [] };
       this.channels.set(ch, log);

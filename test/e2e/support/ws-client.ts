@@ -31,7 +31,7 @@ export class TestClient {
     readonly tag: string,
   ) {
     ws.on('message', (data) => {
-      const frame = JSON.parse(data.toString()) as Frame;
+      const frame = JSON.parse((data as Buffer).toString()) as Frame;
       const i = this.waiters.findIndex((w) => w.pred(frame));
       if (i === -1) this.buffer.push(frame);
       else this.waiters.splice(i, 1)[0]?.resolve(frame);
