@@ -1,3 +1,5 @@
+const STATS_PK = 'STATS';
+
 /** Key builders for the one table (see table-definition.ts for the design). */
 export const keys = {
   connection: (connectionId: string) => ({ pk: `C#${connectionId}`, sk: 'meta' }),
@@ -9,7 +11,8 @@ export const keys = {
   historyPk: (channel: string) => `H#${channel}`,
   historyItem: (channel: string, seq: number) => ({ pk: `H#${channel}`, sk: seqKey(seq) }),
   idempotency: (id: string) => ({ pk: `I#${id}`, sk: 'i' }),
-  stats: () => ({ pk: 'STATS', sk: 'global' }),
+  statsShard: (shard: number) => ({ pk: STATS_PK, sk: `global#${shard}` }),
+  statsPk: () => STATS_PK,
   presence: (channel: string, sub: string) => ({ pk: `P#${channel}`, sk: sub }),
   presencePk: (channel: string) => `P#${channel}`,
 };

@@ -12,8 +12,8 @@
  * | channel version counter      | `V#<channel>`   | `v`                | seq (atomic ADD), lastTs               |
  * | retained event               | `H#<channel>`   | `<seq, 12 digits>` | id, event, data (JSON), ts             |
  * | idempotency record           | `I#<id>`        | `i`                | by (order-queue message), seqs, ts     |
- * | global counters (/stats)     | `STATS`         | `global`           | connections, subscriptions, channels,  |
- * |                              |                 |                    | published, delivered                   |
+ * | global counters (/stats)     | `STATS`         | `global#<0..15>`   | connections, subscriptions, channels,  |
+ * |                              |                 |                    | published, delivered (16 shards summed)|
  *
  * Every item but counters carries `ttl`, so nothing lives forever if a cleanup is missed.
  * Separate partitions per kind keep the fan-out Query (`S#<channel>`) and history range reads

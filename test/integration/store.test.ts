@@ -1,6 +1,8 @@
 import { ChannelStore } from '../../shared/store/channels';
 import { ConnectionStore } from '../../shared/store/connections';
-import { readStats } from '../../shared/store/stats';
+import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { keys } from '../../shared/store/keys';
+import { addStats, readStats, STATS_SHARDS } from '../../shared/store/stats';
 import { record } from '../helpers/record';
 import { testRuntime, type TestRuntime } from '../helpers/runtime';
 
@@ -104,5 +106,23 @@ describe('connections and subscriptions', () => {
     for await (const page of store.subscriberPages('paged', 10)) pages.push(page.map((s) => s.connectionId));
     expect(pages.map((p) => p.length)).toEqual([10, 10, 3]);
     expect(new Set(pages.flat()).size).toBe(23);
+  });
+});
+
+describe('sharded /stats counters', () => {
+  test('adds land on different shards and readStats sums every shard (and a pre-sharding item)', async () => {
+    const own = await testRuntime({});
+    try {
+      const db = own.rt.db;
+      let i = 0;
+      const shardPicker = () => (i++ % STATS_SHARDS) / STATS_SHARDS;
+      for (let n = 0; n < STATS_SHARDS * 2; n++) await addStats(db, { published: 1, delivered: 3 }, shardPicker);
+      await db.doc.send(new PutCommand({ TableName: db.tableName, Item: { pk: keys.statsPk(), sk: 'global', published: 5, connections: 2 } }));
+      const items = await db.doc.send(new QueryCommand({ TableName: db.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.statsPk() } }));
+      expect(items.Items).toHaveLength(STATS_SHARDS + 1);
+      expect(await readStats(db)).toEqual({ connections: 2, subscriptions: 0, channels: 0, published: STATS_SHARDS * 2 + 5, delivered: STATS_SHARDS * 6 });
+    } finally {
+      await own.stop();
+    }
   });
 });
