@@ -1,17 +1,11 @@
 import { openConnection } from '../shared/connections-lifecycle';
-import { lambdaHandler } from '../shared/handler';
-import { webSocketEventSchema, webSocketKeys, type LambdaResult } from '../shared/lambda-events';
+import { webSocketHandler } from '../shared/handler';
 import { managementEndpointFor } from '../shared/management-api';
 import { defaultRuntime, type Runtime } from '../shared/runtime';
 
 /** `$connect`: 200 accepts the handshake; 401 / 400 / 403 reject it (protocol §1, §3); presence joins for `?channels=` (§8). */
 export function createConnectHandler(runtime: () => Promise<Runtime>) {
-  return lambdaHandler(runtime, {
-    name: 'connect',
-    schema: webSocketEventSchema,
-    expects: 'an API Gateway WebSocket event',
-    keys: webSocketKeys,
-    invalid: (): LambdaResult => ({ statusCode: 400, body: 'Bad Request' }),
+  return webSocketHandler(runtime, 'connect', {
     async handle(rt, event) {
       const { connectionId, domainName, stage } = event.requestContext;
       const poster = () => rt.poster(managementEndpointFor(rt.config.managementEndpoint, domainName, stage));

@@ -1,6 +1,5 @@
 import { closeConnection } from '../shared/connections-lifecycle';
-import { lambdaHandler } from '../shared/handler';
-import { webSocketEventSchema, webSocketKeys, type LambdaResult } from '../shared/lambda-events';
+import { webSocketHandler } from '../shared/handler';
 import { managementEndpointFor } from '../shared/management-api';
 import { defaultRuntime, type Runtime } from '../shared/runtime';
 
@@ -10,12 +9,7 @@ import { defaultRuntime, type Runtime } from '../shared/runtime';
  * expire with their TTL.
  */
 export function createDisconnectHandler(runtime: () => Promise<Runtime>) {
-  return lambdaHandler(runtime, {
-    name: 'disconnect',
-    schema: webSocketEventSchema,
-    expects: 'an API Gateway WebSocket event',
-    keys: webSocketKeys,
-    invalid: (): LambdaResult => ({ statusCode: 400 }),
+  return webSocketHandler(runtime, 'disconnect', {
     async handle(rt, event) {
       const { connectionId, disconnectStatusCode, domainName, stage } = event.requestContext;
       const removed = await closeConnection(rt, connectionId, () => rt.poster(managementEndpointFor(rt.config.managementEndpoint, domainName, stage)));

@@ -2,8 +2,8 @@ import { performClientAction } from '../shared/client-actions';
 import { dropConnections, presenceStep } from '../shared/connections-lifecycle';
 import { errorFrame } from '../shared/errors';
 import { parseClientFrame, type ServerFrame } from '../shared/frames';
-import { lambdaHandler } from '../shared/handler';
-import { messageBody, webSocketEventSchema, webSocketKeys, type LambdaResult, type WebSocketEvent } from '../shared/lambda-events';
+import { webSocketHandler } from '../shared/handler';
+import { messageBody, type LambdaResult, type WebSocketEvent } from '../shared/lambda-events';
 import { classifyPostError, managementEndpointFor, type Poster } from '../shared/management-api';
 import { defaultRuntime, type Runtime } from '../shared/runtime';
 import { errorDetails } from '../shared/telemetry';
@@ -14,12 +14,7 @@ import { errorDetails } from '../shared/telemetry';
  * action left (protocol §8). Errors become error frames; the connection stays open.
  */
 export function createMessageHandler(runtime: () => Promise<Runtime>) {
-  return lambdaHandler(runtime, {
-    name: 'message',
-    schema: webSocketEventSchema,
-    expects: 'an API Gateway WebSocket event',
-    keys: webSocketKeys,
-    invalid: (): LambdaResult => ({ statusCode: 400 }),
+  return webSocketHandler(runtime, 'message', {
     async handle(rt, event) {
       const { connectionId } = event.requestContext;
       const poster = posterFor(rt, event);

@@ -1,5 +1,5 @@
 import type * as z from 'zod/mini';
-import type { InvocationContext } from './lambda-events';
+import { webSocketEventSchema, webSocketKeys, type InvocationContext, type LambdaResult, type WebSocketEvent } from './lambda-events';
 import type { FunctionName } from './routes';
 import { withLog, type Runtime } from './runtime';
 import { errorDetails } from './telemetry';
@@ -49,4 +49,9 @@ export function lambdaHandler<E, R>(runtime: () => Promise<Runtime>, spec: Handl
       rt.metrics.flush();
     }
   };
+}
+
+/** A WebSocket route's handler (`$connect`, `$disconnect`, the message routes): an event its schema refuses gets 400. */
+export function webSocketHandler(runtime: () => Promise<Runtime>, name: FunctionName, spec: Pick<HandlerSpec<WebSocketEvent, LambdaResult>, 'handle' | 'failed'>): LambdaHandler<LambdaResult> {
+  return lambdaHandler<WebSocketEvent, LambdaResult>(runtime, { name, schema: webSocketEventSchema, expects: 'an API Gateway WebSocket event', keys: webSocketKeys, invalid: () => ({ statusCode: 400, body: 'Bad Request' }), ...spec });
 }
