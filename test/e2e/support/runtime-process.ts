@@ -37,15 +37,8 @@ export interface RuntimeProcess {
   stop(): Promise<void>;
 }
 
-interface ReadyMessage {
-  type: 'ready';
-  endpoints: LocalEndpoints;
-  dlqUrl: string;
-  dlqUrls: string[];
-  queueUrls: string[];
-  routes: Record<string, string>;
-  readyMs: number;
-}
+/** What the child reports when it is ready (local/start.ts with the test hooks). */
+type ReadyMessage = { type: 'ready' } & Pick<RuntimeProcess, 'endpoints' | 'dlqUrl' | 'dlqUrls' | 'queueUrls' | 'routes' | 'readyMs'>;
 type ChildMessage = ReadyMessage | { type: 'event'; event: RuntimeEvent } | { type: 'reply'; requestId: number; ok: boolean };
 
 export async function startRuntimeProcess(env: Record<string, string> = {}, timeoutMs = 60_000): Promise<RuntimeProcess> {
