@@ -8,6 +8,7 @@ import { ChannelStore } from './store/channels';
 import { ConnectionStore } from './store/connections';
 import { readStats } from './store/stats';
 import type { Identity } from './tokens';
+import type { EventsResponse, PresenceFrame } from './wire';
 
 /**
  * The HTTP API (protocol §5): polling fallback and operations. Each function takes the parsed
@@ -73,7 +74,7 @@ export async function getVersion(rt: Runtime, req: HttpRequest): Promise<unknown
   return { versions: await new ChannelStore(rt.db, rt.config).seqs(channels) };
 }
 
-export async function getEvents(rt: Runtime, req: HttpRequest): Promise<unknown> {
+export async function getEvents(rt: Runtime, req: HttpRequest): Promise<EventsResponse> {
   const identity = await authenticate(rt, req);
   const channel = req.query.channel;
   if (!channel) throw new HttpError('bad_request', 'channel is required: ?channel=a&since=12');
@@ -99,7 +100,7 @@ export async function getChannel(rt: Runtime, req: HttpRequest, channel: string)
  * `GET /presence?channel=a` (protocol §8): the body of the `presence` frame. A read only: connections
  * past their time are left out, and the leaves they make are sent by the WebSocket side's sweep.
  */
-export async function getPresence(rt: Runtime, req: HttpRequest): Promise<unknown> {
+export async function getPresence(rt: Runtime, req: HttpRequest): Promise<PresenceFrame> {
   const identity = await authenticate(rt, req);
   const channel = req.query.channel;
   if (!channel) throw new HttpError('bad_request', 'channel is required: ?channel=a');
