@@ -101,3 +101,15 @@ test('deliver: a post answered with an unexpected status (403) fails the batch s
   const r = await createDeliverHandler(async () => t.rt)({ Records: [record('d1', JSON.stringify(lane))] }, { getRemainingTimeInMillis: () => 5000 });
   expect(r).toEqual({ batchItemFailures: [{ itemIdentifier: 'd1' }] });
 });
+
+test('an SQS consumer that fails outside its batch work still reports every record failed, never throws', async () => {
+  const from = telemetry.lines.length;
+  const context = {
+    getRemainingTimeInMillis: (): number => {
+      throw new Error('injected: the context cannot tell the time');
+    },
+  };
+  const r = await createSequencerHandler(runtime)({ Records: [record('x1', '{}'), record('x2', '{}')] }, context);
+  expect(r).toEqual({ batchItemFailures: [{ itemIdentifier: 'x1' }, { itemIdentifier: 'x2' }] });
+  expect(errorsSince(from)).toEqual([expect.objectContaining({ message: 'sequencer failed', keys: expect.objectContaining({ function: 'sequencer' }) })]);
+});
