@@ -1,6 +1,6 @@
 /**
  * Builds the browser client into client/dist: switchboard.mjs (ESM), switchboard.js (IIFE, global
- * `Switchboard`), both minified, plus .d.ts types; then prints each bundle's minified and gzip size.
+ * `Switchboard`), both minified, plus .d.ts types (dist/types/, with the wire contract shared/wire.ts); then prints each bundle's minified and gzip size.
  * Run: npm run build:client
  */
 import { execFileSync } from 'node:child_process';
@@ -32,7 +32,8 @@ async function main(): Promise<void> {
   await build({ ...common, format: 'esm', outfile: path.join(dist, 'switchboard.mjs') });
   await build({ ...common, format: 'iife', globalName: 'Switchboard', outfile: path.join(dist, 'switchboard.js') });
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(__dirname, 'tsconfig.build.json')], { stdio: 'inherit' });
-  writeFileSync(path.join(dist, 'switchboard.d.mts'), "export * from './index.js';\n"); // types for `import ... from '.../switchboard.mjs'`
+  // Types for `import ... from '.../switchboard.mjs'` (and the IIFE): tsc keeps the source layout under dist/types.
+  writeFileSync(path.join(dist, 'switchboard.d.mts'), "export * from './types/client/src/index.js';\n");
   for (const file of ['switchboard.mjs', 'switchboard.js']) {
     const code = readFileSync(path.join(dist, file));
     const gzipped = gzipSync(code, { level: 9 }).length;

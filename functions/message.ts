@@ -1,9 +1,10 @@
-import { performClientAction, type ActionResult } from '../shared/client-actions';
+import { performClientAction } from '../shared/client-actions';
 import { dropConnections, presenceStep } from '../shared/connections-lifecycle';
 import { errorFrame } from '../shared/errors';
-import { parseClientFrame } from '../shared/frames';
-import { messageBody, webSocketEventSchema, type LambdaResult } from '../shared/lambda-events';
-import { classifyPostError, managementEndpointFor } from '../shared/management-api';
+import { parseClientFrame, type ServerFrame } from '../shared/frames';
+import { webSocketHandler } from '../shared/handler';
+import { messageBody, type LambdaResult, type WebSocketEvent } from '../shared/lambda-events';
+import { classifyPostError, managementEndpointFor, type Poster } from '../shared/management-api';
 import { defaultRuntime, type Runtime } from '../shared/runtime';
 import { errorDetails } from '../shared/telemetry';
 
@@ -13,40 +14,47 @@ import { errorDetails } from '../shared/telemetry';
  * action left (protocol §8). Errors become error frames; the connection stays open.
  */
 export function createMessageHandler(runtime: () => Promise<Runtime>) {
-  return async (event: unknown): Promise<LambdaResult> => {
-    const rt = await runtime();
-    const ev = webSocketEventSchema.parse(event);
-    const { connectionId, domainName, stage } = ev.requestContext;
-    const parsed = parseClientFrame(messageBody(ev), rt.config.maxFrameBytes);
-    let result: ActionResult;
-    if (!parsed.ok) {
-      result = { frames: [parsed.error] };
-    } else {
-      try {
-        result = await performClientAction(rt, connectionId, parsed.frame);
-      } catch (err) {
-        rt.log.error('client action failed', { connectionId, action: parsed.frame.action, ...errorDetails(err) });
-        result = { frames: [errorFrame('internal', 'the server could not complete this request; try again', parsed.frame.id)] };
+  return webSocketHandler(runtime, 'message', {
+    async handle(rt, event) {
+      const { connectionId } = event.requestContext;
+      const poster = posterFor(rt, event);
+      const parsed = parseClientFrame(messageBody(event), rt.config.maxFrameBytes);
+      if (!parsed.ok) return reply(rt, poster, connectionId, [parsed.error]);
+      const result = await performClientAction(rt, connectionId, parsed.frame);
+      await reply(rt, poster, connectionId, result.frames);
+      // Presence after the reply: the membership write of a subscribe, a ping's sweep, then the joins
+      // and leaves to the channel's subscribers (connections that answer 410 to them are removed).
+      if (result.after && result.presence) {
+        const gone = await presenceStep(rt, () => poster, result.presence, parsed.frame.action, result.after);
+        if (gone.length > 0) await dropConnections(rt, () => poster, gone, 'gone', 1);
       }
+      return { statusCode: 200 };
+    },
+    // The contract's answer to anything unexpected: an `internal` error frame (with the frame's id),
+    // never the error's text.
+    async failed(rt, event) {
+      const parsed = parseClientFrame(messageBody(event), rt.config.maxFrameBytes);
+      const frame = errorFrame('internal', 'the server could not complete this request; try again', parsed.ok ? parsed.frame.id : undefined);
+      return reply(rt, posterFor(rt, event), event.requestContext.connectionId, [frame]);
+    },
+  });
+}
+
+function posterFor(rt: Runtime, event: WebSocketEvent): Poster {
+  return rt.poster(managementEndpointFor(rt.config.managementEndpoint, event.requestContext.domainName, event.requestContext.stage));
+}
+
+/** Posts the reply frames in order; stops at the first that fails (a client that left gets nothing more). */
+async function reply(rt: Runtime, poster: Poster, connectionId: string, frames: readonly ServerFrame[]): Promise<LambdaResult> {
+  for (const frame of frames) {
+    try {
+      await poster.post(connectionId, JSON.stringify(frame));
+    } catch (err) {
+      if (classifyPostError(err) !== 'gone') rt.log.error('reply post failed', errorDetails(err));
+      break;
     }
-    const poster = rt.poster(managementEndpointFor(rt.config.managementEndpoint, domainName, stage));
-    for (const frame of result.frames) {
-      try {
-        await poster.post(connectionId, JSON.stringify(frame));
-      } catch (err) {
-        if (classifyPostError(err) === 'gone') break; // the client left; nothing to answer
-        rt.log.error('reply post failed', { connectionId, ...errorDetails(err) });
-        break;
-      }
-    }
-    // Presence after the reply: the membership write of a subscribe, a ping's sweep, then the joins
-    // and leaves to the channel's subscribers (connections that answer 410 to them are removed).
-    if (result.after && result.presence && parsed.ok) {
-      const gone = await presenceStep(rt, () => poster, result.presence, parsed.frame.action, result.after);
-      if (gone.length > 0) await dropConnections(rt, () => poster, gone, 'gone', 1);
-    }
-    return { statusCode: 200 };
-  };
+  }
+  return { statusCode: 200 };
 }
 
 export const handler = createMessageHandler(defaultRuntime);

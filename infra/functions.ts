@@ -29,7 +29,7 @@ export function handlerCode(name: FunctionName, baseDir: string = path.resolve(_
 }
 
 /**
- * The newest Node.js runtime this aws-cdk-lib offers (design.md: Node.js 22 or newer; cdk-nag's
+ * The newest Node.js runtime this aws-cdk-lib offers (Lambda: Node.js 22 or newer; cdk-nag's
  * AwsSolutions-L1 asks for the newest too). The test suite also runs on this major (`.ci/run`), and
  * the bundles are built for it.
  */

@@ -1,14 +1,38 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Message } from '@aws-sdk/client-sqs';
+import type {
+  APIGatewayEventWebsocketRequestContextV2,
+  APIGatewayProxyEventV2,
+  APIGatewayProxyWebsocketEventV2WithRequestContext,
+  SQSRecord,
+  SQSRecordAttributes,
+} from 'aws-lambda';
+import { HTTP_ROUTES } from '../shared/routes';
+import { safeDecode } from './http-util';
 
 /**
- * The events AWS hands to Lambda, built field by field as API Gateway and SNS build them, so the
- * handlers run locally on exactly what they get deployed:
+ * The events AWS hands to Lambda, built field by field as API Gateway and Lambda's SQS event source
+ * mapping build them (typed by @types/aws-lambda), so the handlers run locally on exactly what they
+ * get deployed. The local emulator and the tests (test/helpers/events.ts) build every event here:
  * - API Gateway WebSocket: `$connect` (headers + query), message routes (body), `$disconnect`
  *   (status code + reason);
- * - API Gateway HTTP API payload format 2.0;
- * - SNS → Lambda (one record per invocation), from the SNS notification JSON an SQS subscription holds.
+ * - API Gateway HTTP API payload format 2.0, with the route API Gateway would match (`matchHttpRoute`);
+ * - SQS records, as an event source mapping hands them to a function.
  */
+
+/**
+ * aws-lambda's WebSocket event, with what its type leaves out and API Gateway sends: `identity`, the
+ * `$disconnect` status and reason, headers on `$connect` and `$disconnect`; `messageId` only on messages.
+ */
+export type WebSocketLambdaEvent = APIGatewayProxyWebsocketEventV2WithRequestContext<
+  Omit<APIGatewayEventWebsocketRequestContextV2, 'messageId'> & {
+    messageId?: string;
+    identity: { sourceIp: string; userAgent?: string };
+    disconnectStatusCode?: number;
+    disconnectReason?: string;
+  }
+> & { headers?: Record<string, string>; multiValueHeaders?: Record<string, string[]> };
 
 export interface WsApi {
   /** `Host` of the gateway, e.g. `127.0.0.1:3001` (API Gateway: `{apiId}.execute-api.{region}.amazonaws.com`). */
@@ -49,7 +73,7 @@ export function clfTime(ms: number): string {
   return `${pad(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`;
 }
 
-function baseRequestContext(api: WsApi, conn: WsConnectionContext, routeKey: string, eventType: 'CONNECT' | 'MESSAGE' | 'DISCONNECT', now: number) {
+function baseRequestContext(api: WsApi, conn: WsConnectionContext, routeKey: string, eventType: 'CONNECT' | 'MESSAGE' | 'DISCONNECT', now: number): WebSocketLambdaEvent['requestContext'] {
   return {
     routeKey,
     eventType,
@@ -91,7 +115,7 @@ function queryMaps(search: URLSearchParams): { queryStringParameters?: Record<st
   return Object.keys(single).length === 0 ? {} : { queryStringParameters: single, multiValueQueryStringParameters: multi };
 }
 
-export function connectEvent(api: WsApi, conn: WsConnectionContext, req: { rawHeaders: string[]; search: URLSearchParams; port: number }, now = Date.now()) {
+export function connectEvent(api: WsApi, conn: WsConnectionContext, req: { rawHeaders: string[]; search: URLSearchParams; port: number }, now = Date.now()): WebSocketLambdaEvent {
   const { headers, multiValueHeaders } = headerMaps(req.rawHeaders);
   // API Gateway adds the forwarding headers its load balancer sets.
   const forwarded = { 'X-Forwarded-For': conn.sourceIp, 'X-Forwarded-Port': String(req.port), 'X-Forwarded-Proto': 'http' };
@@ -108,7 +132,7 @@ export function connectEvent(api: WsApi, conn: WsConnectionContext, req: { rawHe
   };
 }
 
-export function messageEvent(api: WsApi, conn: WsConnectionContext, routeKey: string, data: Buffer, isBinary: boolean, now = Date.now()) {
+export function messageEvent(api: WsApi, conn: WsConnectionContext, routeKey: string, data: Buffer, isBinary: boolean, now = Date.now()): WebSocketLambdaEvent {
   return {
     requestContext: { ...baseRequestContext(api, conn, routeKey, 'MESSAGE', now), messageId: shortId() },
     // API Gateway hands text frames over as they are and binary frames base64-encoded.
@@ -117,7 +141,7 @@ export function messageEvent(api: WsApi, conn: WsConnectionContext, routeKey: st
   };
 }
 
-export function disconnectEvent(api: WsApi, conn: WsConnectionContext, statusCode: number, reason: string, now = Date.now()) {
+export function disconnectEvent(api: WsApi, conn: WsConnectionContext, statusCode: number, reason: string, now = Date.now()): WebSocketLambdaEvent {
   const headers = { Host: api.domainName, 'X-Forwarded-For': conn.sourceIp, 'x-api-key': '', 'x-restapi': '' };
   return {
     headers,
@@ -129,6 +153,56 @@ export function disconnectEvent(api: WsApi, conn: WsConnectionContext, statusCod
 
 // ---- HTTP API, payload format 2.0 ----------------------------------------------------------------
 
+export interface RouteMatch {
+  routeKey: string;
+  pathParameters?: Record<string, string>;
+}
+
+interface CompiledRoute {
+  routeKey: string;
+  method: string;
+  regex: RegExp;
+  params: string[];
+  /** Literal characters: the more, the more specific (API Gateway prefers the most specific route). */
+  specificity: number;
+  greedy: boolean;
+}
+
+function compile(routeKey: string): CompiledRoute {
+  const [method, routePath] = routeKey.split(' ') as [string, string];
+  const params: string[] = [];
+  let greedy = false;
+  const pattern = routePath
+    .split('/')
+    .map((seg) => {
+      const m = seg.match(/^\{([A-Za-z0-9_]+)(\+)?\}$/);
+      if (!m) return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      params.push(m[1] as string);
+      if (m[2]) {
+        greedy = true;
+        return '(.+)';
+      }
+      return '([^/]+)';
+    })
+    .join('/');
+  return { routeKey, method, regex: new RegExp(`^${pattern}$`), params, specificity: routePath.replace(/\{[^}]+\}/g, '').length, greedy };
+}
+
+const COMPILED = HTTP_ROUTES.filter((r) => r !== '$default').map(compile).sort((a, b) => Number(a.greedy) - Number(b.greedy) || b.specificity - a.specificity);
+
+/** The HTTP API route (of HTTP_ROUTES) a request matches, with its path parameters (decoded), as API Gateway picks it. */
+export function matchHttpRoute(method: string, rawPath: string): RouteMatch | undefined {
+  for (const r of COMPILED) {
+    if (r.method !== 'ANY' && r.method !== method) continue;
+    const m = rawPath.match(r.regex);
+    if (!m) continue;
+    const pathParameters: Record<string, string> = {};
+    r.params.forEach((p, i) => (pathParameters[p] = safeDecode(m[i + 1] as string)));
+    return { routeKey: r.routeKey, ...(r.params.length > 0 && { pathParameters }) };
+  }
+  return undefined;
+}
+
 export interface HttpApi {
   domainName: string;
   apiId: string;
@@ -137,9 +211,9 @@ export interface HttpApi {
 export function httpV2Event(
   api: HttpApi,
   req: { method: string; rawUrl: string; headers: IncomingHttpHeaders; sourceIp: string; protocol: string; body: Buffer },
-  route: { routeKey: string; pathParameters?: Record<string, string> },
+  route: RouteMatch,
   now = Date.now(),
-) {
+): APIGatewayProxyEventV2 {
   const q = req.rawUrl.indexOf('?');
   const rawPath = q === -1 ? req.rawUrl : req.rawUrl.slice(0, q);
   const rawQueryString = q === -1 ? '' : req.rawUrl.slice(q + 1);
@@ -159,7 +233,7 @@ export function httpV2Event(
   const contentType = headers['content-type'] ?? '';
   const textual = req.body.length === 0 || /^(text\/|application\/(json|x-www-form-urlencoded|xml|javascript))|\+json|\+xml/.test(contentType);
   return {
-    version: '2.0' as const,
+    version: '2.0',
     routeKey: route.routeKey,
     rawPath,
     rawQueryString,
@@ -171,7 +245,7 @@ export function httpV2Event(
       apiId: api.apiId,
       domainName: api.domainName,
       domainPrefix: api.domainName.split('.')[0] ?? api.domainName,
-      http: { method: req.method, path: safeDecodePath(rawPath), protocol: req.protocol, sourceIp: req.sourceIp, userAgent: headers['user-agent'] ?? '' },
+      http: { method: req.method, path: safeDecode(rawPath, decodeURI), protocol: req.protocol, sourceIp: req.sourceIp, userAgent: headers['user-agent'] ?? '' },
       requestId: randomUUID(),
       routeKey: route.routeKey,
       stage: '$default',
@@ -184,10 +258,22 @@ export function httpV2Event(
   };
 }
 
-function safeDecodePath(p: string): string {
-  try {
-    return decodeURI(p);
-  } catch {
-    return p;
-  }
+// ---- SQS event source mapping ---------------------------------------------------------------------
+
+/** The record Lambda's SQS event source mapping hands a function, from a message received with all attributes. */
+export function sqsRecord(m: Message, eventSourceARN: string, awsRegion: string): SQSRecord {
+  return {
+    messageId: m.MessageId as string,
+    receiptHandle: m.ReceiptHandle as string,
+    body: m.Body ?? '',
+    // Received with AttributeNames All: the system attributes an event source mapping passes on.
+    attributes: (m.Attributes ?? {}) as unknown as SQSRecordAttributes,
+    messageAttributes: Object.fromEntries(
+      Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [k, { dataType: v.DataType ?? 'String', ...(v.StringValue !== undefined && { stringValue: v.StringValue }) }]),
+    ),
+    md5OfBody: m.MD5OfBody ?? '',
+    eventSource: 'aws:sqs',
+    eventSourceARN,
+    awsRegion,
+  };
 }

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { HTTP_ROUTES } from '../shared/routes';
-import { httpV2Event, normalizeIp, type HttpApi } from './api-gateway-events';
+import { httpV2Event, matchHttpRoute, normalizeIp, type HttpApi } from './api-gateway-events';
+import { readBody, safeDecode } from './http-util';
 import { invoke } from './lambda-invoker';
 import type { LocalLog } from './log';
 import { listen } from './ports';
@@ -43,56 +43,6 @@ export interface LocalHttpApi {
   stop(): Promise<void>;
 }
 
-export interface RouteMatch {
-  routeKey: string;
-  pathParameters?: Record<string, string>;
-}
-
-interface CompiledRoute {
-  routeKey: string;
-  method: string;
-  regex: RegExp;
-  params: string[];
-  /** Literal characters: the more, the more specific (API Gateway prefers the most specific route). */
-  specificity: number;
-  greedy: boolean;
-}
-
-function compile(routeKey: string): CompiledRoute {
-  const [method, routePath] = routeKey.split(' ') as [string, string];
-  const params: string[] = [];
-  let greedy = false;
-  const pattern = routePath
-    .split('/')
-    .map((seg) => {
-      const m = seg.match(/^\{([A-Za-z0-9_]+)(\+)?\}$/);
-      if (!m) return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-      params.push(m[1] as string);
-      if (m[2]) {
-        greedy = true;
-        return '(.+)';
-      }
-      return '([^/]+)';
-    })
-    .join('/');
-  return { routeKey, method, regex: new RegExp(`^${pattern}$`), params, specificity: routePath.replace(/\{[^}]+\}/g, '').length, greedy };
-}
-
-const COMPILED = HTTP_ROUTES.filter((r) => r !== '$default').map(compile).sort((a, b) => Number(a.greedy) - Number(b.greedy) || b.specificity - a.specificity);
-
-/** The HTTP API route a request matches, with its path parameters (decoded), as API Gateway picks it. */
-export function matchHttpRoute(method: string, rawPath: string): RouteMatch | undefined {
-  for (const r of COMPILED) {
-    if (r.method !== 'ANY' && r.method !== method) continue;
-    const m = rawPath.match(r.regex);
-    if (!m) continue;
-    const pathParameters: Record<string, string> = {};
-    r.params.forEach((p, i) => (pathParameters[p] = safeDecode(m[i + 1] as string)));
-    return { routeKey: r.routeKey, ...(r.params.length > 0 && { pathParameters }) };
-  }
-  return undefined;
-}
-
 export async function startHttpApi(opts: HttpApiOptions): Promise<LocalHttpApi> {
   const host = opts.host ?? '127.0.0.1';
   const publicDir = path.resolve(opts.publicDir ?? PUBLIC_DIR);
@@ -115,7 +65,7 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<LocalHttpApi> 
     if (!route) {
       for (const extension of extensions) if (await extension(req, res)) return;
     }
-    const body = await readBody(req);
+    const body = await readBody(req, MAX_BODY_BYTES);
     if (body === undefined) return send(res, 413, { 'content-type': 'application/json' }, JSON.stringify({ message: 'Request Entity Too Large' }));
     if (!route && (method === 'GET' || method === 'HEAD') && serveStatic(res, publicDir, rawPath, method === 'HEAD')) return;
     // What no route matches goes to `$default` (HTTP_ROUTES), served by the same http handler.
@@ -192,25 +142,3 @@ function send(res: http.ServerResponse, status: number, headers: Record<string, 
   res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }
-
-function readBody(req: http.IncomingMessage): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(c);
-    });
-    req.on('end', () => resolve(size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
-}
-

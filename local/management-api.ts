@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import type { FaultName, Faults } from './faults';
+import { readBody } from './http-util';
 
 /**
  * API Gateway's connection management API (`@connections`), served by the local gateway so the
@@ -136,20 +137,4 @@ function error(res: http.ServerResponse, status: number, type: string, message: 
   if (res.headersSent) return;
   const body = JSON.stringify({ message });
   res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': type, 'content-length': Buffer.byteLength(body) }).end(body);
-}
-
-/** The request body, or undefined when it exceeds `limit` bytes. */
-function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) over = true;
-      else chunks.push(c);
-    });
-    req.on('end', () => resolve(over ? undefined : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }

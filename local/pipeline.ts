@@ -16,6 +16,7 @@ import { enableFifoBatches } from './fauxqs-fifo-batches';
 import { invoke, type Handler } from './lambda-invoker';
 import type { LocalLog } from './log';
 import { PortInUseError } from './ports';
+import { sqsRecord } from './api-gateway-events';
 
 /**
  * The delivery pipeline on one machine, built from the same table as the CDK stack
@@ -217,21 +218,6 @@ async function createQueuePair(sqs: SQSClient, name: string, stage: QueueStage):
 
 async function queueArn(sqs: SQSClient, url: string): Promise<string> {
   return (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn as string;
-}
-
-/** The record Lambda's SQS event source mapping hands a function (aws-lambda's SQSRecord). */
-function sqsRecord(m: Message, eventSourceARN: string, awsRegion: string) {
-  return {
-    messageId: m.MessageId as string,
-    receiptHandle: m.ReceiptHandle as string,
-    body: m.Body ?? '',
-    attributes: m.Attributes ?? {},
-    messageAttributes: m.MessageAttributes ?? {},
-    md5OfBody: m.MD5OfBody ?? '',
-    eventSource: 'aws:sqs',
-    eventSourceARN,
-    awsRegion,
-  };
 }
 
 /** Lambda's reading of a partial batch response: an invalid one fails the whole batch. */

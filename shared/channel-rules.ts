@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import type { Identity } from './tokens';
+import { CHANNEL_NAME_PATTERN } from './wire';
 
 /**
  * Who may hear which channel (protocol §2), as data: one rule list used by every handler and by
@@ -18,7 +19,6 @@ import type { Identity } from './tokens';
  * presence when any rule whose template matches its name says so (a channel allowed only by a
  * `channels` claim has none unless a rule names it).
  */
-export const CHANNEL_NAME_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /** `a, b,a` → `['a', 'b']`: a comma-separated channel list (query strings), trimmed and deduplicated. */
 export function parseChannelList(value: string | undefined): string[] {

@@ -1,4 +1,5 @@
-import { CHANNEL_NAME_PATTERN, parseChannelList } from './channel-rules';
+import { parseChannelList } from './channel-rules';
+import { CHANNEL_NAME_PATTERN } from './wire';
 import { mapSettledWithLimit } from './concurrency';
 import { TokenError } from './errors';
 import type { Poster } from './management-api';

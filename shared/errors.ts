@@ -1,3 +1,5 @@
+import { HTTP_ERROR_STATUS, type ErrorFrame, type HttpErrorBody, type HttpErrorCode, type WsErrorCode } from './wire';
+
 /**
  * Every error the contract names, produced in one place.
  *
@@ -5,15 +7,7 @@
  * stays open; HTTP errors are `{"error":{"code","message"}}` bodies. Messages are for humans and never
  * carry internals (stacks, table names, tokens).
  */
-export const WS_ERROR_CODES = ['bad_request', 'unknown_action', 'forbidden', 'too_large', 'limit', 'internal'] as const;
-export type WsErrorCode = (typeof WS_ERROR_CODES)[number];
-
-export interface ErrorFrame {
-  type: 'error';
-  code: WsErrorCode;
-  message: string;
-  id?: string;
-}
+export { WS_ERROR_CODES, type ErrorFrame, type HttpErrorCode, type WsErrorCode } from './wire';
 
 export function errorFrame(code: WsErrorCode, message: string, id?: string): ErrorFrame {
   return id === undefined ? { type: 'error', code, message } : { type: 'error', code, message, id };
@@ -31,17 +25,6 @@ export class ClientError extends Error {
   }
 }
 
-export type HttpErrorCode = 'bad_request' | 'unauthorized' | 'forbidden' | 'not_found' | 'rate_limited' | 'internal';
-
-const HTTP_STATUS: Record<HttpErrorCode, number> = {
-  bad_request: 400,
-  unauthorized: 401,
-  forbidden: 403,
-  not_found: 404,
-  rate_limited: 429,
-  internal: 500,
-};
-
 export class HttpError extends Error {
   override name = 'HttpError';
   readonly status: number;
@@ -51,10 +34,10 @@ export class HttpError extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
-    this.status = HTTP_STATUS[code];
+    this.status = HTTP_ERROR_STATUS[code];
   }
 
-  body(): { error: { code: HttpErrorCode; message: string } } {
+  body(): HttpErrorBody {
     return { error: { code: this.code, message: this.message } };
   }
 }

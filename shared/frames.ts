@@ -3,14 +3,15 @@ import { describeIssue } from './validation';
 import { isValidChannelName } from './channel-rules';
 import { errorFrame, type ErrorFrame } from './errors';
 import { CLIENT_ACTIONS } from './routes';
-import type { Member } from './store/presence';
+import { CHANNEL_NAME_PATTERN, type ClientFrame } from './wire';
 
 /**
  * Client frames (protocol §3): parsed and validated here, and nowhere else. Every rejection becomes an
- * error frame with a human message and the echoed `id` (when the frame had a string `id`).
+ * error frame with a human message and the echoed `id` (when the frame had a string `id`). What a
+ * schema accepts is the contract's ClientFrame (shared/wire.ts): `parseClientFrame` returns it.
  */
 const idField = z.optional(z.string().check(z.maxLength(256, 'id must be at most 256 characters')));
-const channelField = z.string({ error: 'channel must be a string' }).check(z.refine(isValidChannelName, 'channel must match ^[A-Za-z0-9_.:-]{1,128}$'));
+const channelField = z.string({ error: 'channel must be a string' }).check(z.refine(isValidChannelName, `channel must match ${CHANNEL_NAME_PATTERN.source}`));
 
 const subscribeSchema = z.object({
   action: z.literal('subscribe'),
@@ -21,12 +22,6 @@ const subscribeSchema = z.object({
 const unsubscribeSchema = z.object({ action: z.literal('unsubscribe'), channel: channelField, id: idField });
 const pingSchema = z.object({ action: z.literal('ping'), id: idField });
 const presenceSchema = z.object({ action: z.literal('presence'), channel: channelField, id: idField });
-
-export type SubscribeFrame = z.infer<typeof subscribeSchema>;
-export type UnsubscribeFrame = z.infer<typeof unsubscribeSchema>;
-export type PingFrame = z.infer<typeof pingSchema>;
-export type PresenceRequestFrame = z.infer<typeof presenceSchema>;
-export type ClientFrame = SubscribeFrame | UnsubscribeFrame | PingFrame | PresenceRequestFrame;
 
 export type FrameParseResult = { ok: true; frame: ClientFrame } | { ok: false; error: ErrorFrame };
 
@@ -60,60 +55,9 @@ export function parseClientFrame(body: string | undefined | null, maxBytes: numb
   return { ok: true, frame: parsed.data };
 }
 
-// ---- Server frames -------------------------------------------------------------------------------
+// ---- Server frames: their types are the contract's (shared/wire.ts) -------------------------------
 
-export interface EventFrame {
-  type: 'event';
-  id: string;
-  event: string;
-  data: unknown;
-  ts: number;
-  channel: string;
-  seqs: Record<string, number>;
-}
-
-export interface SubscribedFrame {
-  type: 'subscribed';
-  channel: string;
-  seq: number;
-  id?: string;
-}
-export interface UnsubscribedFrame {
-  type: 'unsubscribed';
-  channel: string;
-  id?: string;
-}
-export interface ResetFrame {
-  type: 'reset';
-  channel: string;
-  seq: number;
-  id?: string;
-}
-export interface PongFrame {
-  type: 'pong';
-  ts: number;
-  /** The current seq of every channel the connection is subscribed to (protocol v1.1). */
-  seqs: Record<string, number>;
-  id?: string;
-}
-
-/** Who is online on a channel (protocol §8): the answer to `presence`, and the body of `GET /presence`. */
-export interface PresenceFrame {
-  type: 'presence';
-  channel: string;
-  members: Member[];
-  /** Connections subscribed (a user with two devices counts twice; tabs sharing one connection, once). */
-  occupancy: number;
-  id?: string;
-}
-/** A user's first connection subscribed (`join`), or their last one left (`leave`); no seq, never replayed. */
-export interface MemberFrame {
-  type: 'join' | 'leave';
-  channel: string;
-  member: Member;
-}
-
-export type ServerFrame = EventFrame | SubscribedFrame | UnsubscribedFrame | ResetFrame | PongFrame | PresenceFrame | MemberFrame | ErrorFrame;
+export type { ClientFrame, EventFrame, MemberFrame, PingFrame, PongFrame, PresenceFrame, PresenceRequestFrame, ResetFrame, ServerFrame, SubscribedFrame, SubscribeFrame, UnsubscribedFrame, UnsubscribeFrame } from './wire';
 
 /** Adds `id` only when the client sent one. */
 export function withId<T extends object>(frame: T, id: string | undefined): T & { id?: string } {

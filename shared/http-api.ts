@@ -2,22 +2,37 @@ import { isValidChannelName, parseChannelList } from './channel-rules';
 import { replayFrame } from './client-actions';
 import { HttpError, TokenError } from './errors';
 import { Presence } from './presence';
+import type { HTTP_ROUTES } from './routes';
 import type { Runtime } from './runtime';
 import { ChannelStore } from './store/channels';
 import { ConnectionStore } from './store/connections';
 import { readStats } from './store/stats';
 import type { Identity } from './tokens';
+import type { EventsResponse, PresenceFrame } from './wire';
 
 /**
  * The HTTP API (protocol §5): polling fallback and operations. Each function takes the parsed
  * request and returns a JSON body or throws HttpError; the http handler shapes the response.
  */
 export interface HttpRequest {
+  /** The HTTP_ROUTES key API Gateway matched (`$default` when none did). */
+  routeKey: string;
   method: string;
   path: string;
+  /** Path parameters of the matched route, decoded (`{name}` of `GET /channels/{name}`). */
+  pathParameters: Record<string, string | undefined>;
   query: Record<string, string | undefined>;
   headers: Record<string, string | undefined>;
 }
+
+/** What an endpoint answers: a status, headers of its own and a JSON body (none for a preflight). */
+export interface HttpReply {
+  status: number;
+  headers?: Record<string, string>;
+  body?: unknown;
+}
+
+export type HttpRouteKey = (typeof HTTP_ROUTES)[number];
 
 export const MAX_VERSION_CHANNELS = 100;
 
@@ -59,7 +74,7 @@ export async function getVersion(rt: Runtime, req: HttpRequest): Promise<unknown
   return { versions: await new ChannelStore(rt.db, rt.config).seqs(channels) };
 }
 
-export async function getEvents(rt: Runtime, req: HttpRequest): Promise<unknown> {
+export async function getEvents(rt: Runtime, req: HttpRequest): Promise<EventsResponse> {
   const identity = await authenticate(rt, req);
   const channel = req.query.channel;
   if (!channel) throw new HttpError('bad_request', 'channel is required: ?channel=a&since=12');
@@ -85,7 +100,7 @@ export async function getChannel(rt: Runtime, req: HttpRequest, channel: string)
  * `GET /presence?channel=a` (protocol §8): the body of the `presence` frame. A read only: connections
  * past their time are left out, and the leaves they make are sent by the WebSocket side's sweep.
  */
-export async function getPresence(rt: Runtime, req: HttpRequest): Promise<unknown> {
+export async function getPresence(rt: Runtime, req: HttpRequest): Promise<PresenceFrame> {
   const identity = await authenticate(rt, req);
   const channel = req.query.channel;
   if (!channel) throw new HttpError('bad_request', 'channel is required: ?channel=a');
@@ -101,26 +116,36 @@ export async function getStats(rt: Runtime, req: HttpRequest): Promise<unknown> 
   return readStats(rt.db);
 }
 
-/** Routes a request to its endpoint; throws HttpError for anything the contract rejects. */
-export async function routeHttp(rt: Runtime, req: HttpRequest): Promise<unknown> {
-  // The contract's HTTP errors are 400/401/403/404/429: another method has no route, so 404.
-  if (req.method !== 'GET') throw new HttpError('not_found', `no route for ${req.method} ${req.path}; the API is read-only (GET)`);
-  if (req.path === '/health') return { ok: true };
-  if (req.path === '/version') return getVersion(rt, req);
-  if (req.path === '/events') return getEvents(rt, req);
-  if (req.path === '/stats') return getStats(rt, req);
-  if (req.path === '/presence') return getPresence(rt, req);
-  const channel = req.path.match(/^\/channels\/([^/]+)$/)?.[1];
-  if (channel !== undefined) return getChannel(rt, req, safeDecode(channel));
-  throw new HttpError('not_found', `no route for GET ${req.path}`);
-}
+type Endpoint = (rt: Runtime, req: HttpRequest) => Promise<HttpReply>;
+const ok =
+  (endpoint: (rt: Runtime, req: HttpRequest) => Promise<unknown>): Endpoint =>
+  async (rt, req) => ({ status: 200, body: await endpoint(rt, req) });
+const preflight: Endpoint = async () => ({ status: 204, headers: PREFLIGHT_HEADERS });
 
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
+/**
+ * Each HTTP_ROUTES key with its endpoint: the http handler dispatches on the event's `routeKey`, as
+ * API Gateway matched it (the local HTTP API matches the same table).
+ */
+export const HTTP_ENDPOINTS: Record<HttpRouteKey, Endpoint> = {
+  'GET /health': ok(async () => ({ ok: true })),
+  'GET /version': ok(getVersion),
+  'GET /events': ok(getEvents),
+  'GET /channels/{name}': ok((rt, req) => getChannel(rt, req, req.pathParameters.name ?? '')),
+  'GET /stats': ok(getStats),
+  'GET /presence': ok(getPresence),
+  'OPTIONS /{proxy+}': preflight,
+  // No route matched. The contract's HTTP errors are 400/401/403/404/429: another method has no
+  // route, so 404; a preflight is answered on any path.
+  $default: async (rt, req) => {
+    if (req.method === 'OPTIONS') return preflight(rt, req);
+    throw new HttpError('not_found', req.method === 'GET' ? `no route for GET ${req.path}` : `no route for ${req.method} ${req.path}; the API is read-only (GET)`);
+  },
+};
+
+/** Answers a request by its route; throws HttpError for anything the contract rejects. */
+export function routeHttp(rt: Runtime, req: HttpRequest): Promise<HttpReply> {
+  const endpoint = (HTTP_ENDPOINTS as Record<string, Endpoint | undefined>)[req.routeKey] ?? HTTP_ENDPOINTS.$default;
+  return endpoint(rt, req);
 }
 
 /** CORS headers for a request origin under the configured allow-list (`*` allows any). */
@@ -130,7 +155,7 @@ export function corsHeaders(allowed: readonly string[], origin: string | undefin
   return { vary: 'Origin' };
 }
 
-export const PREFLIGHT_HEADERS = {
+export const PREFLIGHT_HEADERS: Record<string, string> = {
   'access-control-allow-methods': 'GET, OPTIONS',
   'access-control-allow-headers': 'Authorization, Content-Type',
   'access-control-max-age': '600',

@@ -14,6 +14,7 @@ export const webSocketEventSchema = z.object({
     connectedAt: z.optional(z.number()),
     disconnectStatusCode: z.nullish(z.number()),
     disconnectReason: z.nullish(z.string()),
+    requestId: z.optional(z.string()),
   }),
   queryStringParameters: z.nullish(z.record(z.string(), z.string())),
   body: z.nullish(z.string()),
@@ -21,13 +22,22 @@ export const webSocketEventSchema = z.object({
 });
 export type WebSocketEvent = z.infer<typeof webSocketEventSchema>;
 
+/** The ids every log line of a WebSocket invocation carries. */
+export function webSocketKeys(event: WebSocketEvent): Record<string, unknown> {
+  const { connectionId, routeKey, requestId } = event.requestContext;
+  return { connectionId, route: routeKey, ...(requestId !== undefined && { apiRequestId: requestId }) };
+}
+
+/** HTTP API payload format 2.0: `routeKey` is the HTTP_ROUTES key API Gateway matched. */
 export const httpEventSchema = z.object({
   version: z.optional(z.literal('2.0')),
+  routeKey: z.string(),
   rawPath: z.string(),
   rawQueryString: z.optional(z.string()),
   headers: z.optional(z.record(z.string(), z.string())),
   queryStringParameters: z.nullish(z.record(z.string(), z.string())),
-  requestContext: z.object({ http: z.object({ method: z.string(), path: z.optional(z.string()) }) }),
+  pathParameters: z.nullish(z.record(z.string(), z.string())),
+  requestContext: z.object({ http: z.object({ method: z.string(), path: z.optional(z.string()) }), requestId: z.optional(z.string()) }),
 });
 export type HttpEvent = z.infer<typeof httpEventSchema>;
 
@@ -75,7 +85,9 @@ export interface SqsBatchResponse {
   batchItemFailures: { itemIdentifier: string }[];
 }
 
-/** What a handler of a Lambda invocation reads from its context (tests hand in their own). */
+/** What a handler reads from its Lambda context (a part of aws-lambda's `Context`; tests hand in their own). */
 export interface InvocationContext {
   getRemainingTimeInMillis(): number;
+  functionName?: string;
+  awsRequestId?: string;
 }

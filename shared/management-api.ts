@@ -31,7 +31,6 @@ export class ManagementApiPoster implements Poster {
   async post(connectionId: string, data: string): Promise<void> {
     await this.client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: Buffer.from(data, 'utf8') }));
   }
-
 }
 
 const clients = new Map<string, ApiGatewayManagementApiClient>();

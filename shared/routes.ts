@@ -1,3 +1,5 @@
+import type { ClientFrame } from './wire';
+
 /**
  * The one route table: WebSocket route key → the Lambda entry point that serves it.
  *
@@ -25,7 +27,7 @@ export const WEBSOCKET_ROUTES = {
 export type RouteKey = keyof typeof WEBSOCKET_ROUTES;
 
 /** Client actions that have a route of their own (everything else reaches `$default`). */
-export const CLIENT_ACTIONS = ['subscribe', 'unsubscribe', 'ping', 'presence'] as const;
+export const CLIENT_ACTIONS = ['subscribe', 'unsubscribe', 'ping', 'presence'] as const satisfies readonly ClientFrame['action'][];
 export type ClientAction = (typeof CLIENT_ACTIONS)[number];
 
 /**

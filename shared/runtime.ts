@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { ChannelPolicy, parseChannelRules } from './channel-rules';
 import { withClientMiddleware } from './client-middleware';
@@ -87,6 +88,12 @@ export async function createRuntime(env: NodeJS.ProcessEnv = process.env): Promi
   return runtimeFrom({ config, jwtSecret });
 }
 
+/** The same runtime, logging through `log` (one invocation's log: shared/handler.ts). */
+export function withLog(rt: Runtime, log: Log): Runtime {
+  // A view, not a copy: the rest (the lazily built verifier included) stays the runtime's own.
+  return Object.create(rt, { log: { value: log, enumerable: true } }) as Runtime;
+}
+
 let shared: Promise<Runtime> | undefined;
 
 /** The container's runtime, created on first use; a failed creation is retried next invocation. */
@@ -98,10 +105,22 @@ export function defaultRuntime(): Promise<Runtime> {
   return shared;
 }
 
-function powertoolsLog(): Log {
-  const logger = new Logger({ serviceName: 'switchboard' });
+function powertoolsLog(logger = new Logger({ serviceName: 'switchboard' })): Log {
   const at = (fn: (m: string, ...e: Record<string, unknown>[]) => void) => (m: string, e?: Record<string, unknown>) => (e ? fn(m, e) : fn(m));
-  return { debug: at(logger.debug.bind(logger)), info: at(logger.info.bind(logger)), warn: at(logger.warn.bind(logger)), error: at(logger.error.bind(logger)) };
+  return {
+    debug: at(logger.debug.bind(logger)),
+    info: at(logger.info.bind(logger)),
+    warn: at(logger.warn.bind(logger)),
+    error: at(logger.error.bind(logger)),
+    forInvocation(keys, context) {
+      const child = logger.createChild();
+      // addContext reads the fields Lambda's context has; the local runtime's context has only some,
+      // and the ones missing are left out of the lines.
+      if (context) child.addContext(context as Context);
+      child.appendKeys(keys);
+      return powertoolsLog(child);
+    },
+  };
 }
 
 function powertoolsMetrics(): MetricsSink {

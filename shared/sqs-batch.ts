@@ -1,6 +1,8 @@
 import { ChangeMessageVisibilityBatchCommand } from '@aws-sdk/client-sqs';
 import { sqsEventSchema, type InvocationContext, type SqsBatchResponse, type SqsRecord } from './lambda-events';
 import type { Config } from './config';
+import { lambdaHandler } from './handler';
+import type { FunctionName } from './routes';
 import type { QueueStage } from './pipeline';
 import type { Runtime } from './runtime';
 import { errorDetails } from './telemetry';
@@ -27,25 +29,28 @@ export interface SqsBatchOptions {
   process(records: SqsRecord[], deadline: number): Promise<BatchOutcome>;
 }
 
-/** A queue consumer's Lambda handler: its stage (shared/pipeline.ts), its queue and what it does with a batch. */
+/**
+ * A queue consumer's Lambda handler: its stage (shared/pipeline.ts), its queue and what it does with a
+ * batch, on the one handler path (shared/handler.ts). An event that is not an SQS event fails nothing
+ * (there is no record to retry); an unexpected error fails the whole batch, as a thrown error would.
+ */
 export function sqsHandler(
   runtime: () => Promise<Runtime>,
-  opts: { name: string; stage: QueueStage; queueUrl: (config: Config) => string | undefined; process(rt: Runtime, records: SqsRecord[], deadline: number): Promise<BatchOutcome> },
+  opts: { name: FunctionName; stage: QueueStage; queueUrl: (config: Config) => string | undefined; process(rt: Runtime, records: SqsRecord[], deadline: number): Promise<BatchOutcome> },
 ) {
-  return async (event: unknown, context?: InvocationContext): Promise<SqsBatchResponse> => {
-    const rt = await runtime();
-    return handleSqsBatch(rt, event, context, { name: opts.name, queueUrl: opts.queueUrl(rt.config), fifo: opts.stage.fifo, process: (records, deadline) => opts.process(rt, records, deadline) });
-  };
+  return lambdaHandler(runtime, {
+    name: opts.name,
+    schema: sqsEventSchema,
+    expects: 'an SQS event',
+    keys: (event) => ({ records: event.Records.length }),
+    invalid: (): SqsBatchResponse => ({ batchItemFailures: [] }),
+    handle: (rt, event, context) =>
+      handleSqsBatch(rt, event.Records, context, { name: opts.name, queueUrl: opts.queueUrl(rt.config), fifo: opts.stage.fifo, process: (records, deadline) => opts.process(rt, records, deadline) }),
+    failed: (_rt, event) => ({ batchItemFailures: event.Records.map((r) => ({ itemIdentifier: r.messageId })) }),
+  });
 }
 
-export async function handleSqsBatch(rt: Runtime, event: unknown, context: InvocationContext | undefined, opts: SqsBatchOptions): Promise<SqsBatchResponse> {
-  const parsed = sqsEventSchema.safeParse(event);
-  if (!parsed.success) {
-    rt.log.error(`${opts.name} received an event that is not an SQS event`, { issues: parsed.error.issues.map((i) => i.path.join('.')).slice(0, 5) });
-    rt.metrics.count('InvalidEvent');
-    return { batchItemFailures: [] };
-  }
-  const records = parsed.data.Records;
+export async function handleSqsBatch(rt: Runtime, records: SqsRecord[], context: InvocationContext | undefined, opts: SqsBatchOptions): Promise<SqsBatchResponse> {
   const remaining = context?.getRemainingTimeInMillis() ?? 60_000;
   const margin = opts.marginMs ?? Math.min(1500, remaining / 4);
   const deadline = rt.clock.now() + remaining - margin;
@@ -76,7 +81,6 @@ export async function handleSqsBatch(rt: Runtime, event: unknown, context: Invoc
   }
   const failures = records.filter((r) => failed.has(r.messageId));
   if (failures.length > 0) await retrySoon(rt, opts, failures);
-  rt.metrics.flush();
   return { batchItemFailures: failures.map((r) => ({ itemIdentifier: r.messageId })) };
 }
 

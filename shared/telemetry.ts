@@ -7,6 +7,19 @@ export interface Log {
   info(message: string, extra?: Record<string, unknown>): void;
   warn(message: string, extra?: Record<string, unknown>): void;
   error(message: string, extra?: Record<string, unknown>): void;
+  /**
+   * The log of one invocation: every line carries the Lambda context and `keys` (request id,
+   * connection id, route). Powertools: a child logger with `addContext` and `appendKeys`, what its
+   * `injectLambdaContext` does, kept per invocation so that invocations running side by side in one
+   * process (the local runtime) never mix their keys.
+   */
+  forInvocation(keys: Record<string, unknown>, context?: LogContext): Log;
+}
+
+/** What a log reads from the Lambda context (the local runtime's context has only some fields). */
+export interface LogContext {
+  functionName?: string;
+  awsRequestId?: string;
 }
 
 export interface MetricsSink {
@@ -19,23 +32,37 @@ export interface LogLine {
   level: 'debug' | 'info' | 'warn' | 'error';
   message: string;
   extra?: Record<string, unknown>;
+  /** The invocation's keys (`forInvocation`), when it was said inside one. */
+  keys?: Record<string, unknown>;
 }
 
 /** In-memory log and metrics, for tests and tools. */
 export class RecordingTelemetry implements Log, MetricsSink {
   readonly lines: LogLine[] = [];
   readonly counters: Record<string, number> = {};
+  constructor(private readonly keys?: Record<string, unknown>, parent?: RecordingTelemetry) {
+    if (parent) {
+      this.lines = parent.lines;
+      this.counters = parent.counters;
+    }
+  }
   debug(message: string, extra?: Record<string, unknown>): void {
-    this.lines.push({ level: 'debug', message, extra });
+    this.say('debug', message, extra);
   }
   info(message: string, extra?: Record<string, unknown>): void {
-    this.lines.push({ level: 'info', message, extra });
+    this.say('info', message, extra);
   }
   warn(message: string, extra?: Record<string, unknown>): void {
-    this.lines.push({ level: 'warn', message, extra });
+    this.say('warn', message, extra);
   }
   error(message: string, extra?: Record<string, unknown>): void {
-    this.lines.push({ level: 'error', message, extra });
+    this.say('error', message, extra);
+  }
+  forInvocation(keys: Record<string, unknown>, context?: LogContext): RecordingTelemetry {
+    return new RecordingTelemetry({ ...this.keys, ...(context?.awsRequestId !== undefined && { requestId: context.awsRequestId }), ...keys }, this);
+  }
+  private say(level: LogLine['level'], message: string, extra?: Record<string, unknown>): void {
+    this.lines.push({ level, message, extra, ...(this.keys && { keys: this.keys }) });
   }
   count(name: string, value = 1): void {
     this.counters[name] = (this.counters[name] ?? 0) + value;

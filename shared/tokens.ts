@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTVerifyGetKey, type JWTPayload } from 'jose';
 import * as z from 'zod/mini';
 import { TokenError } from './errors';
 import type { Clock } from './clock';
@@ -105,11 +105,10 @@ export class TokenVerifier {
 
 function headerAlg(token: string): string | undefined {
   try {
-    const header: unknown = JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8'));
-    const alg = typeof header === 'object' && header !== null ? (header as { alg?: unknown }).alg : undefined;
+    const { alg } = decodeProtectedHeader(token);
     return typeof alg === 'string' ? alg : undefined;
-  } catch {
-    throw new TokenError('malformed token header');
+  } catch (err) {
+    throw new TokenError('malformed token header', { cause: err });
   }
 }
 

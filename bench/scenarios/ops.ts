@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { startDynamoDbLocal } from '../../local/dynamodb-local';
-import { testConfig } from '../../shared/config';
+import { testConfig } from '../../test/helpers/config';
 import { runtimeFrom } from '../../shared/runtime';
 import { ConnectionStore } from '../../shared/store/connections';
 import { createTable } from '../../shared/store/create-table';

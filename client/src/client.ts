@@ -1,7 +1,7 @@
 import { ChannelState } from './channel-state';
 import { errorCode, type ErrorCode, type SwitchboardError } from './codes';
 import type { SocketConstructor } from './connection';
-import { CHANNEL_NAME, isEvent, presenceFrame, subscribeFrame, type EventFrame, type EventsResponse, type Member, type MemberFrame, type PresenceFrame, type ServerFrame } from './frames';
+import { CHANNEL_NAME_PATTERN, isEvent, presenceFrame, subscribeFrame, type EventFrame, type EventsResponse, type Member, type MemberFrame, type PresenceFrame, type ServerFrame } from './frames';
 import type { Link, LinkOwner, NetworkMonitor, State, Timing } from './link';
 import { LruMap } from './lru';
 import { SocketLink } from './socket-link';
@@ -195,7 +195,7 @@ export class SwitchboardClient {
 
   /** Subscribes `handler` to `channel`; the returned function removes it (and the subscription with the last handler). */
   subscribe(channel: string, handler: EventHandler): () => void {
-    if (!CHANNEL_NAME.test(channel)) throw new TypeError(`invalid channel name "${channel}": must match ${CHANNEL_NAME.source}`);
+    if (!CHANNEL_NAME_PATTERN.test(channel)) throw new TypeError(`invalid channel name "${channel}": must match ${CHANNEL_NAME_PATTERN.source}`);
     let ch = this._channels.get(channel);
     if (!ch) {
       ch = { state: new ChannelState(), _handlers: new Set(), _recoveries: 0 };

@@ -2,13 +2,10 @@
  * Every error and close code the client deals in, in one place (protocol §3 and §5).
  */
 
-/** Error frame codes on the WebSocket: the connection stays open after any of them. */
-export const WS_ERROR_CODES = ['bad_request', 'unknown_action', 'forbidden', 'too_large', 'limit', 'internal'] as const;
-/** Error body codes of the HTTP API (polling fallback). */
-export const HTTP_ERROR_CODES = ['bad_request', 'unauthorized', 'forbidden', 'not_found', 'rate_limited', 'internal'] as const;
+import { HTTP_ERROR_CODES, HTTP_ERROR_STATUS, WS_ERROR_CODES, type HttpErrorCode, type WsErrorCode } from '../../shared/wire';
 
-export type WsErrorCode = (typeof WS_ERROR_CODES)[number];
-export type HttpErrorCode = (typeof HTTP_ERROR_CODES)[number];
+/** The contract's codes (shared/wire.ts, shared with the server). */
+export { HTTP_ERROR_CODES, WS_ERROR_CODES, type HttpErrorCode, type WsErrorCode };
 export type ErrorCode = WsErrorCode | HttpErrorCode;
 
 /** What `on('error')` listeners receive. `channel` is set when the error answers a subscribe/unsubscribe or a channel's HTTP fetch. */
@@ -31,11 +28,10 @@ export const CLOSE = {
   TOKEN_REFUSED: 4003, // a channel allowed before was refused (expired token): reconnect with a fresh one
 } as const;
 
-const HTTP_STATUS_CODES: Record<number, HttpErrorCode> = { 400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 429: 'rate_limited' };
 
 /** The contract code of an error frame or body; an HTTP answer without one (a gateway's 429) goes by its status. */
 export function errorCode(value: unknown, status?: number): ErrorCode {
   const all: readonly string[] = [...WS_ERROR_CODES, ...HTTP_ERROR_CODES];
   if (typeof value === 'string' && all.includes(value)) return value as ErrorCode;
-  return (status !== undefined && HTTP_STATUS_CODES[status]) || 'internal';
+  return HTTP_ERROR_CODES.find((code) => HTTP_ERROR_STATUS[code] === status) ?? 'internal';
 }

@@ -1,8 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { SignJWT } from 'jose';
-import { LOCAL_DEV_SECRET } from '../../shared/config';
 import type { LocalEndpoints } from '../runtime';
 
 /**
@@ -43,24 +41,7 @@ export function writeEndpoints(file: string, endpoints: LocalEndpoints): void {
   fs.renameSync(tmp, file);
 }
 
-export interface TokenClaims {
-  sub: string;
-  role?: string;
-  specialist_id?: string;
-  workpoint_id?: string;
-  channels?: string[];
-}
-
-export async function mintToken(claims: TokenClaims, secret: string = LOCAL_DEV_SECRET, ttlSeconds = 3600): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  const { sub, ...rest } = claims;
-  return new SignJWT({ ...rest })
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject(sub)
-    .setIssuedAt(now)
-    .setExpirationTime(now + ttlSeconds)
-    .sign(new TextEncoder().encode(secret));
-}
+export { mintToken, type TokenClaims } from '../tokens';
 
 /** A mistake the user can fix: printed as one line, exit code 2. */
 export class CliError extends Error {

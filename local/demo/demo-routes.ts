@@ -1,7 +1,7 @@
 import { build } from 'esbuild';
 import { common } from '../../client/build';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { SignJWT } from 'jose';
+import { mintToken } from '../tokens';
 import type { TokenVerifier } from '../../shared/tokens';
 import { BookingService, DemoError, SPECIALISTS, scalarText, type BookingDeps } from './bookings';
 
@@ -62,7 +62,7 @@ export function createDemoRoutes(opts: DemoOptions) {
         const as = scalarText((await body(req)).as);
         const persona = PERSONAS[as];
         if (!persona) throw new DemoError(400, `unknown persona "${as}"; choose ${Object.keys(PERSONAS).join(', ')}`);
-        const token = await new SignJWT(persona.claims).setProtectedHeader({ alg: 'HS256' }).setSubject(as).setIssuedAt().setExpirationTime('8h').sign(new TextEncoder().encode(opts.jwtSecret));
+        const token = await mintToken({ ...persona.claims, sub: as }, opts.jwtSecret, 8 * 3600);
         json(res, 200, { token, persona: as, claims: persona.claims });
         return true;
       }

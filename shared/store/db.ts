@@ -22,11 +22,6 @@ export function newOpCounts(): OpCounts {
   return { getRequests: 0, putRequests: 0, updateRequests: 0, deleteRequests: 0, queryPages: 0, batchRequests: 0, transactRequests: 0, readUnits: 0, writeUnits: 0 };
 }
 
-export function addOpCounts(into: OpCounts, from: OpCounts): OpCounts {
-  for (const k of Object.keys(into) as (keyof OpCounts)[]) into[k] += from[k];
-  return into;
-}
-
 /** What every store module shares: the document client, the table, the clock and a counter. */
 export class Db {
   constructor(

@@ -1,6 +1,7 @@
 import { GetCommand, UpdateCommand, type UpdateCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { mapWithLimit } from '../concurrency';
 import { isConditionalCheckFailed, type Db } from './db';
+import type { Member } from '../wire';
 import { keys } from './keys';
 
 /**
@@ -21,11 +22,7 @@ import { keys } from './keys';
  * removes it (with the leave, when it was the user's last), so readers and join/leave frames never
  * disagree.
  */
-export interface Member {
-  sub: string;
-  role?: string;
-  name?: string;
-}
+export type { Member };
 
 /** A user's entry as read: connections with the time each counts until. */
 export interface MemberEntry {

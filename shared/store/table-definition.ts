@@ -8,10 +8,11 @@
  * | ---------------------------- | --------------- | ------------------ | -------------------------------------- |
  * | connection                   | `C#<connId>`    | `meta`             | identity claims, connectedAt, subCount |
  * | a connection's subscription  | `C#<connId>`    | `S#<channel>`      | channel (reverse index for cleanup)    |
- * | a channel's subscriber       | `S#<channel>`   | `<connId>`         | connectionId (fan-out Query, no Scan)  |
- * | channel version counter      | `V#<channel>`   | `v`                | seq (atomic ADD), lastTs               |
- * | retained event               | `H#<channel>`   | `<seq, 12 digits>` | id, event, data (JSON), ts             |
+ * | a channel's subscriber       | `S#<channel>`   | `<connId>`         | connectionId, at (fan-out Query)       |
+ * | channel version counter      | `V#<channel>`   | `v`                | seq (conditional SET), lastTs          |
+ * | retained event               | `H#<channel>`   | `<seq, 15 digits>` | id, event, data (JSON), ts             |
  * | idempotency record           | `I#<id>`        | `i`                | by (order-queue message), seqs, ts     |
+ * | presence member              | `P#<channel>`   | `<sub>`            | conns, x#<connId>, member              |
  * | global counters (/stats)     | `STATS`         | `global#<0..15>`   | connections, subscriptions, channels,  |
  * |                              |                 |                    | published, delivered (16 shards summed)|
  *

@@ -1,7 +1,6 @@
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { freePort } from '../../local/dynamodb-local';
-import { startRuntimeProcess, type RuntimeProcess } from '../e2e/support/runtime-process';
-import { launchChromium } from './support/chromium';
+import { runtimeAndChromiumForFile } from './support/chromium';
 import { TcpProxy } from './support/tcp-proxy';
 
 /**
@@ -12,26 +11,17 @@ import { TcpProxy } from './support/tcp-proxy';
 jest.setTimeout(120_000);
 const UI_TIMEOUT = 20_000;
 
-let rt: RuntimeProcess;
-let browser: Browser;
 const pages: Page[] = [];
-
-beforeAll(async () => {
-  [rt, browser] = await Promise.all([startRuntimeProcess(), launchChromium()]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await rt?.stop();
-});
+const e2e = runtimeAndChromiumForFile();
 afterEach(async () => {
   await Promise.all(pages.splice(0).map((p) => p.close()));
 });
 
 async function open(as: string, query: Record<string, string> = {}): Promise<Page> {
-  const page = await browser.newPage();
+  const page = await e2e.browser.newPage();
   pages.push(page);
   page.on('pageerror', (e) => process.stderr.write(`page error (${as}): ${e.message}\n`));
-  await page.goto(`${rt.endpoints.httpUrl}/?${new URLSearchParams({ as, ...query }).toString()}`);
+  await page.goto(`${e2e.rt.endpoints.httpUrl}/?${new URLSearchParams({ as, ...query }).toString()}`);
   return page;
 }
 
@@ -50,8 +40,8 @@ async function book(page: Page, customer: string, specialistId?: string): Promis
 
 /** Books through the demo backend directly, as another receptionist would. */
 async function bookViaApi(as: string, customer: string, specialistId: string): Promise<string> {
-  const { token } = (await (await fetch(`${rt.endpoints.httpUrl}/demo/token`, { method: 'POST', body: JSON.stringify({ as }) })).json()) as { token: string };
-  const r = await fetch(`${rt.endpoints.httpUrl}/demo/bookings`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ customer, time: '12:00', specialistId }) });
+  const { token } = (await (await fetch(`${e2e.rt.endpoints.httpUrl}/demo/token`, { method: 'POST', body: JSON.stringify({ as }) })).json()) as { token: string };
+  const r = await fetch(`${e2e.rt.endpoints.httpUrl}/demo/bookings`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ customer, time: '12:00', specialistId }) });
   if (r.status !== 201) throw new Error(`booking failed: ${r.status} ${await r.text()}`);
   return ((await r.json()) as { booking: { id: string } }).booking.id;
 }
@@ -89,7 +79,7 @@ describe('live booking page', () => {
   });
 
   test('who is online: the admin and supervisor pages list the people on their channels; a specialist page opening and closing shows live', async () => {
-    await rt.settle(); // the pages of earlier tests are gone
+    await e2e.rt.settle(); // the pages of earlier tests are gone
     const online = (page: Page, sub: string, channel: string) => page.locator(`[data-testid=online-member][data-sub="${sub}"][data-channel="${channel}"]`);
     const [admin, supervisor] = await Promise.all([open('admin'), open('supervisor-5')]);
     await Promise.all([admin, supervisor].map((p) => status(p, 'live')));
@@ -111,13 +101,13 @@ describe('live booking page', () => {
   });
 
   test('the server drops the connection: yellow, reconnect, green, and events published meanwhile appear exactly once', async () => {
-    const proxy = new TcpProxy(await freePort(), Number(new URL(rt.endpoints.websocketUrl).port));
+    const proxy = new TcpProxy(await freePort(), Number(new URL(e2e.rt.endpoints.websocketUrl).port));
     await proxy.up();
     try {
       const page = await open('admin', { ws: proxy.url, reconnectCap: '1000' });
       await status(page, 'live');
       await loaded(page);
-      const before = rt.events.filter((e) => e.type === 'connected').map((e) => (e as { connectionId: string }).connectionId);
+      const before = e2e.rt.events.filter((e) => e.type === 'connected').map((e) => (e as { connectionId: string }).connectionId);
 
       await proxy.down(); // the connection is cut and new ones are refused until it comes back
       await page.waitForSelector('[data-testid=status][data-color=yellow]', { timeout: UI_TIMEOUT });
@@ -128,14 +118,14 @@ describe('live booking page', () => {
       const delivered = await seenIds(page);
       for (const id of ids) expect(delivered.filter((e) => e.startsWith(`booking-${id}-create-`))).toHaveLength(1);
       expect(await seenStates(page)).toEqual(expect.arrayContaining(['live']));
-      expect(rt.events.filter((e) => e.type === 'connected').length).toBeGreaterThan(before.length);
+      expect(e2e.rt.events.filter((e) => e.type === 'connected').length).toBeGreaterThan(before.length);
     } finally {
       await proxy.down();
     }
   });
 
   test('WebSockets blocked: the page polls (yellow) and still updates; when WebSockets come back it turns green', async () => {
-    const proxy = new TcpProxy(await freePort(), Number(new URL(rt.endpoints.websocketUrl).port));
+    const proxy = new TcpProxy(await freePort(), Number(new URL(e2e.rt.endpoints.websocketUrl).port));
     try {
       const page = await open('specialist-2', { ws: proxy.url, poll: '500', reconnectCap: '1000' });
       await status(page, 'polling');

@@ -1,6 +1,5 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { startRuntimeProcess, type RuntimeProcess } from '../e2e/support/runtime-process';
-import { launchChromium } from './support/chromium';
+import type { BrowserContext, Page } from 'playwright-core';
+import { runtimeAndChromiumForFile } from './support/chromium';
 
 /**
  * Tabs of one person share one connection (issue 13), in real headless Chromium through the demo page
@@ -13,20 +12,11 @@ import { launchChromium } from './support/chromium';
 jest.setTimeout(120_000);
 const UI_TIMEOUT = 20_000;
 
-let rt: RuntimeProcess;
-let browser: Browser;
 const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  [rt, browser] = await Promise.all([startRuntimeProcess(), launchChromium()]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await rt?.stop();
-});
+const e2e = runtimeAndChromiumForFile();
 afterEach(async () => {
   await Promise.all(contexts.splice(0).map((c) => c.close()));
-  await rt.settle(); // every $disconnect has run: the next test starts from no connections
+  await e2e.rt.settle(); // every $disconnect has run: the next test starts from no connections
 });
 
 /** Every WebSocket any page of a context opened. */
@@ -35,7 +25,7 @@ interface Sockets {
 }
 
 async function newContext(): Promise<{ context: BrowserContext; sockets: Sockets }> {
-  const context = await browser.newContext();
+  const context = await e2e.browser.newContext();
   contexts.push(context);
   const sockets: Sockets = { opened: [] };
   context.on('page', (page) => page.on('websocket', (ws) => sockets.opened.push({ page, url: ws.url(), at: Date.now() })));
@@ -45,7 +35,7 @@ async function newContext(): Promise<{ context: BrowserContext; sockets: Sockets
 async function open(context: BrowserContext, as: string): Promise<Page> {
   const page = await context.newPage();
   page.on('pageerror', (e) => process.stderr.write(`page error (${as}): ${e.message}\n`));
-  await page.goto(`${rt.endpoints.httpUrl}/?${new URLSearchParams({ as }).toString()}`);
+  await page.goto(`${e2e.rt.endpoints.httpUrl}/?${new URLSearchParams({ as }).toString()}`);
   return page;
 }
 
@@ -56,13 +46,13 @@ const booking = (page: Page, customer: string) => page.locator('[data-testid=boo
 const isLeader = async (page: Page) => (await page.getAttribute('[data-testid=tabs]', 'data-leader')) === 'true';
 
 async function token(as: string): Promise<string> {
-  const r = await fetch(`${rt.endpoints.httpUrl}/demo/token`, { method: 'POST', body: JSON.stringify({ as }) });
+  const r = await fetch(`${e2e.rt.endpoints.httpUrl}/demo/token`, { method: 'POST', body: JSON.stringify({ as }) });
   return ((await r.json()) as { token: string }).token;
 }
 
 /** Books through the demo backend directly, as another receptionist would. */
 async function bookViaApi(customer: string, specialistId: string): Promise<string> {
-  const r = await fetch(`${rt.endpoints.httpUrl}/demo/bookings`, {
+  const r = await fetch(`${e2e.rt.endpoints.httpUrl}/demo/bookings`, {
     method: 'POST',
     headers: { authorization: `Bearer ${await token('admin')}` },
     body: JSON.stringify({ customer, time: '12:00', specialistId }),
@@ -73,8 +63,8 @@ async function bookViaApi(customer: string, specialistId: string): Promise<strin
 
 /** Open connections, as the runtime counts them (admin token), once every connect and disconnect has run. */
 async function connections(): Promise<number> {
-  await rt.settle();
-  const r = await fetch(`${rt.endpoints.httpUrl}/stats`, { headers: { authorization: `Bearer ${await token('admin')}` } });
+  await e2e.rt.settle();
+  const r = await fetch(`${e2e.rt.endpoints.httpUrl}/stats`, { headers: { authorization: `Bearer ${await token('admin')}` } });
   return ((await r.json()) as { connections: number }).connections;
 }
 
@@ -219,8 +209,8 @@ test('presence: three tabs of one person are one member and one connection; they
   const online = admin.locator('[data-testid=online-member][data-sub="specialist-1"][data-channel="specialist_1"]');
   await online.waitFor({ timeout: UI_TIMEOUT });
   const presence = async () => {
-    await rt.settle();
-    const r = await fetch(`${rt.endpoints.httpUrl}/presence?channel=specialist_1`, { headers: { authorization: `Bearer ${await token('admin')}` } });
+    await e2e.rt.settle();
+    const r = await fetch(`${e2e.rt.endpoints.httpUrl}/presence?channel=specialist_1`, { headers: { authorization: `Bearer ${await token('admin')}` } });
     return r.json();
   };
   expect(await presence()).toEqual({ type: 'presence', channel: 'specialist_1', members: [expect.objectContaining({ sub: 'admin' }), { sub: 'specialist-1', role: 'specialist', name: 'Dr. Ana Ribeiro' }], occupancy: 2 });

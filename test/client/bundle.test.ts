@@ -1,4 +1,5 @@
 import { build } from 'esbuild';
+import path from 'node:path';
 import { common } from '../../client/build';
 import type * as Api from '../../client/src';
 import { event, FakeSocket } from './fake-socket';
@@ -97,4 +98,12 @@ test('the built bundle: two tabs share one connection; each gets its events, a f
   await expect(asked).resolves.toEqual({ members: [{ sub: 'u1' }], occupancy: 1 });
   expect(got).toEqual([['e1'], ['e1']]);
   for (const t of tabs) t.close();
+});
+
+test('the bundle carries no server code: every input is under client/src or is the wire contract (shared/wire.ts)', async () => {
+  const r = await build({ ...common, format: 'esm', write: false, metafile: true });
+  const root = path.resolve(__dirname, '../..');
+  const inputs = Object.keys(r.metafile.inputs).map((f) => path.relative(root, path.resolve(process.cwd(), f)).split(path.sep).join('/'));
+  expect(inputs).toContain('shared/wire.ts');
+  expect(inputs.filter((f) => !f.startsWith('client/src/') && f !== 'shared/wire.ts')).toEqual([]);
 });

@@ -1,8 +1,8 @@
 import WebSocket from 'ws';
 import { SwitchboardClient, type SocketConstructor, type State } from '../../client/src';
 import type { EventFrame } from '../../client/src/frames';
-import { startRuntimeProcess, type RuntimeProcess } from '../e2e/support/runtime-process';
-import { Publisher, uniqueId } from '../e2e/support/ws-client';
+import { uniqueId } from '../e2e/support/ws-client';
+import { runtimeForFile } from '../helpers/e2e';
 import { signToken } from '../helpers/runtime';
 
 /**
@@ -11,22 +11,12 @@ import { signToken } from '../helpers/runtime';
  */
 jest.setTimeout(60_000);
 
-let rt: RuntimeProcess;
-let pub: Publisher;
 const clients: SwitchboardClient[] = [];
 
-beforeAll(async () => {
-  rt = await startRuntimeProcess();
-  pub = new Publisher(rt.endpoints);
-}, 90_000);
+const e2e = runtimeForFile();
 
 afterEach(() => {
   for (const c of clients.splice(0)) c.close();
-});
-
-afterAll(async () => {
-  pub?.destroy();
-  await rt?.stop();
 });
 
 /** `ws` sockets that tag their handshake, so the test can find (and cut) the connection. */
@@ -41,8 +31,8 @@ function taggedSocket(tag: string): SocketConstructor {
 async function client(tag: string, options: { WebSocket?: SocketConstructor; pollIntervalMs?: number } = {}) {
   const token = await signToken({ sub: `u-${tag}`, role: 'specialist' });
   const c = new SwitchboardClient({
-    url: rt.endpoints.websocketUrl,
-    httpUrl: rt.endpoints.httpUrl,
+    url: e2e.rt.endpoints.websocketUrl,
+    httpUrl: e2e.rt.endpoints.httpUrl,
     getToken: async () => token,
     WebSocket: options.WebSocket ?? taggedSocket(tag),
     network: null,
@@ -88,13 +78,13 @@ test('live events arrive in order; after the connection is cut, events published
   const { c, states } = await client('cut');
   const { got } = await subscribeAndWait(c, channel);
   expect(c.state).toBe('live');
-  for (const n of [1, 2, 3]) await pub.publish([channel], 'update', { n }, `${channel}-${n}`);
+  for (const n of [1, 2, 3]) await e2e.pub.publish([channel], 'update', { n }, `${channel}-${n}`);
   await until(() => got.length === 3, 'three live events');
 
-  expect(await rt.vanish(await rt.connectionIdOf('cut'))).toBe(true);
-  for (const n of [4, 5]) await pub.publish([channel], 'update', { n }, `${channel}-${n}`);
+  expect(await e2e.rt.vanish(await e2e.rt.connectionIdOf('cut'))).toBe(true);
+  for (const n of [4, 5]) await e2e.pub.publish([channel], 'update', { n }, `${channel}-${n}`);
   await until(() => got.length >= 5 && states.at(-1) === 'live', 'the replay after reconnecting');
-  await pub.publish([channel], 'update', { n: 6 }, `${channel}-6`);
+  await e2e.pub.publish([channel], 'update', { n: 6 }, `${channel}-6`);
   await until(() => got.length >= 6, 'a live event after the replay');
   await new Promise((r) => setTimeout(r, 300)); // a duplicate would show up here
   expect(got.map((e) => e.data)).toEqual([1, 2, 3, 4, 5, 6].map((n) => ({ n })));
@@ -118,8 +108,8 @@ test('when WebSockets cannot open, the client polls /version and fetches /events
   const { c } = await client('poller', { WebSocket: blocked, pollIntervalMs: 300 });
   const { got } = await subscribeAndWait(c, channel);
   expect(c.state).toBe('polling');
-  await pub.publish([channel], 'create', { booking_id: 9 }, `${channel}-a`);
-  await pub.publish([channel], 'update', { booking_id: 9 }, `${channel}-b`);
+  await e2e.pub.publish([channel], 'create', { booking_id: 9 }, `${channel}-a`);
+  await e2e.pub.publish([channel], 'update', { booking_id: 9 }, `${channel}-b`);
   await until(() => got.length === 2, 'two polled events');
   expect(got.map((e) => [e.id, e.event, e.seqs[channel]])).toEqual([
     [`${channel}-a`, 'create', 1],

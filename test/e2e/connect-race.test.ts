@@ -1,7 +1,6 @@
+import { runtimeForFile } from '../helpers/e2e';
 import { signToken } from '../helpers/runtime';
 import { CheckingClient } from './support/checking-client';
-import { startRuntimeProcess, type RuntimeProcess } from './support/runtime-process';
-import { Publisher } from './support/ws-client';
 
 /**
  * The `$connect` race (issue "Delivery guarantees"): subscriptions from `?channels=` are written
@@ -10,28 +9,17 @@ import { Publisher } from './support/ws-client';
  * Reproduced with 150 connections subscribing in the handshake while events flow on their channel,
  * every handshake held open a little longer (post_gone_at_connect=1).
  */
-let rt: RuntimeProcess;
-let pub: Publisher;
 const clients: CheckingClient[] = [];
-beforeAll(async () => {
-  rt = await startRuntimeProcess({ SWITCHBOARD_LOCAL_FAULTS: 'post_gone_at_connect=1', SWITCHBOARD_LOCAL_SEED: '7' });
-  pub = new Publisher(rt.endpoints);
-}, 90_000);
-afterAll(async () => {
-  for (const c of clients) c.close();
-  pub?.destroy();
-  await rt?.stop();
-});
-
+const e2e = runtimeForFile({ SWITCHBOARD_LOCAL_FAULTS: 'post_gone_at_connect=1', SWITCHBOARD_LOCAL_SEED: '7' }, { beforeStop: () => { for (const c of clients) c.close(); } });
 test('connections subscribing in the handshake while events flow keep their subscriptions and get every later event live', async () => {
   const channel = `public_race_${Date.now()}`;
   const admin = await signToken({ sub: 'admin', role: 'admin' });
-  const e = rt.endpoints;
+  const e = e2e.rt.endpoints;
   let flowing = true;
   let n = 0;
   const flow = (async () => {
     while (flowing) {
-      await pub.publish([channel], 'tick', { n: n++ });
+      await e2e.pub.publish([channel], 'tick', { n: n++ });
       await new Promise((r) => setTimeout(r, 30));
     }
   })();
@@ -44,15 +32,15 @@ test('connections subscribing in the handshake while events flow keep their subs
   const opened = await Promise.all(opening);
   flowing = false;
   await flow;
-  expect(rt.events.filter((ev) => ev.type === 'fault' && ev.fault === 'post_gone_at_connect').length).toBeGreaterThanOrEqual(150);
+  expect(e2e.rt.events.filter((ev) => ev.type === 'fault' && ev.fault === 'post_gone_at_connect').length).toBeGreaterThanOrEqual(150);
 
   // Every subscription survived: the channel still has all 150 subscribers.
   const info = await fetch(`${e.httpUrl}/channels/${channel}`, { headers: { authorization: `Bearer ${admin}` } });
   expect(((await info.json()) as { subscribers: number }).subscribers).toBe(150);
 
   // And each gets the events after it opened live, up to a last one published now.
-  const last = await pub.publish([channel], 'last', null);
-  const done = await rt.waitForEvent((ev) => ev.type === 'sequenced' && ev.ids.includes(last.id), 30_000, 'the last event');
+  const last = await e2e.pub.publish([channel], 'last', null);
+  const done = await e2e.rt.waitForEvent((ev) => ev.type === 'sequenced' && ev.ids.includes(last.id), 30_000, 'the last event');
   expect(done.type).toBe('sequenced');
   const version = await fetch(`${e.httpUrl}/version?channels=${channel}`, { headers: { authorization: `Bearer ${admin}` } });
   const final = ((await version.json()) as { versions: Record<string, number> }).versions[channel] as number;

@@ -1,9 +1,9 @@
 import { PIPELINE } from '../../shared/pipeline';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { RuntimeEvent } from '../../local/runtime';
+import { runtimeForFile } from '../helpers/e2e';
 import { signToken, type TokenClaims } from '../helpers/runtime';
-import { startRuntimeProcess, type RuntimeProcess } from './support/runtime-process';
-import { Publisher, TestClient, uniqueId, type Frame } from './support/ws-client';
+import { TestClient, uniqueId, type Frame } from './support/ws-client';
 
 /**
  * End to end through `npm start`'s runtime: SNS publish → fauxqs → SQS → fanout handler →
@@ -12,34 +12,24 @@ import { Publisher, TestClient, uniqueId, type Frame } from './support/ws-client
  */
 jest.setTimeout(60_000);
 
-let rt: RuntimeProcess;
-let pub: Publisher;
 const clients: TestClient[] = [];
 
-beforeAll(async () => {
-  rt = await startRuntimeProcess({ SWITCHBOARD_RETAIN_EVENTS: '5' });
-  pub = new Publisher(rt.endpoints);
-}, 90_000);
+const e2e = runtimeForFile({ SWITCHBOARD_RETAIN_EVENTS: '5' });
 
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()));
-  await rt.settle();
-});
-
-afterAll(async () => {
-  pub?.destroy();
-  await rt?.stop();
+  await e2e.rt.settle();
 });
 
 async function connect(claims: TokenClaims, opts: { channels?: string } = {}): Promise<TestClient> {
-  const c = await TestClient.connect(rt.endpoints.websocketUrl, await signToken(claims), opts);
+  const c = await TestClient.connect(e2e.rt.endpoints.websocketUrl, await signToken(claims), opts);
   clients.push(c);
   return c;
 }
 
 type FanoutEvent = Extract<RuntimeEvent, { type: 'fanout' }>;
 const fanout = (messageId: string, outcome: FanoutEvent['outcome'] = 'ok', attempt?: number) =>
-  rt.waitForEvent<FanoutEvent>(
+  e2e.rt.waitForEvent<FanoutEvent>(
     (e) => e.type === 'fanout' && e.messageId === messageId && e.outcome === outcome && (attempt === undefined || e.attempt === attempt),
     15_000,
     `fanout ${outcome} of ${messageId}`,
@@ -47,7 +37,7 @@ const fanout = (messageId: string, outcome: FanoutEvent['outcome'] = 'ok', attem
 
 /** Resolves when the sequencer has recorded the event (seqs, history) and handed it to the lanes. */
 const sequenced = (id: string) =>
-  rt.waitForEvent((e) => e.type === 'sequenced' && e.ids.includes(id), 15_000, `sequencing of ${id}`);
+  e2e.rt.waitForEvent((e) => e.type === 'sequenced' && e.ids.includes(id), 15_000, `sequencing of ${id}`);
 
 describe('channel rules, end to end', () => {
   test('a specialist hears only their channel, a supervisor their workpoint, an admin all; one frame per connection', async () => {
@@ -65,9 +55,9 @@ describe('channel rules, end to end', () => {
     for (const ch of [`workpoint_${wp + 1}`, specialistCh, 'admin']) expect(await supervisor.subscribe(ch)).toMatchObject({ type: 'error', code: 'forbidden' });
     for (const ch of [specialistCh, workpointCh, 'admin']) expect(await admin.subscribe(ch)).toMatchObject({ type: 'subscribed', channel: ch });
 
-    const all = await pub.publish([specialistCh, workpointCh, 'admin'], 'create', { booking_id: 9 });
-    const onlyWorkpoint = await pub.publish([workpointCh], 'update', { booking_id: 9 });
-    const onlySpecialist = await pub.publish([specialistCh], 'delete', { booking_id: 9 });
+    const all = await e2e.pub.publish([specialistCh, workpointCh, 'admin'], 'create', { booking_id: 9 });
+    const onlyWorkpoint = await e2e.pub.publish([workpointCh], 'update', { booking_id: 9 });
+    const onlySpecialist = await e2e.pub.publish([specialistCh], 'delete', { booking_id: 9 });
 
     const s1 = await specialist.nextEvent();
     expect(s1).toMatchObject({ type: 'event', id: all.id, event: 'create', data: { booking_id: 9 }, channel: specialistCh, seqs: { [specialistCh]: 1 } });
@@ -93,7 +83,7 @@ describe('channel rules, end to end', () => {
     const sp = uniqueId();
     const ch = `specialist_${sp}`;
     const c = await connect({ sub: 's', role: 'specialist', specialist_id: sp }, { channels: ch });
-    const e = await pub.publish([ch], 'create', { n: 1 });
+    const e = await e2e.pub.publish([ch], 'create', { n: 1 });
     expect(await c.next()).toMatchObject({ type: 'event', id: e.id, seqs: { [ch]: 1 } });
   });
 });
@@ -104,7 +94,7 @@ describe('order, replay and reset', () => {
     const c = await connect({ sub: 'u' });
     await c.subscribe(ch);
     const ids: string[] = [];
-    for (let i = 0; i < 8; i++) ids.push((await pub.publish([ch], 'tick', { i })).id);
+    for (let i = 0; i < 8; i++) ids.push((await e2e.pub.publish([ch], 'tick', { i })).id);
     const got: Frame[] = [];
     for (let i = 0; i < 8; i++) got.push(await c.nextEvent());
     // Seq order is the order the sequencer took them in; separate publishes keep their publish order
@@ -118,13 +108,13 @@ describe('order, replay and reset', () => {
     const first = await connect({ sub: 'u' });
     await first.subscribe(ch);
     const ids: string[] = [];
-    for (let i = 1; i <= 3; i++) ids.push((await pub.publish([ch], 'e', { i })).id);
+    for (let i = 1; i <= 3; i++) ids.push((await e2e.pub.publish([ch], 'e', { i })).id);
     for (let i = 1; i <= 3; i++) expect(await first.nextEvent()).toMatchObject({ seqs: { [ch]: i } });
     await first.close();
 
     // Published while nobody listens.
     for (let i = 4; i <= 5; i++) {
-      const e = await pub.publish([ch], 'e', { i });
+      const e = await e2e.pub.publish([ch], 'e', { i });
       ids.push(e.id);
       await sequenced(e.id);
     }
@@ -136,7 +126,7 @@ describe('order, replay and reset', () => {
     expect(replayed[0]).toMatchObject({ type: 'event', event: 'e', data: { i: 4 }, channel: ch });
 
     // Retention is 5 events: after 8, history holds seqs 4..8.
-    for (let i = 6; i <= 8; i++) await sequenced((await pub.publish([ch], 'e', { i })).id);
+    for (let i = 6; i <= 8; i++) await sequenced((await e2e.pub.publish([ch], 'e', { i })).id);
     const late = await connect({ sub: 'u' });
     expect(await late.subscribe(ch, 2)).toMatchObject({ type: 'subscribed', seq: 8 });
     expect(await late.next((f) => f.type === 'reset' || f.type === 'event')).toEqual({ type: 'reset', channel: ch, seq: 8 });
@@ -159,9 +149,9 @@ describe('publishing', () => {
     const c = await connect({ sub: 'u' });
     await c.subscribe(ch);
     const id = `booking-${uniqueId()}`;
-    const a = await pub.publish([ch], 'create', { v: 1 }, id);
-    const b = await pub.publish([ch], 'create', { v: 1 }, id);
-    const sentinel = await pub.publish([ch], 'sentinel', null);
+    const a = await e2e.pub.publish([ch], 'create', { v: 1 }, id);
+    const b = await e2e.pub.publish([ch], 'create', { v: 1 }, id);
+    const sentinel = await e2e.pub.publish([ch], 'sentinel', null);
     expect(await c.nextEvent()).toMatchObject({ id, seqs: { [ch]: 1 } });
     expect(await c.nextEvent()).toMatchObject({ id: sentinel.id, seqs: { [ch]: 2 } });
     // Both SNS messages were handled successfully (the second as a duplicate), none retried.
@@ -174,24 +164,24 @@ describe('publishing', () => {
     const c = await connect({ sub: 'u' });
     await c.subscribe(ch);
     const bad = [
-      await pub.raw('not json'),
-      await pub.raw(JSON.stringify({ channels: ['bad name!'], event: 'x' })),
-      await pub.raw(JSON.stringify({ channels: [], event: 'x' })),
-      await pub.raw(JSON.stringify({ channels: [ch], event: '' })),
-      await pub.raw(JSON.stringify({ channels: [ch], event: 'big', data: 'x'.repeat(33 * 1024) })),
+      await e2e.pub.raw('not json'),
+      await e2e.pub.raw(JSON.stringify({ channels: ['bad name!'], event: 'x' })),
+      await e2e.pub.raw(JSON.stringify({ channels: [], event: 'x' })),
+      await e2e.pub.raw(JSON.stringify({ channels: [ch], event: '' })),
+      await e2e.pub.raw(JSON.stringify({ channels: [ch], event: 'big', data: 'x'.repeat(33 * 1024) })),
     ];
-    const good = await pub.publish([ch], 'ok', { fine: true });
+    const good = await e2e.pub.publish([ch], 'ok', { fine: true });
     expect(await c.nextEvent()).toMatchObject({ id: good.id, seqs: { [ch]: 1 } });
     for (const messageId of bad) await fanout(messageId, 'ok', 1);
-    expect(rt.events.filter((e) => e.type === 'fanout' && bad.includes(e.messageId) && e.outcome !== 'ok')).toEqual([]);
+    expect(e2e.rt.events.filter((e) => e.type === 'fanout' && bad.includes(e.messageId) && e.outcome !== 'ok')).toEqual([]);
   });
 
   test('a failing fanout invocation is retried, and delivered when a retry succeeds', async () => {
     const ch = `public_retry_${uniqueId()}`;
     const c = await connect({ sub: 'u' });
     await c.subscribe(ch);
-    await rt.failFanout(2);
-    const e = await pub.publish([ch], 'retry', { n: 1 });
+    await e2e.rt.failFanout(2);
+    const e = await e2e.pub.publish([ch], 'retry', { n: 1 });
     expect(await c.nextEvent()).toMatchObject({ id: e.id, seqs: { [ch]: 1 } });
     await fanout(e.messageId, 'failed', 1);
     await fanout(e.messageId, 'failed', 2);
@@ -203,13 +193,13 @@ describe('publishing', () => {
     const c = await connect({ sub: 'u' });
     await c.subscribe(ch);
     const attempts = PIPELINE.ingest.maxReceiveCount;
-    await rt.failFanout(attempts);
-    const lost = await pub.publish([ch], 'lost', { n: 1 });
+    await e2e.rt.failFanout(attempts);
+    const lost = await e2e.pub.publish([ch], 'lost', { n: 1 });
     await fanout(lost.messageId, 'parked', attempts);
 
-    const sqs = new SQSClient({ endpoint: rt.endpoints.snsEndpoint, region: rt.endpoints.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    const sqs = new SQSClient({ endpoint: e2e.rt.endpoints.snsEndpoint, region: e2e.rt.endpoints.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
     try {
-      const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: rt.dlqUrl, WaitTimeSeconds: 10, MaxNumberOfMessages: 10 }));
+      const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: e2e.rt.dlqUrl, WaitTimeSeconds: 10, MaxNumberOfMessages: 10 }));
       const parked = (r.Messages ?? []).map((m) => JSON.parse(m.Body ?? '{}') as { MessageId?: string; Message?: string });
       expect(parked.map((p) => p.MessageId)).toContain(lost.messageId);
       expect(JSON.parse(parked.find((p) => p.MessageId === lost.messageId)?.Message ?? '{}')).toMatchObject({ channels: [ch], event: 'lost' });
@@ -217,7 +207,7 @@ describe('publishing', () => {
       sqs.destroy();
     }
     // The queue keeps flowing, and the parked event was never delivered.
-    const next = await pub.publish([ch], 'after', null);
+    const next = await e2e.pub.publish([ch], 'after', null);
     expect(await c.nextEvent()).toMatchObject({ id: next.id, seqs: { [ch]: 1 } });
   });
 });

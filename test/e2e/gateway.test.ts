@@ -8,9 +8,9 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { RuntimeEvent } from '../../local/runtime';
 import { WEBSOCKET_ROUTES } from '../../shared/routes';
+import { runtimeForFile } from '../helpers/e2e';
 import { signToken, type TokenClaims } from '../helpers/runtime';
-import { startRuntimeProcess, type RuntimeProcess } from './support/runtime-process';
-import { HandshakeRejected, Publisher, TestClient, uniqueId } from './support/ws-client';
+import { HandshakeRejected, TestClient, uniqueId } from './support/ws-client';
 
 /**
  * The local API Gateway: route table, handshake statuses, client frames, the 32 KB limit, the
@@ -18,42 +18,37 @@ import { HandshakeRejected, Publisher, TestClient, uniqueId } from './support/ws
  */
 jest.setTimeout(60_000);
 
-let rt: RuntimeProcess;
-let pub: Publisher;
 let mgmt: ApiGatewayManagementApiClient;
 const clients: TestClient[] = [];
 
-beforeAll(async () => {
-  rt = await startRuntimeProcess();
-  pub = new Publisher(rt.endpoints);
+const e2e = runtimeForFile();
+beforeAll(() => {
   mgmt = new ApiGatewayManagementApiClient({
-    endpoint: rt.endpoints.websocketUrl.replace(/^ws:/, 'http:'),
-    region: rt.endpoints.region,
+    endpoint: e2e.rt.endpoints.websocketUrl.replace(/^ws:/, 'http:'),
+    region: e2e.rt.endpoints.region,
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
     maxAttempts: 1,
   });
-}, 90_000);
+});
 
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()));
-  await rt.settle();
+  await e2e.rt.settle();
 });
 
-afterAll(async () => {
-  pub?.destroy();
+afterAll(() => {
   mgmt?.destroy();
-  await rt?.stop();
 });
 
 async function connect(claims: TokenClaims = { sub: 'u' }, opts: { channels?: string } = {}): Promise<TestClient> {
-  const c = await TestClient.connect(rt.endpoints.websocketUrl, await signToken(claims), opts);
+  const c = await TestClient.connect(e2e.rt.endpoints.websocketUrl, await signToken(claims), opts);
   clients.push(c);
   return c;
 }
 
 async function handshakeStatus(token: string | undefined, channels?: string): Promise<number> {
   try {
-    const c = await TestClient.connect(rt.endpoints.websocketUrl, token, { channels });
+    const c = await TestClient.connect(e2e.rt.endpoints.websocketUrl, token, { channels });
     clients.push(c);
     return 101;
   } catch (err) {
@@ -63,7 +58,7 @@ async function handshakeStatus(token: string | undefined, channels?: string): Pr
 }
 
 async function http(path: string, init: { token?: string; method?: string } = {}): Promise<{ status: number; headers: Headers; body: unknown; text: string }> {
-  const res = await fetch(`${rt.endpoints.httpUrl}${path}`, { method: init.method ?? 'GET', headers: init.token ? { authorization: `Bearer ${init.token}` } : {} });
+  const res = await fetch(`${e2e.rt.endpoints.httpUrl}${path}`, { method: init.method ?? 'GET', headers: init.token ? { authorization: `Bearer ${init.token}` } : {} });
   const text = await res.text();
   let body: unknown;
   try {
@@ -75,11 +70,11 @@ async function http(path: string, init: { token?: string; method?: string } = {}
 }
 
 const disconnectedEvent = (connectionId: string) =>
-  rt.waitForEvent<Extract<RuntimeEvent, { type: 'disconnected' }>>((e) => e.type === 'disconnected' && e.connectionId === connectionId, 10_000, `$disconnect of ${connectionId}`);
+  e2e.rt.waitForEvent<Extract<RuntimeEvent, { type: 'disconnected' }>>((e) => e.type === 'disconnected' && e.connectionId === connectionId, 10_000, `$disconnect of ${connectionId}`);
 
 describe('routes', () => {
   test('the gateway dispatches exactly the shared route table', async () => {
-    expect(rt.routes).toEqual(WEBSOCKET_ROUTES);
+    expect(e2e.rt.routes).toEqual(WEBSOCKET_ROUTES);
     const c = await connect();
     c.send({ action: 'ping', id: 'p1' });
     const pong = await c.next();
@@ -98,7 +93,7 @@ describe('handshake', () => {
     expect(await handshakeStatus('not-a-jwt')).toBe(401);
     expect(await handshakeStatus(await signToken({ sub: 'u' }, { secret: 'another-secret' }))).toBe(401);
     expect(await handshakeStatus(await signToken({ sub: 'u' }, { expiresInSeconds: -60 }))).toBe(401);
-    await rt.waitForEvent((e) => e.type === 'rejected' && e.status === 401);
+    await e2e.rt.waitForEvent((e) => e.type === 'rejected' && e.status === 401);
   });
 
   test('a forbidden channel in ?channels= fails with 403, an invalid name with 400', async () => {
@@ -137,7 +132,7 @@ describe('client frames', () => {
 
   test('a frame over 32 KB closes the connection with 1009, and $disconnect runs', async () => {
     const c = await connect();
-    const id = await rt.connectionIdOf(c.tag);
+    const id = await e2e.rt.connectionIdOf(c.tag);
     c.send(JSON.stringify({ action: 'ping', pad: 'x'.repeat(33 * 1024) }));
     expect((await c.closed).code).toBe(1009);
     expect(await disconnectedEvent(id)).toMatchObject({ statusCode: 1009 });
@@ -145,7 +140,7 @@ describe('client frames', () => {
 
   test('a clean close runs $disconnect with the client close code', async () => {
     const c = await connect();
-    const id = await rt.connectionIdOf(c.tag);
+    const id = await e2e.rt.connectionIdOf(c.tag);
     await c.close();
     const e = await disconnectedEvent(id);
     expect(e.statusCode).toBe(1000);
@@ -156,7 +151,7 @@ describe('client frames', () => {
 describe('management API (@connections) through the AWS SDK', () => {
   test('GetConnection, PostToConnection (fragmented over 32 KB), DeleteConnection; unknown ids are GoneException', async () => {
     const c = await connect();
-    const id = await rt.connectionIdOf(c.tag);
+    const id = await e2e.rt.connectionIdOf(c.tag);
 
     const info = await mgmt.send(new GetConnectionCommand({ ConnectionId: id }));
     expect(info.ConnectedAt).toBeInstanceOf(Date);
@@ -187,26 +182,26 @@ describe('management API (@connections) through the AWS SDK', () => {
     const stays = await connect();
     await lost.subscribe(ch);
     await stays.subscribe(ch);
-    const lostId = await rt.connectionIdOf(lost.tag);
-    await rt.settle();
+    const lostId = await e2e.rt.connectionIdOf(lost.tag);
+    await e2e.rt.settle();
     const before = (await http('/stats', { token: admin })).body as { connections: number; subscriptions: number };
     expect((await http(`/channels/${ch}`, { token: admin })).body).toMatchObject({ subscribers: 2 });
 
-    expect(await rt.vanish(lostId)).toBe(true);
+    expect(await e2e.rt.vanish(lostId)).toBe(true);
     expect((await lost.closed).code).toBe(1006);
     // AWS lost the disconnect: the record is still there, but the gateway answers 410 for it.
     await expect(mgmt.send(new GetConnectionCommand({ ConnectionId: lostId }))).rejects.toBeInstanceOf(GoneException);
     expect((await http(`/channels/${ch}`, { token: admin })).body).toMatchObject({ subscribers: 2 });
 
-    const e = await pub.publish([ch], 'ping', null);
+    const e = await e2e.pub.publish([ch], 'ping', null);
     expect(await stays.nextEvent(e.id)).toMatchObject({ seqs: { [ch]: 1 } });
-    await rt.waitForEvent((ev) => ev.type === 'delivered' && ev.ids.includes(e.id), 10_000, 'the delivery');
+    await e2e.rt.waitForEvent((ev) => ev.type === 'delivered' && ev.ids.includes(e.id), 10_000, 'the delivery');
 
     expect((await http(`/channels/${ch}`, { token: admin })).body).toMatchObject({ subscribers: 1 });
     const after = (await http('/stats', { token: admin })).body as { connections: number; subscriptions: number };
     expect(after.connections).toBe(before.connections - 1);
     expect(after.subscriptions).toBe(before.subscriptions - 1);
-    expect(rt.events.some((ev) => ev.type === 'disconnected' && ev.connectionId === lostId)).toBe(false);
+    expect(e2e.rt.events.some((ev) => ev.type === 'disconnected' && ev.connectionId === lostId)).toBe(false);
   });
 });
 

@@ -1,8 +1,7 @@
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { runtimeForFile } from '../helpers/e2e';
 import { signToken } from '../helpers/runtime';
 import { CheckingClient } from './support/checking-client';
-import { startRuntimeProcess, type RuntimeProcess } from './support/runtime-process';
-import { Publisher } from './support/ws-client';
 
 /**
  * Contract v1.1 under load and AWS's failures (protocol §3, §4): with every fault of
@@ -18,22 +17,11 @@ const WORKPOINTS = 4;
 const SECONDS = 20;
 const RATE = 10;
 
-let rt: RuntimeProcess;
-let pub: Publisher;
 const clients: CheckingClient[] = [];
-beforeAll(async () => {
-  rt = await startRuntimeProcess({ SWITCHBOARD_LOCAL_FAULTS: FAULTS, SWITCHBOARD_LOCAL_SEED: '20261129', SWITCHBOARD_RETAIN_EVENTS: '1000' });
-  pub = new Publisher(rt.endpoints);
-}, 90_000);
-afterAll(async () => {
-  for (const c of clients) c.close();
-  pub?.destroy();
-  await rt?.stop();
-});
-
+const e2e = runtimeForFile({ SWITCHBOARD_LOCAL_FAULTS: FAULTS, SWITCHBOARD_LOCAL_SEED: '20261129', SWITCHBOARD_RETAIN_EVENTS: '1000' }, { beforeStop: () => { for (const c of clients) c.close(); } });
 test('faults on: nothing valid lost, contiguous seqs, per-connection seq order', async () => {
   const admin = await signToken({ sub: 'checker', role: 'admin' });
-  const e = rt.endpoints;
+  const e = e2e.rt.endpoints;
   const make = async (claims: Parameters<typeof signToken>[0], channels: string[], viaQuery: boolean) => {
     const c = new CheckingClient({ websocketUrl: e.websocketUrl, httpUrl: e.httpUrl, token: await signToken(claims), adminToken: admin });
     clients.push(c);
@@ -55,7 +43,7 @@ test('faults on: nothing valid lost, contiguous seqs, per-connection seq order',
   // The booking load: RATE three-channel events per second for SECONDS, and 5 publishers racing on one channel.
   const published = new Map<string, string[]>();
   const send = async (channels: string[], id: string) => {
-    await pub.publish(channels, 'booking', { id, pad: 'x'.repeat(200) }, id);
+    await e2e.pub.publish(channels, 'booking', { id, pad: 'x'.repeat(200) }, id);
     published.set(id, channels);
   };
   const booking = (async () => {
@@ -72,16 +60,16 @@ test('faults on: nothing valid lost, contiguous seqs, per-connection seq order',
     for (let n = 0; n < 30; n++) await send(['public_hot'], `hot-${p}-${n}`);
   });
   // Invalid messages are rejected at ingest: never retried, never parked.
-  await pub.raw('not json');
-  await pub.raw(JSON.stringify({ channels: ['bad name!'], event: 'x' }));
+  await e2e.pub.raw('not json');
+  await e2e.pub.raw(JSON.stringify({ channels: ['bad name!'], event: 'x' }));
   await Promise.all([booking, ...racers]);
   const tPublished = Date.now();
 
   // Wait until the sequencer has recorded every event (the runtime reports each batch).
   const waiting = new Set(published.keys());
-  for (const ev of rt.events) if (ev.type === 'sequenced') for (const id of ev.ids) waiting.delete(id);
+  for (const ev of e2e.rt.events) if (ev.type === 'sequenced') for (const id of ev.ids) waiting.delete(id);
   while (waiting.size > 0) {
-    const ev = await rt.waitForEvent((x) => x.type === 'sequenced' && x.ids.some((id) => waiting.has(id)), 120_000, `sequencing of ${waiting.size} events`);
+    const ev = await e2e.rt.waitForEvent((x) => x.type === 'sequenced' && x.ids.some((id) => waiting.has(id)), 120_000, `sequencing of ${waiting.size} events`);
     if (ev.type === 'sequenced') for (const id of ev.ids) waiting.delete(id);
   }
 
@@ -109,7 +97,7 @@ test('faults on: nothing valid lost, contiguous seqs, per-connection seq order',
     return Number(a.Attributes?.ApproximateNumberOfMessages ?? 0) + Number(a.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
   };
   for (let wait = 50; ; wait = Math.min(1000, wait * 2)) {
-    if ((await Promise.all(rt.queueUrls.map(depth))).every((d) => d === 0)) break;
+    if ((await Promise.all(e2e.rt.queueUrls.map(depth))).every((d) => d === 0)) break;
     await new Promise((r) => setTimeout(r, wait)); // polling the queues' own state, not a guess at timing
   }
   const tDrained = Date.now();
@@ -127,9 +115,9 @@ test('faults on: nothing valid lost, contiguous seqs, per-connection seq order',
     }
   }
   // Most frames arrive live; skips (a post given up after its retry budget) are the exception.
-  const errors = rt.events.filter((ev) => ev.type === 'invocation').length;
-  const retried = rt.events.filter((ev) => ev.type === 'retried');
-  const lastDelivered = Math.max(...rt.events.map((ev) => (ev.type === 'delivered' ? ev.at : 0)));
+  const errors = e2e.rt.events.filter((ev) => ev.type === 'invocation').length;
+  const retried = e2e.rt.events.filter((ev) => ev.type === 'retried');
+  const lastDelivered = Math.max(...e2e.rt.events.map((ev) => (ev.type === 'delivered' ? ev.at : 0)));
   process.stdout.write(
     `guarantees: ${published.size} events, ${subscribers.length} subscribers, ${live} frames live, ${recovered} recovered from history; ` +
       `open ${tOpen - t0} ms, publish ${tPublished - tOpen} ms, sequenced +${tSequenced - tPublished} ms, last delivery +${lastDelivered - tSequenced} ms, queues empty +${tDrained - tSequenced} ms, settled +${tSettled - tSequenced} ms; ` +
@@ -140,9 +128,9 @@ test('faults on: nothing valid lost, contiguous seqs, per-connection seq order',
   // Faults really happened, and the dead-letter queues hold nothing (no valid message was poison).
   // (fanout_crash / fanout_timeout are often absorbed inside an invocation; whether a batch came
   // back for a retry depends on where the dice land, so only the post faults are asserted.)
-  expect(rt.events.filter((ev) => ev.type === 'fault').length).toBeGreaterThan(10);
+  expect(e2e.rt.events.filter((ev) => ev.type === 'fault').length).toBeGreaterThan(10);
   try {
-    for (const url of rt.dlqUrls) expect({ url, depth: await depth(url) }).toEqual({ url, depth: 0 });
+    for (const url of e2e.rt.dlqUrls) expect({ url, depth: await depth(url) }).toEqual({ url, depth: 0 });
   } finally {
     sqs.destroy();
   }

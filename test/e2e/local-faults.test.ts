@@ -1,6 +1,5 @@
 import { ApiGatewayManagementApiClient, LimitExceededException, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -8,7 +7,7 @@ import path from 'node:path';
 import { FAULT_NAMES } from '../../local/faults';
 import type { LocalEndpoints } from '../../local/runtime';
 import { signToken } from '../helpers/runtime';
-import { REPO_ROOT } from './support/runtime-process';
+import { bannerShown, killStartedProcesses, REPO_ROOT, sharedDynamoEnv, spawnStart, startEnv, type StartedProcess } from '../helpers/local-start';
 import { HandshakeRejected, TestClient } from './support/ws-client';
 
 /**
@@ -20,63 +19,18 @@ import { HandshakeRejected, TestClient } from './support/ws-client';
  */
 jest.setTimeout(90_000);
 
-const children: ChildProcess[] = [];
+afterAll(killStartedProcesses);
 
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
-
-interface Started {
-  child: ChildProcess;
+interface Started extends StartedProcess {
   file: string;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | null>;
 }
 
 function start(extraEnv: Record<string, string>): Started {
-  const ddb = process.env.SWITCHBOARD_TEST_DYNAMODB_ENDPOINT;
-  if (!ddb) throw new Error('SWITCHBOARD_TEST_DYNAMODB_ENDPOINT is not set: jest globalSetup starts DynamoDB Local');
   const file = path.join(os.tmpdir(), `switchboard-faults-${randomUUID()}`, 'endpoints.json');
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    HTTP_PORT: '0',
-    WS_PORT: '0',
-    SNS_PORT: '0',
-    DYNAMODB_PORT: '0',
-    SWITCHBOARD_LOCAL_DYNAMODB_ENDPOINT: ddb,
-    SWITCHBOARD_TABLE_NAME: `faults-${randomUUID()}`,
-    ...extraEnv,
-  };
-  delete env.SWITCHBOARD_LOCAL_TEST_HOOKS;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts', '--endpoints-file', file], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, file, stdout: () => out, stderr: () => err, exited };
+  return { ...spawnStart(['--endpoints-file', file], startEnv({ ...sharedDynamoEnv('faults'), ...extraEnv })), file };
 }
 
-/** Waits for the banner's last line (resolves) or the process's exit (rejects with its output). */
-function ready(s: Started, timeoutMs = 60_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not ready in ${timeoutMs} ms:\n${s.stdout()}\n${s.stderr()}`)), timeoutMs);
-    const check = () => {
-      if (s.stdout().includes('Ctrl-C stops everything')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    s.child.stdout?.on('data', check);
-    check();
-    void s.exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code} before ready:\n${s.stdout()}\n${s.stderr()}`));
-    });
-  });
-}
+const ready = (s: Started) => bannerShown(s);
 
 async function stop(s: Started): Promise<number | null> {
   s.child.kill('SIGTERM');

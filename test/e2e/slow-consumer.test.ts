@@ -1,7 +1,6 @@
 import WebSocket from 'ws';
+import { runtimeForFile } from '../helpers/e2e';
 import { signToken } from '../helpers/runtime';
-import { startRuntimeProcess, type RuntimeProcess } from './support/runtime-process';
-import { Publisher } from './support/ws-client';
 
 /**
  * A connection that stops reading (protocol §3): its buffer fills, the gateway answers 429, and the
@@ -11,19 +10,9 @@ import { Publisher } from './support/ws-client';
  */
 const EVENTS = 500;
 const RATE = 50;
-let rt: RuntimeProcess;
-let pub: Publisher;
 const sockets: WebSocket[] = [];
-beforeAll(async () => {
-  // History long enough for the paused reader to recover all 500 (the default keeps 100).
-  rt = await startRuntimeProcess({ SWITCHBOARD_RETAIN_EVENTS: '1000' });
-  pub = new Publisher(rt.endpoints);
-}, 90_000);
-afterAll(async () => {
-  for (const s of sockets) s.terminate();
-  pub?.destroy();
-  await rt?.stop();
-});
+// History long enough for the paused reader to recover all 500 (the default keeps 100).
+const e2e = runtimeForFile({ SWITCHBOARD_RETAIN_EVENTS: '1000' }, { beforeStop: () => { for (const s of sockets) s.terminate(); } });
 
 interface Reader {
   ws: WebSocket;
@@ -34,7 +23,7 @@ interface Reader {
 }
 
 async function reader(channel: string): Promise<Reader> {
-  const ws = new WebSocket(`${rt.endpoints.websocketUrl}?token=${await signToken({ sub: `r-${sockets.length}` })}`);
+  const ws = new WebSocket(`${e2e.rt.endpoints.websocketUrl}?token=${await signToken({ sub: `r-${sockets.length}` })}`);
   sockets.push(ws);
   const r: Reader = { ws, seqs: [], ids: new Map(), arrived: [], waiters: [] };
   await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
@@ -73,14 +62,14 @@ test('a paused reader holds up nobody and recovers everything with since', async
   for (let i = 0; i < EVENTS; i++) {
     const id = `slow-${i}`;
     sentAt.set(id, Date.now());
-    void pub.publish([channel], 'tick', { i, ...data }, id);
+    void e2e.pub.publish([channel], 'tick', { i, ...data }, id);
     await new Promise((r) => setTimeout(r, 1000 / RATE));
   }
 
   // Every healthy reader gets all 500, in seq order, while the paused one still reads nothing.
   await Promise.all(healthy.map((h) => until(h, () => h.ids.size >= EVENTS)));
   for (const h of healthy) expect(h.seqs).toEqual(Array.from({ length: EVENTS }, (_, i) => i + 1));
-  expect(rt.events.some((e) => e.type === 'fault')).toBe(false); // the 429s came from the full buffer, not from a fault knob
+  expect(e2e.rt.events.some((e) => e.type === 'fault')).toBe(false); // the 429s came from the full buffer, not from a fault knob
   const latencies = healthy.flatMap((h) => h.seqs.map((seq, k) => (h.arrived[k] as number) - (sentAt.get(h.ids.get(seq) as string) as number))).sort((a, b) => a - b);
   process.stdout.write(`slow consumer: healthy p50 ${latencies[Math.floor(latencies.length / 2)]} ms, p99 ${latencies[Math.floor(latencies.length * 0.99)]} ms\n`);
 

@@ -1,4 +1,4 @@
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -7,7 +7,7 @@ import path from 'node:path';
 import { decodeJwt } from 'jose';
 import { portFree } from '../../local/dynamodb-local';
 import type { LocalEndpoints } from '../../local/runtime';
-import { REPO_ROOT } from './support/runtime-process';
+import { bannerShown, killStartedProcesses, REPO_ROOT, spawnStart, spawnTsx, startEnv, type StartedProcess } from '../helpers/local-start';
 import { TestClient } from './support/ws-client';
 
 /**
@@ -18,59 +18,20 @@ import { TestClient } from './support/ws-client';
 jest.setTimeout(90_000);
 
 const ENDPOINT_KEYS = ['websocketUrl', 'httpUrl', 'snsEndpoint', 'topicArn', 'region', 'dynamodbEndpoint', 'tableName', 'jwtSecret', 'demoUrl'];
-const started: ChildProcess[] = [];
+afterAll(killStartedProcesses);
 
-afterAll(() => {
-  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
-
-interface Started {
-  child: ChildProcess;
+interface Started extends StartedProcess {
   file: string;
-  stdout: () => string;
-  stderr: () => string;
-  /** Resolves with the exit code. */
-  exited: Promise<number | null>;
 }
 
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, HTTP_PORT: '0', WS_PORT: '0', SNS_PORT: '0', DYNAMODB_PORT: '0', ...extra };
-  delete env.SWITCHBOARD_LOCAL_DYNAMODB_ENDPOINT;
-  delete env.SWITCHBOARD_TABLE_NAME;
-  delete env.SWITCHBOARD_LOCAL_TEST_HOOKS;
-  return env;
-}
+const cleanEnv = startEnv;
 
 function start(extraEnv: Record<string, string> = {}): Started {
   const file = path.join(os.tmpdir(), `switchboard-start-${randomUUID()}`, 'endpoints.json');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts', '--endpoints-file', file], { cwd: REPO_ROOT, env: cleanEnv(extraEnv), stdio: ['ignore', 'pipe', 'pipe'] });
-  started.push(child);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, file, stdout: () => out, stderr: () => err, exited };
+  return { ...spawnStart(['--endpoints-file', file], startEnv(extraEnv)), file };
 }
 
-/** Waits for the banner (resolves) or the process's exit (rejects with its output). */
-function ready(s: Started, timeoutMs = 60_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not ready in ${timeoutMs} ms:\n${s.stdout()}\n${s.stderr()}`)), timeoutMs);
-    const check = () => {
-      if (s.stdout().includes('Ctrl-C stops everything')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    s.child.stdout?.on('data', check);
-    check();
-    void s.exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code} before ready:\n${s.stdout()}\n${s.stderr()}`));
-    });
-  });
-}
+const ready = (s: Started) => bannerShown(s);
 
 /** Runs a CLI tool to completion. */
 function cli(tool: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -123,12 +84,7 @@ test('npm start: ready, endpoints.json per protocol §7, a working banner token,
   expect((claims.exp ?? 0) - (claims.iat ?? 0)).toBe(60);
 
   // tail prints what publish sends.
-  const tail = spawn(process.execPath, ['--import', 'tsx', 'local/cli/tail.ts', '--role', 'admin', '--channels', 'admin', '--raw', '--endpoints-file', s.file], {
-    cwd: REPO_ROOT,
-    env: cleanEnv({}),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  started.push(tail);
+  const tail = spawnTsx('local/cli/tail.ts', ['--role', 'admin', '--channels', 'admin', '--raw', '--endpoints-file', s.file], cleanEnv({})).child;
   let tailOut = '';
   const tailLine = (pred: (line: string) => boolean) =>
     new Promise<string>((resolve, reject) => {

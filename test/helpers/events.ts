@@ -1,52 +1,23 @@
-import { randomUUID } from 'node:crypto';
+import { connectEvent, disconnectEvent, httpV2Event, matchHttpRoute, messageEvent, type WebSocketLambdaEvent } from '../../local/api-gateway-events';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 
-/** Real API Gateway / SNS event shapes, as Lambda receives them. */
-export function wsEvent(routeKey: string, connectionId: string, opts: { body?: string; query?: Record<string, string>; eventType?: 'CONNECT' | 'MESSAGE' | 'DISCONNECT' } = {}) {
-  const eventType = opts.eventType ?? (routeKey === '$connect' ? 'CONNECT' : routeKey === '$disconnect' ? 'DISCONNECT' : 'MESSAGE');
-  return {
-    requestContext: {
-      routeKey,
-      eventType,
-      messageId: eventType === 'MESSAGE' ? randomUUID() : undefined,
-      extendedRequestId: randomUUID(),
-      requestTime: new Date().toUTCString(),
-      messageDirection: 'IN',
-      stage: 'prod',
-      connectedAt: Date.now(),
-      requestTimeEpoch: Date.now(),
-      identity: { sourceIp: '127.0.0.1', userAgent: 'jest' },
-      requestId: randomUUID(),
-      domainName: 'abc123.execute-api.us-east-1.amazonaws.com',
-      connectionId,
-      apiId: 'abc123',
-    },
-    ...(opts.query && { queryStringParameters: opts.query, multiValueQueryStringParameters: Object.fromEntries(Object.entries(opts.query).map(([k, v]) => [k, [v]])) }),
-    ...(opts.body !== undefined && { body: opts.body }),
-    isBase64Encoded: false,
-  };
+/**
+ * API Gateway events as Lambda receives them, for handler tests: built by the same builders as the
+ * local emulator's (local/api-gateway-events.ts), on a made-up API.
+ */
+const WS_API = { domainName: 'abc123.execute-api.us-east-1.amazonaws.com', stage: 'prod', apiId: 'abc123' };
+const HTTP_API = { domainName: 'http123.execute-api.us-east-1.amazonaws.com', apiId: 'http123' };
+
+export function wsEvent(routeKey: string, connectionId: string, opts: { body?: string; query?: Record<string, string> } = {}): WebSocketLambdaEvent {
+  const conn = { connectionId, connectedAt: Date.now(), sourceIp: '127.0.0.1', userAgent: 'jest' };
+  if (routeKey === '$connect') return connectEvent(WS_API, conn, { rawHeaders: ['Host', WS_API.domainName], search: new URLSearchParams(opts.query), port: 443 });
+  if (routeKey === '$disconnect') return disconnectEvent(WS_API, conn, 1000, 'Client closed');
+  return messageEvent(WS_API, conn, routeKey, Buffer.from(opts.body ?? ''), false);
 }
 
-export function httpEvent(method: string, path: string, opts: { query?: Record<string, string>; headers?: Record<string, string> } = {}) {
-  const rawQueryString = new URLSearchParams(opts.query ?? {}).toString();
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: path,
-    rawQueryString,
-    headers: { host: 'api.example.com', ...(opts.headers ?? {}) },
-    ...(opts.query && { queryStringParameters: opts.query }),
-    requestContext: {
-      accountId: '000000000000',
-      apiId: 'http123',
-      domainName: 'http123.execute-api.us-east-1.amazonaws.com',
-      domainPrefix: 'http123',
-      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'jest' },
-      requestId: randomUUID(),
-      routeKey: '$default',
-      stage: '$default',
-      time: new Date().toUTCString(),
-      timeEpoch: Date.now(),
-    },
-    isBase64Encoded: false,
-  };
+/** An HTTP API request, with the route API Gateway would match for it. */
+export function httpEvent(method: string, path: string, opts: { query?: Record<string, string>; headers?: Record<string, string> } = {}): APIGatewayProxyEventV2 {
+  const query = new URLSearchParams(opts.query ?? {}).toString();
+  const req = { method, rawUrl: query ? `${path}?${query}` : path, headers: { host: HTTP_API.domainName, 'user-agent': 'jest', ...opts.headers }, sourceIp: '127.0.0.1', protocol: 'HTTP/1.1', body: Buffer.alloc(0) };
+  return httpV2Event(HTTP_API, req, matchHttpRoute(method, path) ?? { routeKey: '$default' });
 }

@@ -1,8 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
-import { SignJWT } from 'jose';
-import { testConfig, type Config, LOCAL_DEV_SECRET } from '../../shared/config';
+import { mintToken, type TokenClaims as MintClaims } from '../../local/tokens';
+import type { Config } from '../../shared/config';
+import { testConfig } from './config';
 import { runtimeFrom, type Runtime } from '../../shared/runtime';
 import { createTable } from '../../shared/store/create-table';
 import { RecordingTelemetry } from '../../shared/telemetry';
@@ -67,22 +68,9 @@ export async function testRuntime(overrides: Partial<Config> = {}): Promise<Test
   };
 }
 
-export interface TokenClaims {
-  sub?: string;
-  role?: string;
-  specialist_id?: string | number;
-  workpoint_id?: string | number;
-  channels?: string[];
-  /** Display name (presence). */
-  name?: unknown;
-}
+export type TokenClaims = Partial<MintClaims>;
 
-export async function signToken(claims: TokenClaims, opts: { secret?: string; expiresInSeconds?: number; nowMs?: number } = {}): Promise<string> {
-  const now = Math.floor((opts.nowMs ?? Date.now()) / 1000);
-  return new SignJWT({ ...claims })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(claims.sub ?? 'user-1')
-    .setIssuedAt(now)
-    .setExpirationTime(now + (opts.expiresInSeconds ?? 3600))
-    .sign(new TextEncoder().encode(opts.secret ?? LOCAL_DEV_SECRET));
+/** A token for the tests (`sub` defaults to `user-1`), minted as local mode mints them (local/tokens.ts). */
+export function signToken(claims: TokenClaims, opts: { secret?: string; expiresInSeconds?: number; nowMs?: number } = {}): Promise<string> {
+  return mintToken({ ...claims, sub: claims.sub ?? 'user-1' }, opts.secret, opts.expiresInSeconds, opts.nowMs);
 }

@@ -84,6 +84,15 @@ describe('HTTP API', () => {
     expect((await get('/stats', {}, await bearer(specialist()))).status).toBe(403);
   });
 
+  test('dispatch is on the routeKey API Gateway matched, with its decoded path parameters', async () => {
+    const decoded = await get('/channels/nothing%3Ahere', {}, await bearer(admin()));
+    expect(decoded.body).toEqual({ channel: 'nothing:here', seq: 0, subscribers: 0, retained: 0 });
+    // The route decides, not the path: what API Gateway matched is what runs.
+    const health = await http({ ...httpEvent('GET', '/version'), routeKey: 'GET /health' });
+    expect(JSON.parse(health.body ?? '')).toEqual({ ok: true });
+    expect((await http(httpEvent('OPTIONS', '/'))).statusCode).toBe(204); // `$default`: a preflight anywhere
+  });
+
   test('unknown path or another method → 404', async () => {
     expect(await get('/nope', {}, await bearer(admin()))).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
     expect((await http(httpEvent('POST', '/version'))).statusCode).toBe(404);

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createHttpHandler } from '../../functions/http';
 import { startHttpApi, type LocalHttpApi } from '../../local/http-api';
-import { testConfig } from '../../shared/config';
+import { testConfig } from '../helpers/config';
 import { runtimeFrom } from '../../shared/runtime';
 import { RecordingTelemetry } from '../../shared/telemetry';
 

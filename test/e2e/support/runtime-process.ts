@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import type { LocalEndpoints, RuntimeEvent } from '../../../local/runtime';
+import { REPO_ROOT, sharedDynamoEnv, startEnv } from '../../helpers/local-start';
 
 /**
  * The local runtime as the e2e tests use it: `local/start.ts` in a child process (fauxqs is
@@ -10,7 +11,7 @@ import type { LocalEndpoints, RuntimeEvent } from '../../../local/runtime';
  * Local that jest's global setup started (a table of its own), with the test hooks on. Readiness and
  * every gateway/bridge event arrive over IPC, so tests wait for events, never for time.
  */
-export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+export { REPO_ROOT };
 
 export interface RuntimeProcess {
   endpoints: LocalEndpoints;
@@ -36,37 +37,22 @@ export interface RuntimeProcess {
   stop(): Promise<void>;
 }
 
-interface ReadyMessage {
-  type: 'ready';
-  endpoints: LocalEndpoints;
-  dlqUrl: string;
-  dlqUrls: string[];
-  queueUrls: string[];
-  routes: Record<string, string>;
-  readyMs: number;
-}
+/** What the child reports when it is ready (local/start.ts with the test hooks). */
+type ReadyMessage = { type: 'ready' } & Pick<RuntimeProcess, 'endpoints' | 'dlqUrl' | 'dlqUrls' | 'queueUrls' | 'routes' | 'readyMs'>;
 type ChildMessage = ReadyMessage | { type: 'event'; event: RuntimeEvent } | { type: 'reply'; requestId: number; ok: boolean };
 
 export async function startRuntimeProcess(env: Record<string, string> = {}, timeoutMs = 60_000): Promise<RuntimeProcess> {
-  const ddb = process.env.SWITCHBOARD_TEST_DYNAMODB_ENDPOINT;
-  if (!ddb) throw new Error('SWITCHBOARD_TEST_DYNAMODB_ENDPOINT is not set: jest globalSetup starts DynamoDB Local');
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts', '--quiet'], {
     cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      HTTP_PORT: '0',
-      WS_PORT: '0',
-      SNS_PORT: '0',
-      DYNAMODB_PORT: '0',
-      SWITCHBOARD_LOCAL_DYNAMODB_ENDPOINT: ddb,
-      SWITCHBOARD_TABLE_NAME: `e2e-${randomUUID()}`,
+    env: startEnv({
+      ...sharedDynamoEnv('e2e'),
       SWITCHBOARD_LOCAL_ENDPOINTS_FILE: path.join(os.tmpdir(), `switchboard-e2e-${process.pid}-${randomUUID()}.json`),
       SWITCHBOARD_LOCAL_TEST_HOOKS: '1',
       // Failed records come back at once (production: after 1, 2, 4... s).
       SWITCHBOARD_RETRY_BASE_SECONDS: '0',
       POWERTOOLS_LOG_LEVEL: 'WARN',
       ...env,
-    },
+    }),
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   let output = '';
