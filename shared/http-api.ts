@@ -120,14 +120,14 @@ type Endpoint = (rt: Runtime, req: HttpRequest) => Promise<HttpReply>;
 const ok =
   (endpoint: (rt: Runtime, req: HttpRequest) => Promise<unknown>): Endpoint =>
   async (rt, req) => ({ status: 200, body: await endpoint(rt, req) });
-const preflight: Endpoint = async () => ({ status: 204, headers: PREFLIGHT_HEADERS });
+const preflight: Endpoint = () => Promise.resolve({ status: 204, headers: PREFLIGHT_HEADERS });
 
 /**
  * Each HTTP_ROUTES key with its endpoint: the http handler dispatches on the event's `routeKey`, as
  * API Gateway matched it (the local HTTP API matches the same table).
  */
 export const HTTP_ENDPOINTS: Record<HttpRouteKey, Endpoint> = {
-  'GET /health': ok(async () => ({ ok: true })),
+  'GET /health': ok(() => Promise.resolve({ ok: true })),
   'GET /version': ok(getVersion),
   'GET /events': ok(getEvents),
   'GET /channels/{name}': ok((rt, req) => getChannel(rt, req, req.pathParameters.name ?? '')),
