@@ -1,0 +1,64 @@
+import { PostRateLimiter } from '../../shared/post-rate';
+
+/** The per-container `@connections` rate limiter (shared/post-rate.ts), on a fake clock. */
+function limiterAt(start = 1_000_000) {
+  const clock = { t: start };
+  const limiter = new PostRateLimiter({ now: () => clock.t });
+  return { clock, limiter };
+}
+
+/** `n` successful posts spread evenly over `ms`. */
+function succeed(l: ReturnType<typeof limiterAt>, n: number, ms: number): void {
+  for (let i = 0; i < n; i++) {
+    l.clock.t += ms / n;
+    l.limiter.succeeded();
+  }
+}
+
+test('one connection refused again and again (a full buffer) is never the account: no limit for anyone', () => {
+  const l = limiterAt();
+  succeed(l, 100, 100);
+  for (let i = 0; i < 50; i++) {
+    l.clock.t += 10;
+    expect(l.limiter.throttled('paused')).toBe(false);
+  }
+  expect(l.limiter.limit).toBe(Infinity);
+  expect(l.limiter.reserve()).toBe(0);
+});
+
+test('a few paused readers among many healthy connections are not the account either', () => {
+  const l = limiterAt();
+  succeed(l, 3000, 1000); // 3,000 posts/s accepted
+  for (const id of ['p1', 'p2', 'p3']) expect(l.limiter.throttled(id)).toBe(false); // 3 of 3,003: under 1 %
+  expect(l.limiter.limit).toBe(Infinity);
+});
+
+test('many connections refused at once: account-wide; the rate drops to what the account accepted, posts are paced', () => {
+  const l = limiterAt();
+  succeed(l, 600, 1000); // the account accepted 600 posts/s of this container
+  const verdicts = Array.from({ length: 10 }, (_, i) => l.limiter.throttled(`c${i}`));
+  // Account-wide from the 7th: at least 3 connections, and 429s at least 1 % of the answers (7 of 607).
+  expect(verdicts).toEqual([false, false, false, false, false, false, true, true, true, true]);
+  expect(l.limiter.decreases).toBe(1); // one burst of refusals, one decrease
+  expect(l.limiter.limit).toBeCloseTo(0.8 * 600, 0);
+  // 480/s: after the small burst allowance, each post waits ~2.08 ms more than the one before.
+  const waits = Array.from({ length: 30 }, () => l.limiter.reserve());
+  expect(waits[0]).toBe(0);
+  const last = waits[waits.length - 1] as number;
+  expect(last).toBeGreaterThan(30);
+  expect(last).toBeLessThan(45);
+  expect(waits).toEqual([...waits].sort((a, b) => a - b));
+});
+
+test('without refusals the rate grows back and, after a while, the limit is dropped', () => {
+  const l = limiterAt();
+  succeed(l, 600, 1000);
+  for (let i = 0; i < 10; i++) l.limiter.throttled(`c${i}`);
+  const limited = l.limiter.limit;
+  l.clock.t += 1000;
+  l.limiter.reserve();
+  expect(l.limiter.limit).toBeCloseTo(limited * Math.E, 0); // e-fold per second
+  l.clock.t += 5000;
+  expect(l.limiter.reserve()).toBe(0);
+  expect(l.limiter.limit).toBe(Infinity);
+});
