@@ -29,6 +29,7 @@ export const SCENARIOS: Record<string, Runner> = {
       latencyMs: Number(f.latency ?? LARGE_CHANNEL_DEFAULTS.latencyMs),
       shardSize: Number(f['shard-size'] ?? LARGE_CHANNEL_DEFAULTS.shardSize),
       lanes: Number(f.lanes ?? LARGE_CHANNEL_DEFAULTS.lanes),
+      repeats: Number(f.repeats ?? LARGE_CHANNEL_DEFAULTS.repeats),
       // Limiter experiments: --limiter '{"beta":0.9}' (shared/post-rate.ts option names).
       limiter: f.limiter ? (JSON.parse(f.limiter) as Record<string, number>) : undefined,
     }),
