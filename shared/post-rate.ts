@@ -15,7 +15,7 @@
  *   container's posts over the window (its share of the throttle, measured: one step gets there,
  *   where halving would take several round trips and lose throughput on the way down). Posts then
  *   wait for their slot (GCRA: one every 1/rate seconds, a little burst allowed). Between refusals
- *   the rate grows continuously, e^`increase`-fold per second, probing for more (so when other
+ *   the rate grows continuously, e^`increase`-fold per second (e² ≈ 7.4×), probing for more (so when other
  *   invocations finish, the last ones take over their share within a second or two instead of
  *   crawling back linearly); after `releaseMs` without an account-wide 429 the limit is dropped.
  * Unlimited (the usual case), `reserve()` is one comparison: the fast path costs nothing.
@@ -41,7 +41,7 @@ export const POST_RATE_DEFAULTS: PostRateOptions = {
   minConnections: 3,
   minShare: 0.01,
   beta: 0.8,
-  increase: 1,
+  increase: 2,
   decreaseIntervalMs: 100,
   burstMs: 20,
   releaseMs: 5000,

@@ -230,11 +230,11 @@ async function runOnce(p: LargeChannelParams, rate: number) {
   const floorMs = (Math.max(0, p.connections - p.burst) / rate) * 1000;
   const naiveFloorMs = (p.connections / rate) * 1000;
   let lost = 0;
-  let repeats = 0;
+  let duplicates = 0;
   for (const t of targets) {
     const n = api.received.get(t.connectionId) ?? 0;
     if (n === 0) lost++;
-    else repeats += n - 1;
+    else duplicates += n - 1;
   }
   const delivered = telemetry.lines.filter((l) => l.message === 'delivered').map((l) => l.extra as Record<string, number>);
   const sum = (k: string) => delivered.reduce((a, r) => a + (r[k] ?? 0), 0);
@@ -251,7 +251,7 @@ async function runOnce(p: LargeChannelParams, rate: number) {
     peakWorkers,
     containers: containers.length,
     lost,
-    repeats,
+    duplicates,
     skipped: sum('skipped'),
     posts: api.posts,
     refused429: api.refused,

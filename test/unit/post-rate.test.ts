@@ -1,4 +1,4 @@
-import { PostRateLimiter } from '../../shared/post-rate';
+import { POST_RATE_DEFAULTS, PostRateLimiter } from '../../shared/post-rate';
 
 /** The per-container `@connections` rate limiter (shared/post-rate.ts), on a fake clock. */
 function limiterAt(start = 1_000_000) {
@@ -57,7 +57,7 @@ test('without refusals the rate grows back and, after a while, the limit is drop
   const limited = l.limiter.limit;
   l.clock.t += 1000;
   l.limiter.reserve();
-  expect(l.limiter.limit).toBeCloseTo(limited * Math.E, 0); // e-fold per second
+  expect(l.limiter.limit).toBeCloseTo(limited * Math.exp(POST_RATE_DEFAULTS.increase), 0); // e^increase-fold per second
   l.clock.t += 5000;
   expect(l.limiter.reserve()).toBe(0);
   expect(l.limiter.limit).toBe(Infinity);
