@@ -18,7 +18,7 @@ export interface FanoutEngineParams {
   repeats: number;
 }
 
-export const FANOUT_ENGINE_DEFAULTS: FanoutEngineParams = { sizes: [100, 1000, 5000], concurrencies: [16, 32, 64, 128], latencyMs: 20, repeats: 2 };
+export const FANOUT_ENGINE_DEFAULTS: FanoutEngineParams = { sizes: [100, 1000, 5000], concurrencies: [16, 32, 64, 128], latencyMs: 20, repeats: 3 };
 
 export async function runFanoutEngine(p: FanoutEngineParams = FANOUT_ENGINE_DEFAULTS): Promise<ScenarioResult> {
   const api = await startFakeConnectionsApi(p.latencyMs);
