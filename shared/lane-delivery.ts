@@ -145,7 +145,8 @@ export async function deliverLanes(poster: Poster, messages: readonly LaneMessag
         return;
       }
       let accountRetries = 0;
-      for (let attempt = 0; ; attempt++) {
+      // `attempt` counts the retries this connection pays for (the backoff grows with them).
+      for (let attempt = 0; ; ) {
         const slot = limiter.reserve();
         if (slot > 0) {
           if (now() + slot >= opts.deadline) {
@@ -205,6 +206,7 @@ export async function deliverLanes(poster: Poster, messages: readonly LaneMessag
         const w = Math.min(wait, budgetLeft);
         budgetLeft -= w;
         report.retries++;
+        attempt++;
         await sleep(w);
       }
     }
