@@ -8,22 +8,31 @@
  * others succeed; the account throttle refuses many different connections at once. So:
  * - Every outcome is recorded in a sliding window (1 s, in 100 ms buckets).
  * - A 429 is **account-wide** when, within the window, at least `minConnections` distinct connections
- *   were refused and 429s are at least `minShare` of the answers. The caller then retries it without
+ *   were refused and they are at least `minShare` of the answers (shares count refused connections,
+ *   not refused posts: a slow reader retried ten times counts once). The caller then retries it without
  *   spending the connection's retry budget (it is not the connection's fault).
- * - Each account-wide 429 (at most one per `decreaseIntervalMs`, about a round trip, so one burst of
- *   refusals counts once) lowers the rate to `beta` × the rate at which the account ACCEPTED this
- *   container's posts over the window (its share of the throttle, measured: one step gets there,
- *   where halving would take several round trips and lose throughput on the way down). Posts then
- *   wait for their slot (GCRA: one every 1/rate seconds, a little burst allowed). Between refusals
- *   the rate grows continuously, e^`increase`-fold per second (e² ≈ 7.4×), probing for more (so when other
- *   invocations finish, the last ones take over their share within a second or two instead of
- *   crawling back linearly); after `releaseMs` without an account-wide 429 the limit is dropped.
+ * - An account-wide 429 while refused connections are at least `decreaseShare` (10 %) of the answers (at
+ *   most one per `decreaseIntervalMs`, about a round trip, so one burst of refusals counts once) lowers
+ *   the rate. Below that share nothing is lowered: a steady trickle of 429s that does not depend on
+ *   the rate (many slow readers, injected faults) would otherwise lower it again and again, as random
+ *   loss does to TCP, down to the floor. Over the real throttle a few % above the limit cost only
+ *   retries (refused posts take no token); the share passes 10 % at once when a burst hits it.
+ *   The rate goes to `beta` × the rate at which the account ACCEPTED this container's posts over the
+ *   window (its share of the throttle, measured: one step gets there, where halving would take
+ *   several round trips and lose throughput on the way down), but never below half of what the
+ *   container offered in that window. Posts then wait for their slot (GCRA: one every 1/rate
+ *   seconds, a little burst allowed). Between decreases the rate grows continuously, e^`increase`-fold
+ *   per second (e² ≈ 7.4×), probing for more (so when other invocations finish, the last ones take
+ *   over their share within a second or two instead of crawling back linearly); after `releaseMs`
+ *   without a decrease the limit is dropped.
  * Unlimited (the usual case), `reserve()` is one comparison: the fast path costs nothing.
  */
 export interface PostRateOptions {
   windowMs: number;
   minConnections: number;
   minShare: number;
+  /** 429s must be at least this share of the answers to lower the rate (see above). */
+  decreaseShare: number;
   beta: number;
   /** Growth between refusals: the rate is multiplied by e^(increase × seconds). */
   increase: number;
@@ -40,6 +49,7 @@ export const POST_RATE_DEFAULTS: PostRateOptions = {
   windowMs: 1000,
   minConnections: 3,
   minShare: 0.01,
+  decreaseShare: 0.1,
   beta: 0.8,
   increase: 2,
   decreaseIntervalMs: 100,
@@ -50,9 +60,13 @@ export const POST_RATE_DEFAULTS: PostRateOptions = {
 };
 
 const BUCKET_MS = 100;
+/** Answers in the window before a rate is derived from them (3 answers say little about a rate). */
+const MIN_SAMPLES = 16;
 
 interface Bucket {
   at: number;
+  /** When its first answer came (rates are measured from there, not from the bucket's start). */
+  first: number;
   ok: number;
   throttled: number;
 }
@@ -99,10 +113,13 @@ export class PostRateLimiter {
   throttled(connectionId: string): boolean {
     const t = this.o.now();
     this.bucket(t).throttled++;
+    // Kept in time order (re-inserted), so the ones out of the window are at the front.
+    this.refused.delete(connectionId);
     this.refused.set(connectionId, t);
     const since = t - this.o.windowMs;
-    if (this.refused.size >= this.o.minConnections) {
-      for (const [id, at] of this.refused) if (at < since) this.refused.delete(id);
+    for (const [id, at] of this.refused) {
+      if (at >= since) break;
+      this.refused.delete(id);
     }
     if (this.refused.size < this.o.minConnections) return false;
     let ok = 0;
@@ -112,17 +129,25 @@ export class PostRateLimiter {
       ok += b.ok;
       refusedPosts += b.throttled;
     }
-    if (refusedPosts < this.o.minShare * (ok + refusedPosts)) return false;
+    // Shares count refused CONNECTIONS, not refused posts: a slow reader retried ten times is one.
+    const share = this.refused.size / (ok + this.refused.size);
+    if (share < this.o.minShare) return false;
     this.accountThrottles++;
-    if (t - this.lastDecrease >= this.o.decreaseIntervalMs) this.decrease(t);
+    const overLimit = share >= this.o.decreaseShare && ok + refusedPosts >= MIN_SAMPLES;
+    if (overLimit && t - this.lastDecrease >= this.o.decreaseIntervalMs) this.decrease(t);
     return true;
   }
 
   private decrease(t: number): void {
     this.lastDecrease = t;
     this.decreases++;
-    const base = Math.min(this.rate, this.acceptedRate(t));
-    this.rate = Math.max(this.o.minRate, this.o.beta * base);
+    const { ok, answered } = this.rates(t);
+    // The account's share for this container: what it accepted. Never below half of what this
+    // container offered (or was allowed), so one bad window (a container starting while others hold
+    // the whole throttle gets no success at all) halves the rate instead of dropping it to the floor.
+    const offered = Math.min(this.rate, answered);
+    const base = Math.max(ok, offered / 2);
+    this.rate = Math.max(this.o.minRate, this.o.beta * Math.min(this.rate, base));
     this.lastAdjust = t;
     this.tat = Math.max(this.tat, t);
   }
@@ -138,24 +163,27 @@ export class PostRateLimiter {
     this.lastAdjust = t;
   }
 
-  /** Successful posts per second over the window (at least one bucket's worth of time). */
-  private acceptedRate(t: number): number {
+  /** Successful and answered (successful or refused) posts per second since the window's first answer. */
+  private rates(t: number): { ok: number; answered: number } {
     const since = t - this.o.windowMs;
     let ok = 0;
+    let refused = 0;
     let first = t;
     for (const b of this.buckets) {
       if (b.at < since) continue;
       ok += b.ok;
-      first = Math.min(first, b.at);
+      refused += b.throttled;
+      first = Math.min(first, b.first);
     }
-    return (ok * 1000) / Math.max(BUCKET_MS, t - first);
+    const per = 1000 / Math.max(1, t - first);
+    return { ok: ok * per, answered: (ok + refused) * per };
   }
 
   private bucket(t: number): Bucket {
     const at = t - (t % BUCKET_MS);
     const last = this.buckets[this.buckets.length - 1];
     if (last && last.at === at) return last;
-    const b: Bucket = { at, ok: 0, throttled: 0 };
+    const b: Bucket = { at, first: t, ok: 0, throttled: 0 };
     this.buckets.push(b);
     const keep = Math.ceil(this.o.windowMs / BUCKET_MS) + 1;
     if (this.buckets.length > keep) this.buckets.splice(0, this.buckets.length - keep);
