@@ -60,8 +60,14 @@ export const POST_RATE_DEFAULTS: PostRateOptions = {
 };
 
 const BUCKET_MS = 100;
-/** Answers in the window before a rate is derived from them (3 answers say little about a rate). */
-const MIN_SAMPLES = 16;
+/**
+ * Evidence before the rate is lowered: answers in the window, and refused connections. 2 refusals in
+ * 16 answers are 12 %, and a 3 % trickle produces that by chance every few seconds; 10 refused
+ * connections out of ≥ 50 answers at ≥ 10 % it does not (binomial tail below 0.1 %). A real throttle
+ * refuses hundreds at once.
+ */
+const MIN_SAMPLES = 50;
+const MIN_REFUSED = 10;
 
 interface Bucket {
   at: number;
@@ -133,7 +139,7 @@ export class PostRateLimiter {
     const share = this.refused.size / (ok + this.refused.size);
     if (share < this.o.minShare) return false;
     this.accountThrottles++;
-    const overLimit = share >= this.o.decreaseShare && ok + refusedPosts >= MIN_SAMPLES;
+    const overLimit = share >= this.o.decreaseShare && this.refused.size >= MIN_REFUSED && ok + refusedPosts >= MIN_SAMPLES;
     if (overLimit && t - this.lastDecrease >= this.o.decreaseIntervalMs) this.decrease(t);
     return true;
   }
