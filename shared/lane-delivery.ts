@@ -60,9 +60,10 @@ export class UnexpectedPostError extends Error {
 export const SLOW_COOLDOWN_MS = 10_000;
 const slowUntil = new Map<string, number>();
 /**
- * Account-throttle retries per frame that spend no budget. With the limiter pacing posts, a healthy
- * connection is refused a few times in a row at most; 10 in a row means it is (also) refused alone,
- * and from there its budget runs as for any 429.
+ * Account-throttle retries per frame that spend no budget (with capped, jittered backoff: ~1.5 s for
+ * all 10 on average). With the limiter pacing posts, a healthy connection is refused a few times in a
+ * row at most; 10 in a row means it is (also) refused alone, and from there its budget runs as for
+ * any 429.
  */
 export const MAX_ACCOUNT_RETRIES = 10;
 /** The container's limiter: every invocation in a container shares the account's throttle. */
@@ -183,13 +184,17 @@ export async function deliverLanes(poster: Poster, messages: readonly LaneMessag
         }
         // The account's throttle, not this connection: again at the limiter's pace, budget untouched.
         if (kind === 'throttled' && limiter.throttled(connectionId) && accountRetries < MAX_ACCOUNT_RETRIES) {
+          // Backoff as well as the limiter's pace: the limiter needs a few round trips to find the
+          // account's share, and 10 retries spread over ~1.5 s outlast that.
+          const pause = fullJitterDelay(accountRetries, 20, 500, opts.random);
           accountRetries++;
           report.retries++;
           report.throttled++;
-          if (now() >= opts.deadline) {
+          if (now() + pause >= opts.deadline) {
             report.unfinished += frames.length - i;
             return;
           }
+          await sleep(pause);
           continue;
         }
         const retryable = kind === 'gone' || kind === 'throttled' || kind === 'server' || kind === 'network';
