@@ -36,9 +36,11 @@ export interface PostRateOptions {
   beta: number;
   /** Growth between refusals: the rate is multiplied by e^(increase × seconds). */
   increase: number;
+  /** At most one decrease per this long (about a round trip: one burst of refusals counts once). */
   decreaseIntervalMs: number;
   /** Burst allowed by the pacing, in ms of the current rate. */
   burstMs: number;
+  /** The limit is dropped this long after the last decrease. */
   releaseMs: number;
   /** The rate never goes below this (posts/s). */
   minRate: number;
@@ -63,8 +65,8 @@ const BUCKET_MS = 100;
 /**
  * Evidence before the rate is lowered: answers in the window, and refused connections. 2 refusals in
  * 16 answers are 12 %, and a 3 % trickle produces that by chance every few seconds; 10 refused
- * connections out of ≥ 50 answers at ≥ 10 % it does not (binomial tail below 0.1 %). A real throttle
- * refuses hundreds at once.
+ * connections out of ≥ 50 answers at ≥ 10 % it hardly ever does (binomial tail below 0.1 % per check).
+ * A real throttle refuses hundreds at once.
  */
 const MIN_SAMPLES = 50;
 const MIN_REFUSED = 10;
