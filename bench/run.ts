@@ -2,6 +2,7 @@ import { flags, numList, writeResult, type ScenarioResult } from './lib';
 import { BOOKING_DEFAULTS, runBooking } from './scenarios/booking';
 import { BROADCAST_DEFAULTS, runBroadcast } from './scenarios/broadcast';
 import { FANOUT_ENGINE_DEFAULTS, runFanoutEngine } from './scenarios/fanout-engine';
+import { LARGE_CHANNEL_DEFAULTS, runLargeChannel } from './scenarios/large-channel';
 import { OPS_DEFAULTS, runOps } from './scenarios/ops';
 import { runSize } from './scenarios/size';
 import { runStartup, STARTUP_DEFAULTS } from './scenarios/startup';
@@ -19,6 +20,18 @@ export const SCENARIOS: Record<string, Runner> = {
       concurrencies: numList(f.concurrency, FANOUT_ENGINE_DEFAULTS.concurrencies),
       latencyMs: Number(f.latency ?? FANOUT_ENGINE_DEFAULTS.latencyMs),
       repeats: Number(f.repeats ?? FANOUT_ENGINE_DEFAULTS.repeats),
+    }),
+  'large-channel': (f) =>
+    runLargeChannel({
+      ...LARGE_CHANNEL_DEFAULTS,
+      connections: Number(f.connections ?? LARGE_CHANNEL_DEFAULTS.connections),
+      rates: numList(f.rates, LARGE_CHANNEL_DEFAULTS.rates),
+      latencyMs: Number(f.latency ?? LARGE_CHANNEL_DEFAULTS.latencyMs),
+      shardSize: Number(f['shard-size'] ?? LARGE_CHANNEL_DEFAULTS.shardSize),
+      lanes: Number(f.lanes ?? LARGE_CHANNEL_DEFAULTS.lanes),
+      repeats: Number(f.repeats ?? LARGE_CHANNEL_DEFAULTS.repeats),
+      // Limiter experiments: --limiter '{"beta":0.9}' (shared/post-rate.ts option names).
+      limiter: f.limiter ? (JSON.parse(f.limiter) as Record<string, number>) : undefined,
     }),
   ops: (f) => runOps({ ...OPS_DEFAULTS, broadcastSizes: numList(f.sizes, OPS_DEFAULTS.broadcastSizes) }),
   size: () => runSize(),

@@ -31,6 +31,7 @@ async function main(): Promise<void> {
       sourcemap: BUNDLING.sourcemap,
       sourcesContent: BUNDLING.sourcesContent,
       mainFields: [...BUNDLING.mainFields],
+      external: [...BUNDLING.externalModules],
       logLevel: 'warning',
     });
   }

@@ -42,8 +42,14 @@ export const BUNDLING = {
   sourcemap: true,
   sourcesContent: false,
   // ESM builds of the AWS SDK tree-shake better. The SDK is bundled (not taken from the runtime) so
-  // Lambda runs the versions package-lock.json pins and the tests ran.
+  // Lambda runs the versions package-lock.json pins and the tests ran, and because one minified file
+  // loads about twice as fast as the runtime's unbundled SDK (docs/performance.md, "Bundles").
   mainFields: ['module', 'main'],
+  // Except the two clients that read the token secret once, at a cold start, and only when the stack
+  // keeps it in Secrets Manager or SSM (shared/secret-source.ts imports them on demand): a third of
+  // every bundle otherwise. They come from the Lambda runtime's SDK (GetSecretValue and GetParameter
+  // have not changed in years); the hot path (DynamoDB, SQS, @connections) stays pinned.
+  externalModules: ['@aws-sdk/client-secrets-manager', '@aws-sdk/client-ssm'],
 } as const;
 
 export interface SwitchboardFunctionOptions {
@@ -92,7 +98,7 @@ export function switchboardFunction(scope: Construct, name: FunctionName, opts: 
             sourceMap: BUNDLING.sourcemap,
             sourcesContent: BUNDLING.sourcesContent,
             mainFields: [...BUNDLING.mainFields],
-            externalModules: [],
+            externalModules: [...BUNDLING.externalModules],
           },
         });
   return fn;

@@ -23,7 +23,7 @@ export async function deliverRecords(rt: Runtime, records: readonly SqsRecord[],
     }
   }
   const poster = rt.poster(managementEndpointFor(rt.config.managementEndpoint, undefined, undefined));
-  const report = await deliverLanes(poster, messages, laneDeliveryOptions(rt.config, deadline), retried);
+  const report = await deliverLanes(poster, messages, laneDeliveryOptions(rt.config, deadline, rt.postLimiter), retried);
   const counting = report.delivered > 0 ? addStats(rt.db, { delivered: report.delivered }).catch((err: unknown) => rt.log.warn('could not update stats', errorDetails(err))) : Promise.resolve();
   const cleaned = await removeGone(rt, report.gone);
   await counting;

@@ -3,6 +3,7 @@ import { fullJitterDelay, sleep as realSleep } from './backoff';
 import { mapWithLimit } from './concurrency';
 import { eventFrame, type LaneMessage } from './lanes';
 import { classifyPostError, type Poster } from './management-api';
+import { PostRateLimiter } from './post-rate';
 
 /**
  * The `deliver` stage: posts a batch of lane messages (in lane order) to their connections. Each
@@ -12,6 +13,12 @@ import { classifyPostError, type Poster } from './management-api';
  * invocation; after that its remaining frames get one attempt each and the connection is
  * remembered as slow for a while, so it never holds up its lane. A 410 from an established
  * connection ends delivery to it and reports it for cleanup.
+ *
+ * A 429 that the container's rate limiter (shared/post-rate.ts) sees as the account's post throttle
+ * (many connections refused at once) is not the connection's fault: it is retried at the limiter's
+ * pace without spending the connection's budget (up to `MAX_ACCOUNT_RETRIES` per frame, then it
+ * counts like any 429), so an account throttle slows the whole container down instead of skipping
+ * frames. A connection refused alone still runs out of its budget and is skipped.
  */
 export interface LaneDeliveryOptions {
   concurrency: number;
@@ -21,6 +28,8 @@ export interface LaneDeliveryOptions {
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /** The container's post rate limiter (default: one per process, like a Lambda container). */
+  limiter?: PostRateLimiter;
 }
 
 export interface LaneDeliveryReport {
@@ -31,6 +40,8 @@ export interface LaneDeliveryReport {
   skipped: number;
   posts: number;
   retries: number;
+  /** Of the retries: 429s taken for the account's throttle (retried without spending a budget). */
+  throttled: number;
   gone: string[];
   /** Posts not made because the deadline came first: the batch must be retried. */
   unfinished: number;
@@ -48,9 +59,18 @@ export class UnexpectedPostError extends Error {
 /** How long a connection whose budget ran out gets single attempts (no backoff) in later batches. */
 export const SLOW_COOLDOWN_MS = 10_000;
 const slowUntil = new Map<string, number>();
+/**
+ * Account-throttle retries per frame that spend no budget (with capped, jittered backoff: ~1.5 s for
+ * all 10 on average). With the limiter pacing posts, a healthy connection is refused a few times in a
+ * row at most; 10 in a row means it is (also) refused alone, and from there its budget runs as for
+ * any 429.
+ */
+export const MAX_ACCOUNT_RETRIES = 10;
+/** The container's limiter: every invocation in a container shares the account's throttle. */
+const containerLimiter = new PostRateLimiter();
 
-export function laneDeliveryOptions(config: Pick<Config, 'postConcurrency' | 'retryBudgetMs'>, deadline: number): LaneDeliveryOptions {
-  return { concurrency: config.postConcurrency, retryBudgetMs: config.retryBudgetMs, deadline };
+export function laneDeliveryOptions(config: Pick<Config, 'postConcurrency' | 'retryBudgetMs'>, deadline: number, limiter?: PostRateLimiter): LaneDeliveryOptions {
+  return { concurrency: config.postConcurrency, retryBudgetMs: config.retryBudgetMs, deadline, limiter };
 }
 
 /**
@@ -92,6 +112,7 @@ interface PendingFrame {
 export async function deliverLanes(poster: Poster, messages: readonly LaneMessage[], opts: LaneDeliveryOptions, retried: readonly boolean[] = []): Promise<LaneDeliveryReport> {
   const now = opts.now ?? Date.now;
   const sleep = opts.sleep ?? realSleep;
+  const limiter = opts.limiter ?? containerLimiter;
   const perConnection = new Map<string, PendingFrame[]>();
   let resumed = 0;
   messages.forEach((m, i) => {
@@ -112,7 +133,7 @@ export async function deliverLanes(poster: Poster, messages: readonly LaneMessag
     const lastRetried = list.map((f) => f.retried).lastIndexOf(true);
     if (lastRetried > 0) perConnection.set(connectionId, list.filter((f, k) => !f.retried || k === lastRetried));
   }
-  const report: LaneDeliveryReport = { connections: perConnection.size, frames: 0, delivered: 0, skipped: 0, posts: 0, retries: 0, gone: [], unfinished: 0, alreadyPosted: resumed };
+  const report: LaneDeliveryReport = { connections: perConnection.size, frames: 0, delivered: 0, skipped: 0, posts: 0, retries: 0, throttled: 0, gone: [], unfinished: 0, alreadyPosted: resumed };
   for (const list of perConnection.values()) report.frames += list.length;
   pruneSlow(now());
 
@@ -124,12 +145,23 @@ export async function deliverLanes(poster: Poster, messages: readonly LaneMessag
         report.unfinished += frames.length - i;
         return;
       }
-      for (let attempt = 0; ; attempt++) {
+      let accountRetries = 0;
+      // `attempt` counts the retries this connection pays for (the backoff grows with them).
+      for (let attempt = 0; ; ) {
+        const slot = limiter.reserve();
+        if (slot > 0) {
+          if (now() + slot >= opts.deadline) {
+            report.unfinished += frames.length - i;
+            return;
+          }
+          await sleep(slot);
+        }
         report.posts++;
         let kind: ReturnType<typeof classifyPostError>;
         let lastError: unknown;
         try {
           await poster.post(connectionId, frame);
+          limiter.succeeded();
           report.delivered++;
           remember(connectionId, seqs);
           if (cooled) {
@@ -150,6 +182,21 @@ export async function deliverLanes(poster: Poster, messages: readonly LaneMessag
           report.gone.push(connectionId);
           return;
         }
+        // The account's throttle, not this connection: again at the limiter's pace, budget untouched.
+        if (kind === 'throttled' && limiter.throttled(connectionId) && accountRetries < MAX_ACCOUNT_RETRIES) {
+          // Backoff as well as the limiter's pace: the limiter needs a few round trips to find the
+          // account's share, and 10 retries spread over ~1.5 s outlast that.
+          const pause = fullJitterDelay(accountRetries, 20, 500, opts.random);
+          accountRetries++;
+          report.retries++;
+          report.throttled++;
+          if (now() + pause >= opts.deadline) {
+            report.unfinished += frames.length - i;
+            return;
+          }
+          await sleep(pause);
+          continue;
+        }
         const retryable = kind === 'gone' || kind === 'throttled' || kind === 'server' || kind === 'network';
         const wait = fullJitterDelay(attempt, 50, 400, opts.random) + 10;
         if (!retryable || budgetLeft <= 0 || now() + wait >= opts.deadline) {
@@ -164,6 +211,7 @@ export async function deliverLanes(poster: Poster, messages: readonly LaneMessag
         const w = Math.min(wait, budgetLeft);
         budgetLeft -= w;
         report.retries++;
+        attempt++;
         await sleep(w);
       }
     }

@@ -1,14 +1,14 @@
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, Provider } from '@smithy/types';
 import { throughClientMiddleware } from './client-middleware';
 import type { Poster } from './management-api';
+import { PostSigner } from './post-signer';
 
 /**
- * PostToConnection without the SDK's middleware stack: a SigV4 signature from `@smithy/signature-v4`
- * (which caches the day's signing key) over keep-alive sockets. One post is one signed HTTPS request,
+ * PostToConnection without the SDK's middleware stack: a SigV4 signature (shared/post-signer.ts: what
+ * `@smithy/signature-v4` signs, with the day's signing key cached) over keep-alive sockets. One post is one signed HTTPS request,
  * which is all the SDK does for it too; the rest of its stack (retries, which the delivery loop does
  * itself, endpoint rules, serde) is per-request CPU the fan-out does not need. Errors look like the
  * SDK's: `name` from `x-amzn-errortype` (GoneException, LimitExceededException, ...) and
@@ -23,7 +23,7 @@ export interface LeanPosterOptions {
   timeoutMs: number;
 }
 
-/** node:crypto behind the `Checksum` interface signature-v4 expects (SHA-256, or HMAC-SHA-256 with a secret). */
+/** node:crypto behind the `Checksum` interface @smithy/signature-v4 expects (tests compare against it). */
 export class Sha256 {
   private readonly h: Hash | Hmac;
   constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
@@ -57,16 +57,20 @@ export class PostError extends Error {
 
 export class LeanPoster implements Poster {
   private readonly url: URL;
-  private readonly signer: SignatureV4;
+  private readonly signer: PostSigner;
   private readonly agent: http.Agent;
   private readonly basePath: string;
+  private readonly transport: typeof http | typeof https;
+  private readonly port: string | undefined;
 
   constructor(private readonly opts: LeanPosterOptions) {
     this.url = new URL(opts.endpoint);
     this.basePath = this.url.pathname.replace(/\/$/, '');
-    this.signer = new SignatureV4({ service: 'execute-api', region: opts.region, credentials: opts.credentials, sha256: Sha256 });
+    this.signer = new PostSigner(opts.region);
     const agentOpts = { keepAlive: true, maxSockets: opts.maxSockets };
+    this.transport = this.url.protocol === 'https:' ? https : http;
     this.agent = this.url.protocol === 'https:' ? new https.Agent(agentOpts) : new http.Agent(agentOpts);
+    this.port = this.url.port || undefined;
   }
 
   /** Each post goes through the registered client middleware, like an SDK call (local mode ties it to its invocation). */
@@ -78,37 +82,30 @@ export class LeanPoster implements Poster {
 
   private async send(connectionId: string, data: string): Promise<void> {
     const body = Buffer.from(data, 'utf8');
-    const signed = await this.signer.sign({
-      method: 'POST',
-      protocol: this.url.protocol,
-      hostname: this.url.hostname,
-      port: this.url.port ? Number(this.url.port) : undefined,
-      path: `${this.basePath}/@connections/${encodeURIComponent(connectionId)}`,
-      query: {},
-      headers: { host: this.url.host, 'content-type': 'application/json', 'content-length': String(body.length) },
-      body,
-    });
+    const path = `${this.basePath}/@connections/${encodeURIComponent(connectionId)}`;
+    const headers = this.signer.sign(await this.opts.credentials(), this.url.host, path, body);
     await new Promise<void>((resolve, reject) => {
-      const req = (this.url.protocol === 'https:' ? https : http).request(
-        { method: 'POST', hostname: this.url.hostname, port: this.url.port || undefined, path: signed.path, headers: signed.headers, agent: this.agent },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const status = res.statusCode ?? 0;
-            if (status >= 200 && status < 300) return resolve();
-            const type = String(res.headers['x-amzn-errortype'] ?? '').split(':')[0] || `Http${status}`;
-            let message = type;
-            try {
-              message = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { message?: string }).message ?? type;
-            } catch {
-              // not JSON: keep the type
-            }
-            reject(new PostError(type, message, status));
-          });
-          res.on('error', reject);
-        },
-      );
+      const req = this.transport.request({ method: 'POST', hostname: this.url.hostname, port: this.port, path, headers, agent: this.agent }, (res) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) {
+          // Nothing to read: drain, so the socket goes back to the pool.
+          res.on('end', resolve).on('error', reject).resume();
+          return;
+        }
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const type = String(res.headers['x-amzn-errortype'] ?? '').split(':')[0] || `Http${status}`;
+          let message = type;
+          try {
+            message = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { message?: string }).message ?? type;
+          } catch {
+            // not JSON: keep the type
+          }
+          reject(new PostError(type, message, status));
+        });
+        res.on('error', reject);
+      });
       req.setTimeout(this.opts.timeoutMs, () => req.destroy(new PostError('TimeoutError', `no answer within ${this.opts.timeoutMs} ms`)));
       req.on('error', reject);
       req.end(body);

@@ -10,6 +10,7 @@ import { loadConfig, type Config } from './config';
 import { systemClock, type Clock } from './clock';
 import { LeanPoster } from './lean-poster';
 import type { Poster } from './management-api';
+import type { PostRateLimiter } from './post-rate';
 import { resolveJwtSecret } from './secret-source';
 import { Db } from './store/db';
 import type { Log, MetricsSink } from './telemetry';
@@ -31,6 +32,8 @@ export interface Runtime {
   poster(endpoint: string): Poster;
   /** The pipeline's queues (shared/pipeline.ts). */
   sqs: SQSClient;
+  /** The container's `@connections` rate limiter (default: one per process, shared/lane-delivery.ts). */
+  postLimiter?: PostRateLimiter;
 }
 
 export interface RuntimeParts {
@@ -42,6 +45,7 @@ export interface RuntimeParts {
   metrics?: MetricsSink;
   poster?: (endpoint: string) => Poster;
   sqs?: SQSClient;
+  postLimiter?: PostRateLimiter;
 }
 
 export function runtimeFrom(parts: RuntimeParts): Runtime {
@@ -66,6 +70,7 @@ export function runtimeFrom(parts: RuntimeParts): Runtime {
     poster: parts.poster ?? ((endpoint) => leanPoster(endpoint, dynamo, config)),
     // Requests go to the configured endpoint (AWS's, or the local emulator's), not the queue URL's host.
     sqs: withClientMiddleware(parts.sqs ?? new SQSClient({ useQueueUrlAsEndpoint: false })),
+    postLimiter: parts.postLimiter,
   };
 }
 

@@ -50,7 +50,7 @@ export interface SequenceReport {
 /** A subscription younger than this may belong to a connection whose `$connect` has not returned. */
 export const FRESH_SUBSCRIPTION_MS = 15_000;
 /** SQS's message size limit, minus room for attributes. */
-const MAX_LANE_MESSAGE_BYTES = 250 * 1024;
+export const MAX_LANE_MESSAGE_BYTES = 250 * 1024;
 
 export async function sequence(deps: SequenceDeps, messages: readonly OrderedMessage[]): Promise<SequenceReport> {
   const { db, config } = deps;

@@ -1,15 +1,15 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { deliverLanes, resetSlowConnections } from '../../shared/lane-delivery';
 import { frameHead, type LaneMessage } from '../../shared/lanes';
 import { LeanPoster } from '../../shared/lean-poster';
 import { ManagementApiPoster, managementClient, type Poster } from '../../shared/management-api';
+import { startFakeConnectionsApi } from '../fake-connections-api';
 import { round, type ScenarioResult } from '../lib';
 
 /**
  * The delivery engine alone (the `deliver` stage): one event to N connections, posted through the
- * real management-API client to a server that answers after a fixed latency. Compares completion
- * time with the floor N × latency ÷ concurrency.
+ * lean poster (and, for comparison, the SDK's client) to a fake `@connections` API in a child process
+ * that answers after a fixed latency. Compares completion time with the floor N × latency ÷
+ * concurrency; CPU per post is this process's (the engine's), not the fake API's.
  */
 export interface FanoutEngineParams {
   sizes: number[];
@@ -18,19 +18,11 @@ export interface FanoutEngineParams {
   repeats: number;
 }
 
-export const FANOUT_ENGINE_DEFAULTS: FanoutEngineParams = { sizes: [100, 1000, 5000], concurrencies: [16, 32, 64, 128], latencyMs: 20, repeats: 2 };
+export const FANOUT_ENGINE_DEFAULTS: FanoutEngineParams = { sizes: [100, 1000, 5000], concurrencies: [16, 32, 64, 128], latencyMs: 20, repeats: 3 };
 
 export async function runFanoutEngine(p: FanoutEngineParams = FANOUT_ENGINE_DEFAULTS): Promise<ScenarioResult> {
-  let posts = 0;
-  const server = http.createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      posts++;
-      setTimeout(() => res.writeHead(200).end(), p.latencyMs);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const mgmt = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const api = await startFakeConnectionsApi(p.latencyMs);
+  const mgmt = api.endpoint;
   const rows: Record<string, unknown>[] = [];
   try {
     for (const n of p.sizes) {
@@ -49,27 +41,28 @@ export async function runFanoutEngine(p: FanoutEngineParams = FANOUT_ENGINE_DEFA
             events: [{ head: frameHead({ id: `b-${n}-${concurrency}-${r}`, event: 'bench', data: { r } }, Date.now()), targets: Array.from({ length: n }, (_, i) => [`c${n}-${i}`, { [channel]: r + 1 }] as [string, Record<string, number>]) }],
           };
           resetSlowConnections(); // each run posts the same connections the same seqs again
-          const before = posts;
+          const before = await api.posts();
           const start = performance.now();
           const report = await deliverLanes(poster, [message], { concurrency, retryBudgetMs: 1000, deadline: Date.now() + 120_000 });
           times.push(performance.now() - start);
-          if (report.delivered !== n || posts - before !== n) throw new Error(`delivered ${report.delivered} of ${n}`);
+          if (report.delivered !== n || (await api.posts()) - before !== n) throw new Error(`delivered ${report.delivered} of ${n}`);
         }
         const cpu = process.cpuUsage(cpuBefore);
         const best = Math.min(...times);
+        const median = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)] as number;
         const floor = (n * p.latencyMs) / concurrency;
-        rows.push({ poster: kind, subscribers: n, concurrency, completionMs: round(best), allRunsMs: times.map((t) => round(t)), floorMs: round(floor), overFloor: round(best / floor), postsPerSecond: Math.round((n / best) * 1000), cpuMicrosPerPost: Math.round((cpu.user + cpu.system) / (n * p.repeats)) });
+        if (kind === 'lean') (poster as LeanPoster).destroy();
+        rows.push({ poster: kind, subscribers: n, concurrency, completionMs: round(best), medianMs: round(median), allRunsMs: times.map((t) => round(t)), floorMs: round(floor), overFloor: round(best / floor), overFloorMedian: round(median / floor), postsPerSecond: Math.round((n / best) * 1000), cpuMicrosPerPost: Math.round((cpu.user + cpu.system) / (n * p.repeats)) });
         }
       }
     }
   } finally {
-    server.closeAllConnections();
-    server.close();
+    await api.stop();
   }
   const worst = rows.reduce((a, r) => Math.max(a, r.overFloor as number), 0);
   return {
     scenario: 'fanout-engine',
-    summary: `fanout-engine: ${rows.map((r) => `${r.poster} ${r.subscribers}@c${r.concurrency}=${r.completionMs}ms (${r.overFloor}×, ${r.cpuMicrosPerPost} µs CPU/post)`).join(' ')}; worst ${worst}× the N×latency÷concurrency floor`,
+    summary: `fanout-engine: ${rows.map((r) => `${r.poster} ${r.subscribers}@c${r.concurrency}=${r.completionMs}ms best, ${r.medianMs}ms median (${r.overFloor}×/${r.overFloorMedian}×, ${r.cpuMicrosPerPost} µs CPU/post)`).join(' ')}; worst ${worst}× the N×latency÷concurrency floor`,
     parameters: { ...p },
     figures: rows,
   };

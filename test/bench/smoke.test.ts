@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { writeResult, percentiles } from '../../bench/lib';
 import { runFanoutEngine } from '../../bench/scenarios/fanout-engine';
+import { LARGE_CHANNEL_DEFAULTS, runLargeChannel } from '../../bench/scenarios/large-channel';
 
 // Benchmarks are not tests: this tiny run only proves the bench still works end to end.
 describe('bench smoke', () => {
@@ -12,6 +13,12 @@ describe('bench smoke', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-'));
     const file = writeResult(result, dir);
     expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toMatchObject({ scenario: 'fanout-engine', machine: { cores: expect.any(Number) } });
+  });
+
+  test('large-channel runs the sharded path under a throttle and loses nothing', async () => {
+    const result = await runLargeChannel({ ...LARGE_CHANNEL_DEFAULTS, connections: 400, rates: [4000], burst: 50, latencyMs: 2, shardSize: 20, lanes: 4, repeats: 1 });
+    expect(result.figures).toEqual([expect.objectContaining({ throttlePerSecond: 4000, shards: expect.any(Number), lostInAnyRun: 0, duplicates: 0 })]);
+    expect((result.figures as { shards: number }[])[0]?.shards).toBeGreaterThanOrEqual(20);
   });
 
   test('percentiles', () => {

@@ -16,6 +16,16 @@ export class TestManagementServer {
   /** connectionId → how many more posts to answer with the status. */
   readonly failNext = new Map<string, { status: number; times: number }>();
   attempts = 0;
+  /**
+   * The account's post throttle (API Gateway: 10,000 requests/s, burst 5,000), scaled down: a token
+   * bucket shared by every connection; an empty bucket answers 429 LimitExceededException, like a full
+   * client buffer does. A refused post takes no token. Off unless set.
+   */
+  accountThrottle?: { rate: number; burst: number };
+  /** Posts the account throttle refused. */
+  accountRefused = 0;
+  private tokens = 0;
+  private refilledAt = 0;
   private waiters: { pred: () => boolean; resolve: () => void }[] = [];
   private server = http.createServer((req, res) => this.handle(req, res));
   endpoint = '';
@@ -44,6 +54,21 @@ export class TestManagementServer {
     });
   }
 
+  /** Starts the bucket full (call after setting `accountThrottle`). */
+  fillBucket(): void {
+    this.tokens = this.accountThrottle?.burst ?? 0;
+    this.refilledAt = performance.now();
+  }
+
+  private takeToken(t: { rate: number; burst: number }): boolean {
+    const now = performance.now();
+    this.tokens = Math.min(t.burst, this.tokens + ((now - this.refilledAt) * t.rate) / 1000);
+    this.refilledAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -52,6 +77,12 @@ export class TestManagementServer {
       const m = decodeURIComponent(req.url ?? '').match(/\/@connections\/([^/?]+)/);
       const id = m?.[1] ?? '';
       const fail = this.failNext.get(id);
+      if (this.accountThrottle && !this.takeToken(this.accountThrottle)) {
+        this.accountRefused++;
+        res.writeHead(429, { 'content-type': 'application/json', 'x-amzn-errortype': 'LimitExceededException' });
+        res.end(JSON.stringify({ message: 'Rate exceeded' }));
+        return;
+      }
       if (fail && fail.times > 0) {
         fail.times--;
         const type = fail.status === 429 ? 'LimitExceededException' : 'InternalServerErrorException';

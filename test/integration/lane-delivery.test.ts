@@ -1,6 +1,8 @@
-import { deliverLanes, resetSlowConnections } from '../../shared/lane-delivery';
+import { deliverLanes, MAX_ACCOUNT_RETRIES, resetSlowConnections } from '../../shared/lane-delivery';
 import { frameHead, type LaneMessage } from '../../shared/lanes';
 import { ManagementApiPoster, managementClient } from '../../shared/management-api';
+import { LeanPoster } from '../../shared/lean-poster';
+import { PostRateLimiter } from '../../shared/post-rate';
 import { TestManagementServer } from '../helpers/management-server';
 
 /** The deliver stage against a real HTTP management API (429 / 410 on demand), through the real SDK client. */
@@ -64,4 +66,48 @@ test('410 from an established connection reports it gone; from one subscribed du
 test('an unexpected error (not 410/429/5xx/timeout) fails the batch so it is retried', async () => {
   mgmt.failNext.set('ld-x', { status: 403, times: 1 });
   await expect(deliverLanes(poster, [message([1], [['ld-x']], 'lx')], opts())).rejects.toThrow(/unexpectedly/);
+});
+
+describe('the account post throttle (429 to many connections at once)', () => {
+  const connections = Array.from({ length: 50 }, (_, i) => `la-${i}`);
+  // The lean poster, 16 in flight: it offers far more posts/s than the bucket lets through, even on a busy machine.
+  let lean: LeanPoster;
+  beforeAll(() => {
+    lean = new LeanPoster({ endpoint: mgmt.endpoint, region: 'us-east-1', credentials: async () => ({ accessKeyId: 'test', secretAccessKey: 'test' }), maxSockets: 16, timeoutMs: 1000 });
+  });
+  afterAll(() => lean.destroy());
+  const seqsOn = (c: string, channel: string) => seqsOf(c, channel).filter((s) => s !== undefined);
+  beforeEach(() => {
+    // Scaled down from AWS's 10,000/s, burst 5,000.
+    mgmt.accountThrottle = { rate: 60, burst: 5 };
+    mgmt.accountRefused = 0;
+    mgmt.fillBucket();
+  });
+  afterEach(() => {
+    mgmt.accountThrottle = undefined;
+  });
+
+  test('slows delivery down and loses nothing, although each connection has only 50 ms of retry budget', async () => {
+    const limiter = new PostRateLimiter();
+    const r = await deliverLanes(lean, [message([1, 2, 3], connections.map((c) => [c]), 'la')], { ...opts(50), concurrency: 16, limiter });
+    for (const c of connections) expect({ c, seqs: seqsOn(c, 'la') }).toEqual({ c, seqs: [1, 2, 3] });
+    expect(mgmt.accountRefused).toBeGreaterThan(0);
+    expect(r).toMatchObject({ delivered: 150, skipped: 0, unfinished: 0 });
+    expect(r.throttled).toBeGreaterThan(0);
+    expect(limiter.decreases).toBeGreaterThan(0);
+  });
+
+  test('a connection refused alone meanwhile (its buffer full) is still skipped after its budget: it does not hold the lane', async () => {
+    mgmt.failNext.set('la-stuck', { status: 429, times: 1_000_000 });
+    const limiter = new PostRateLimiter();
+    const r = await deliverLanes(lean, [message([1, 2, 3], [...connections, 'la-stuck'].map((c) => [c]), 'lb')], { ...opts(50), concurrency: 16, limiter });
+    for (const c of connections) expect({ c, seqs: seqsOn(c, 'lb') }).toEqual({ c, seqs: [1, 2, 3] });
+    expect(seqsOf('la-stuck', 'lb')).toEqual([]);
+    expect(mgmt.accountRefused).toBeGreaterThan(0);
+    expect(r).toMatchObject({ delivered: 150, skipped: 3, unfinished: 0 });
+    // Bounded: per frame at most MAX_ACCOUNT_RETRIES retries on the account's behalf, then its own budget.
+    const stuckAttempts = 1_000_000 - (mgmt.failNext.get('la-stuck')?.times ?? 0);
+    expect(stuckAttempts).toBeLessThanOrEqual(3 * (MAX_ACCOUNT_RETRIES + 10));
+    mgmt.failNext.delete('la-stuck');
+  });
 });

@@ -1,4 +1,4 @@
-import { buildLaneMessages, eventFrame, frameHead, laneOf, parseLaneMessage, type LaneTarget } from '../../shared/lanes';
+import { buildLaneMessages, eventFrame, frameHead, laneOf, parseLaneMessage, targetJsonLength, type LaneEvent, type LaneTarget } from '../../shared/lanes';
 
 const targets = (n: number, seq: number): LaneTarget[] => Array.from({ length: n }, (_, i) => ({ connectionId: `conn-${i}`, seqs: { ch: seq } }));
 
@@ -47,5 +47,16 @@ describe('lanes', () => {
     expect(JSON.parse(eventFrame(head, { specialist_2: 18, workpoint_5: 7 }))).toEqual({
       type: 'event', id: 'evt-1', event: 'update', data: { booking_id: 9 }, ts: 1763855000000, channel: 'specialist_2', seqs: { specialist_2: 18, workpoint_5: 7 },
     });
+  });
+
+  test('a target\u2019s size is counted exactly as its JSON bytes, without serializing it', () => {
+    const cases: LaneEvent['targets'] = [
+      ['Lr0GWcmQIAMCJwQ=', { specialist_2: 18 }],
+      ['a', { a: 1, 'b.c:d-e_f': 123456789, z: 0 }, 1],
+      ['quote"back\\slash', { ch: 7 }],
+      ['ünïcödé\u0001', { 'ch\u00e9': 42 }, 1],
+      ['empty', {}],
+    ];
+    for (const t of cases) expect({ t, n: targetJsonLength(t) }).toEqual({ t, n: Buffer.byteLength(JSON.stringify(t)) });
   });
 });
