@@ -90,7 +90,7 @@ function remember(connectionId: string, seqs: Record<string, number>): void {
 
 function alreadyPosted(connectionId: string, seqs: Record<string, number>): boolean {
   const last = lastPosted.get(connectionId);
-  return last !== undefined && Object.entries(seqs).some(([c, s]) => last[c] !== undefined && s <= (last[c] as number));
+  return last !== undefined && Object.entries(seqs).some(([c, s]) => last[c] !== undefined && s <= last[c]);
 }
 
 interface PendingFrame {

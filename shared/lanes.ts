@@ -109,6 +109,7 @@ export function buildLaneMessages(
   return [...perLane.values()];
 }
 
+// eslint-disable-next-line no-control-regex -- control characters are exactly what JSON escapes
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/;
 const jsonLength = (s: string) => (NEEDS_ESCAPE.test(s) ? Buffer.byteLength(JSON.stringify(s)) : s.length + 2);
 

@@ -20,10 +20,24 @@ export interface FanoutEngineParams {
 
 export const FANOUT_ENGINE_DEFAULTS: FanoutEngineParams = { sizes: [100, 1000, 5000], concurrencies: [16, 32, 64, 128], latencyMs: 20, repeats: 3 };
 
+interface EngineRow {
+  poster: string;
+  subscribers: number;
+  concurrency: number;
+  completionMs: number;
+  medianMs: number;
+  allRunsMs: number[];
+  floorMs: number;
+  overFloor: number;
+  overFloorMedian: number;
+  postsPerSecond: number;
+  cpuMicrosPerPost: number;
+}
+
 export async function runFanoutEngine(p: FanoutEngineParams = FANOUT_ENGINE_DEFAULTS): Promise<ScenarioResult> {
   const api = await startFakeConnectionsApi(p.latencyMs);
   const mgmt = api.endpoint;
-  const rows: Record<string, unknown>[] = [];
+  const rows: EngineRow[] = [];
   try {
     for (const n of p.sizes) {
       const channel = `bench_${n}`;
@@ -59,7 +73,7 @@ export async function runFanoutEngine(p: FanoutEngineParams = FANOUT_ENGINE_DEFA
   } finally {
     await api.stop();
   }
-  const worst = rows.reduce((a, r) => Math.max(a, r.overFloor as number), 0);
+  const worst = rows.reduce((a, r) => Math.max(a, r.overFloor), 0);
   return {
     scenario: 'fanout-engine',
     summary: `fanout-engine: ${rows.map((r) => `${r.poster} ${r.subscribers}@c${r.concurrency}=${r.completionMs}ms best, ${r.medianMs}ms median (${r.overFloor}×/${r.overFloorMedian}×, ${r.cpuMicrosPerPost} µs CPU/post)`).join(' ')}; worst ${worst}× the N×latency÷concurrency floor`,

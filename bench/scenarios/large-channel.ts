@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDeliverHandler } from '../../functions/deliver';
-import { testConfig, type Config } from '../../shared/config';
+import type { Config } from '../../shared/config';
+import { testConfig } from '../../test/helpers/config';
 import type { SqsRecord } from '../../shared/lambda-events';
 import { resetSlowConnections } from '../../shared/lane-delivery';
 import { buildLaneMessages, frameHead, type LaneTarget } from '../../shared/lanes';

@@ -43,8 +43,8 @@ async function bundle(name: string, outfile: string, external: readonly string[]
 
 export async function runSize(runs = 7): Promise<ScenarioResult> {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-size-'));
-  const functions: Record<string, unknown>[] = [];
-  const runtimeSdk: Record<string, unknown>[] = [];
+  const functions: Record<string, string | number>[] = [];
+  const runtimeSdk: Record<string, string | number>[] = [];
   for (const name of FUNCTIONS) {
     fs.mkdirSync(path.join(out, 'shipped', name), { recursive: true });
     fs.mkdirSync(path.join(out, 'runtime-sdk', name), { recursive: true });
@@ -55,7 +55,7 @@ export async function runSize(runs = 7): Promise<ScenarioResult> {
     functions.push({ function: name, ...sizes[0], initMs: round(initShipped as number, 1) });
     runtimeSdk.push({ function: name, ...sizes[1], initMs: round(initAlt as number, 1) });
   }
-  let client: Record<string, unknown> | undefined;
+  let client: Record<string, number> | undefined;
   const clientEntry = path.join(root, 'client', 'src', 'index.ts');
   if (fs.existsSync(clientEntry)) {
     const outfile = path.join(out, 'client.js');
