@@ -3,9 +3,7 @@ import http from 'node:http';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import {
   CreateQueueCommand,
-  DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
-  ReceiveMessageCommand,
   SQSClient,
   type Message,
 } from '@aws-sdk/client-sqs';
@@ -16,6 +14,7 @@ import { enableFifoBatches } from './fauxqs-fifo-batches';
 import { invoke, type Handler } from './lambda-invoker';
 import type { LocalLog } from './log';
 import { PortInUseError } from './ports';
+import { SqsWire } from './sqs-wire';
 
 /**
  * The delivery pipeline on one machine, built from the same table as the CDK stack
@@ -86,6 +85,8 @@ export async function startPipeline(opts: PipelineOptions): Promise<LocalPipelin
   const clientConfig = { endpoint, region: opts.region, credentials: CREDENTIALS, requestHandler: { httpAgent: agent } };
   const sns = new SNSClient(clientConfig);
   const sqs = new SQSClient({ ...clientConfig, useQueueUrlAsEndpoint: false });
+  // The event source mappings' receives and deletes: Lambda's calls, not the functions' (sqs-wire.ts).
+  const wire = new SqsWire(endpoint, agent);
 
   const queues = {} as Record<'ingest' | 'order' | 'delivery', QueuePair>;
   for (const stage of Object.values(PIPELINE)) queues[stage.queue] = await createQueuePair(sqs, `${topicName}-${stage.queue}`, stage);
@@ -105,11 +106,7 @@ export async function startPipeline(opts: PipelineOptions): Promise<LocalPipelin
     while (!stopped) {
       let messages: Message[];
       try {
-        const r = await sqs.send(
-          new ReceiveMessageCommand({ QueueUrl: queue.url, MaxNumberOfMessages: stage.batchSize, WaitTimeSeconds: POLL_WAIT_SECONDS, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'] }),
-          { abortSignal: abort.signal },
-        );
-        messages = r.Messages ?? [];
+        messages = await wire.receive({ QueueUrl: queue.url, MaxNumberOfMessages: stage.batchSize, WaitTimeSeconds: POLL_WAIT_SECONDS }, abort.signal);
       } catch (err) {
         if (stopped) return;
         log('warn', `receiving from the ${stage.queue} queue failed: ${(err as Error)?.message ?? String(err)}`);
@@ -138,9 +135,7 @@ export async function startPipeline(opts: PipelineOptions): Promise<LocalPipelin
     const failures = batchItemFailures(result, messages);
     if (failures.size > 0) emit({ type: 'retried', fn: stage.fn, records: failures.size, at: Date.now() });
     const done = messages.filter((m) => !failures.has(m.MessageId as string));
-    for (let i = 0; i < done.length; i += 10) {
-      await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queue.url, Entries: done.slice(i, i + 10).map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle as string })) }));
-    }
+    for (let i = 0; i < done.length; i += 10) await wire.deleteBatch(queue.url, done.slice(i, i + 10).map((m) => m.ReceiptHandle as string));
     if (stage.fn === 'fanout') {
       for (const m of messages) emitFanout(m, stage, failures.has(m.MessageId as string) ? 'failed' : 'ok', 'reported as a batch item failure');
     }
