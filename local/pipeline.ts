@@ -1,5 +1,7 @@
 import { setMaxListeners } from 'node:events';
+import { spawn } from 'node:child_process';
 import http from 'node:http';
+import path from 'node:path';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import {
   CreateQueueCommand,
@@ -10,7 +12,6 @@ import {
 import { parseLaneMessage } from '../shared/lanes';
 import { PIPELINE, visibilityTimeoutSeconds, type QueueStage } from '../shared/pipeline';
 import type { Faults } from './faults';
-import { enableFifoBatches } from './fauxqs-fifo-batches';
 import { invoke, type Handler } from './lambda-invoker';
 import type { LocalLog } from './log';
 import { PortInUseError } from './ports';
@@ -41,6 +42,8 @@ export interface PipelineOptions {
   takeFanoutFailure?: () => boolean;
   onEvent?: (e: PipelineEvent) => void;
   log?: LocalLog;
+  /** The SQS emulator's process died on its own: the pipeline is unusable. */
+  onFatal?: (message: string) => void;
 }
 
 export type PipelineEvent =
@@ -78,7 +81,7 @@ export async function startPipeline(opts: PipelineOptions): Promise<LocalPipelin
   const log = opts.log ?? (() => undefined);
   const emit = opts.onEvent ?? (() => undefined);
 
-  const app = opts.endpoint ? undefined : await startFauxqs(opts.port, host, opts.region);
+  const app = opts.endpoint ? undefined : await startFauxqs(opts.port, host, opts.region, (message) => (opts.onFatal ? opts.onFatal(message) : log('warn', message)));
   const endpoint = opts.endpoint ?? (app as { endpoint: string }).endpoint;
   const port = Number(new URL(endpoint).port);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
@@ -167,20 +170,47 @@ export async function startPipeline(opts: PipelineOptions): Promise<LocalPipelin
   };
 }
 
-async function startFauxqs(port: number, host: string, region: string): Promise<{ endpoint: string; close(): Promise<void> }> {
-  // fauxqs ships ESM only; a dynamic import loads it from this CommonJS module (tsx, Node ≥ 20).
-  const { buildApp } = await import('fauxqs');
-  await enableFifoBatches();
-  const app = buildApp({ logger: false, defaultRegion: region });
-  let address: string;
-  try {
-    address = await app.listen({ port, host });
-  } catch (err) {
-    await app.close().catch(() => undefined);
-    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new PortInUseError(port, 'SNS_PORT');
+/**
+ * fauxqs in a child process (local/fauxqs-main.ts), so the emulator's work runs on another core than
+ * the handlers. It stops when this process closes its stdin or goes away (even after SIGKILL).
+ */
+async function startFauxqs(port: number, host: string, region: string, onUnexpectedExit: (message: string) => void): Promise<{ endpoint: string; close(): Promise<void> }> {
+  const ts = __filename.endsWith('.ts');
+  const main = path.join(__dirname, ts ? 'fauxqs-main.ts' : 'fauxqs-main.js');
+  const child = spawn(process.execPath, [...(ts ? ['--import', 'tsx'] : []), main, String(port), host, region], { stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin.on('error', () => undefined);
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let closing = false;
+  const listening = await new Promise<number>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      output = (output + d.toString()).slice(-4000);
+      const m = /LISTENING (\d+)/.exec(output);
+      if (m) resolve(Number(m[1]));
+      else if (output.includes('IN_USE')) reject(new PortInUseError(port, 'SNS_PORT'));
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    void exited.then((code) => reject(new Error(`the SQS emulator (fauxqs) exited (code ${code}) before it listened: ${output.trim().split('\n').slice(-3).join(' | ')}`)));
+  }).catch(async (err: unknown) => {
+    child.kill('SIGKILL');
+    await exited;
     throw err;
-  }
-  return { endpoint: `http://${host}:${new URL(address).port}`, close: () => app.close() };
+  });
+  void exited.then((code) => {
+    if (!closing) onUnexpectedExit(`the SQS emulator (fauxqs) exited unexpectedly (exit code ${code ?? 'none'})${output ? `: ${output.trim().split('\n').slice(-3).join(' | ')}` : ''}`);
+  });
+  return {
+    endpoint: `http://${host}:${listening}`,
+    async close() {
+      closing = true;
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.stdin.end();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
 }
 
 async function createQueuePair(sqs: SQSClient, name: string, stage: QueueStage): Promise<QueuePair> {

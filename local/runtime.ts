@@ -161,6 +161,7 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<LocalRunt
       takeFanoutFailure: opts.takeFanoutFailure,
       onEvent: opts.onEvent,
       log,
+      onFatal: opts.onFatal,
     }),
     startWsGateway({
       port: ports.ws,
