@@ -98,7 +98,9 @@ export async function spawnLocal(opts: { quiet?: boolean; env?: Record<string, s
   delete env.SWITCHBOARD_TABLE_NAME;
   delete env.SWITCHBOARD_LOCAL_TEST_HOOKS;
   const t0 = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts', ...(opts.quiet ? ['--quiet'] : [])], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // BENCH_RUNTIME_NODE_ARGS: extra node flags for the runtime only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
+  const nodeArgs = (process.env.BENCH_RUNTIME_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'local/start.ts', ...(opts.quiet ? ['--quiet'] : [])], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let bannerMs: number | undefined;
   child.stdout?.on('data', (d: Buffer) => {

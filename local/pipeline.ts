@@ -1,22 +1,22 @@
 import { setMaxListeners } from 'node:events';
+import { spawn } from 'node:child_process';
 import http from 'node:http';
+import path from 'node:path';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import {
   CreateQueueCommand,
-  DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
-  ReceiveMessageCommand,
   SQSClient,
   type Message,
 } from '@aws-sdk/client-sqs';
 import { parseLaneMessage } from '../shared/lanes';
 import { PIPELINE, visibilityTimeoutSeconds, type QueueStage } from '../shared/pipeline';
 import type { Faults } from './faults';
-import { enableFifoBatches } from './fauxqs-fifo-batches';
 import { invoke, type Handler } from './lambda-invoker';
 import type { LocalLog } from './log';
 import { PortInUseError } from './ports';
 import { sqsRecord } from './api-gateway-events';
+import { SqsWire } from './sqs-wire';
 
 /**
  * The delivery pipeline on one machine, built from the same table as the CDK stack
@@ -43,6 +43,8 @@ export interface PipelineOptions {
   takeFanoutFailure?: () => boolean;
   onEvent?: (e: PipelineEvent) => void;
   log?: LocalLog;
+  /** The SQS emulator's process died on its own: the pipeline is unusable. */
+  onFatal?: (message: string) => void;
 }
 
 export type PipelineEvent =
@@ -80,13 +82,15 @@ export async function startPipeline(opts: PipelineOptions): Promise<LocalPipelin
   const log = opts.log ?? (() => undefined);
   const emit = opts.onEvent ?? (() => undefined);
 
-  const app = opts.endpoint ? undefined : await startFauxqs(opts.port, host, opts.region);
+  const app = opts.endpoint ? undefined : await startFauxqs(opts.port, host, opts.region, (message) => (opts.onFatal ? opts.onFatal(message) : log('warn', message)));
   const endpoint = opts.endpoint ?? (app as { endpoint: string }).endpoint;
   const port = Number(new URL(endpoint).port);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const clientConfig = { endpoint, region: opts.region, credentials: CREDENTIALS, requestHandler: { httpAgent: agent } };
   const sns = new SNSClient(clientConfig);
   const sqs = new SQSClient({ ...clientConfig, useQueueUrlAsEndpoint: false });
+  // The event source mappings' receives and deletes: Lambda's calls, not the functions' (sqs-wire.ts).
+  const wire = new SqsWire(endpoint, agent);
 
   const queues = {} as Record<'ingest' | 'order' | 'delivery', QueuePair>;
   for (const stage of Object.values(PIPELINE)) queues[stage.queue] = await createQueuePair(sqs, `${topicName}-${stage.queue}`, stage);
@@ -106,11 +110,7 @@ export async function startPipeline(opts: PipelineOptions): Promise<LocalPipelin
     while (!stopped) {
       let messages: Message[];
       try {
-        const r = await sqs.send(
-          new ReceiveMessageCommand({ QueueUrl: queue.url, MaxNumberOfMessages: stage.batchSize, WaitTimeSeconds: POLL_WAIT_SECONDS, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'] }),
-          { abortSignal: abort.signal },
-        );
-        messages = r.Messages ?? [];
+        messages = await wire.receive({ QueueUrl: queue.url, MaxNumberOfMessages: stage.batchSize, WaitTimeSeconds: POLL_WAIT_SECONDS }, abort.signal);
       } catch (err) {
         if (stopped) return;
         log('warn', `receiving from the ${stage.queue} queue failed: ${(err as Error)?.message ?? String(err)}`);
@@ -139,9 +139,7 @@ export async function startPipeline(opts: PipelineOptions): Promise<LocalPipelin
     const failures = batchItemFailures(result, messages);
     if (failures.size > 0) emit({ type: 'retried', fn: stage.fn, records: failures.size, at: Date.now() });
     const done = messages.filter((m) => !failures.has(m.MessageId as string));
-    for (let i = 0; i < done.length; i += 10) {
-      await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queue.url, Entries: done.slice(i, i + 10).map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle as string })) }));
-    }
+    for (let i = 0; i < done.length; i += 10) await wire.deleteBatch(queue.url, done.slice(i, i + 10).map((m) => m.ReceiptHandle as string));
     if (stage.fn === 'fanout') {
       for (const m of messages) emitFanout(m, stage, failures.has(m.MessageId as string) ? 'failed' : 'ok', 'reported as a batch item failure');
     }
@@ -173,26 +171,47 @@ export async function startPipeline(opts: PipelineOptions): Promise<LocalPipelin
   };
 }
 
-interface FauxqsModule {
-  buildApp: (opts: { logger: boolean; defaultRegion: string }) => { listen(at: { port: number; host: string }): Promise<string>; close(): Promise<void> };
-}
-
-async function startFauxqs(port: number, host: string, region: string): Promise<{ endpoint: string; close(): Promise<void> }> {
-  // fauxqs ships ESM only; a dynamic import loads it from this CommonJS module (tsx, Node ≥ 20).
-  // Its declarations reach fastify's through ESM-only paths that this CommonJS build cannot resolve,
-  // so the part used here is typed by hand.
-  const { buildApp } = (await import('fauxqs')) as unknown as FauxqsModule;
-  await enableFifoBatches();
-  const app = buildApp({ logger: false, defaultRegion: region });
-  let address: string;
-  try {
-    address = await app.listen({ port, host });
-  } catch (err) {
-    await app.close().catch(() => undefined);
-    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new PortInUseError(port, 'SNS_PORT');
+/**
+ * fauxqs in a child process (local/fauxqs-main.ts), so the emulator's work runs on another core than
+ * the handlers. It stops when this process closes its stdin or goes away (even after SIGKILL).
+ */
+async function startFauxqs(port: number, host: string, region: string, onUnexpectedExit: (message: string) => void): Promise<{ endpoint: string; close(): Promise<void> }> {
+  const ts = __filename.endsWith('.ts');
+  const main = path.join(__dirname, ts ? 'fauxqs-main.ts' : 'fauxqs-main.js');
+  const child = spawn(process.execPath, [...(ts ? ['--import', 'tsx'] : []), main, String(port), host, region], { stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin.on('error', () => undefined);
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let closing = false;
+  const listening = await new Promise<number>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      output = (output + d.toString()).slice(-4000);
+      const m = /LISTENING (\d+)/.exec(output);
+      if (m) resolve(Number(m[1]));
+      else if (output.includes('IN_USE')) reject(new PortInUseError(port, 'SNS_PORT'));
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    void exited.then((code) => reject(new Error(`the SQS emulator (fauxqs) exited (code ${code}) before it listened: ${output.trim().split('\n').slice(-3).join(' | ')}`)));
+  }).catch(async (err: unknown) => {
+    child.kill('SIGKILL');
+    await exited;
     throw err;
-  }
-  return { endpoint: `http://${host}:${new URL(address).port}`, close: () => app.close() };
+  });
+  void exited.then((code) => {
+    if (!closing) onUnexpectedExit(`the SQS emulator (fauxqs) exited unexpectedly (exit code ${code ?? 'none'})${output ? `: ${output.trim().split('\n').slice(-3).join(' | ')}` : ''}`);
+  });
+  return {
+    endpoint: `http://${host}:${listening}`,
+    async close() {
+      closing = true;
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.stdin.end();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
 }
 
 async function createQueuePair(sqs: SQSClient, name: string, stage: QueueStage): Promise<QueuePair> {

@@ -1,11 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { handler as connectHandler } from '../functions/connect';
-import { handler as disconnectHandler } from '../functions/disconnect';
 import { handler as deliverHandler } from '../functions/deliver';
 import { handler as fanoutHandler } from '../functions/fanout';
 import { handler as sequencerHandler } from '../functions/sequencer';
 import { handler as httpHandler } from '../functions/http';
-import { handler as messageHandler } from '../functions/message';
 import { LOCAL_DEV_SECRET, loadConfig } from '../shared/config';
 import { createTable } from '../shared/store/create-table';
 import { startDdbFaultProxy } from './ddb-fault-proxy';
@@ -16,13 +13,15 @@ import type { LocalLog } from './log';
 import { checkPortsFree } from './ports';
 import { startPipeline, type LocalPipeline, type PipelineEvent } from './pipeline';
 import { PIPELINE_ENV } from '../shared/pipeline';
-import { startWsGateway, type GatewayEvent, type LambdaHandler, type WsGateway } from './ws-gateway';
+import { startGatewayThread, type GatewayThread } from './gateway-thread';
+import type { GatewayEvent, LambdaHandler } from './ws-gateway';
 
 /**
- * The whole system on one machine: DynamoDB Local, the SNS emulator with its fanout bridge, the
- * WebSocket gateway (+ management API) and the HTTP API, all running the real handlers of
- * functions/. The handlers read their configuration from process.env, as in Lambda, so this sets
- * it before their first invocation: one runtime per process.
+ * The whole system on one machine: DynamoDB Local (its JVM), the SNS/SQS emulator (a child process)
+ * with the pipeline's event source mappings, the WebSocket gateway (+ management API, in a worker
+ * thread with its route functions) and the HTTP API, all running the real handlers of functions/.
+ * The handlers read their configuration from process.env, as in Lambda, so this sets it before
+ * their first invocation (the gateway thread shares it): one runtime per process.
  */
 export interface LocalEndpoints {
   websocketUrl: string;
@@ -54,8 +53,8 @@ export interface RuntimeOptions {
   publicDir?: string;
   /**
    * Injected faults (SWITCHBOARD_LOCAL_FAULTS / SWITCHBOARD_LOCAL_SEED, docs/local.md "Faults"); one
-   * seeded sequence shared by the gateway (post_*), the DynamoDB fault proxy (ddb_throttle) and the
-   * fan-out invocations (fanout_crash, fanout_timeout). Default: none.
+   * seeded sequence shared by the DynamoDB fault proxy (ddb_throttle) and the fan-out invocations
+   * (fanout_crash, fanout_timeout); the gateway thread (post_*) rolls its own, seeded from it. Default: none.
    */
   faults?: Faults;
   /** Test hook: true makes the next fanout invocation crash at its first AWS call. */
@@ -70,7 +69,8 @@ export type RuntimeEvent = GatewayEvent | PipelineEvent;
 
 export interface LocalRuntime {
   endpoints: LocalEndpoints;
-  gateway: WsGateway;
+  /** The WebSocket gateway, in a worker thread with its functions (local/gateway-thread.ts). */
+  gateway: GatewayThread;
   pipeline: LocalPipeline;
   persistent: boolean;
   /** Adds local-only HTTP routes (e.g. the demo backend) on the HTTP API's port. */
@@ -161,15 +161,17 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<LocalRunt
       takeFanoutFailure: opts.takeFanoutFailure,
       onEvent: opts.onEvent,
       log,
+      onFatal: opts.onFatal,
     }),
-    startWsGateway({
+    // In a worker thread with $connect, $disconnect and the message routes: the second core.
+    startGatewayThread({
       port: ports.ws,
-      handlers: { connect: gated(connectHandler), disconnect: gated(disconnectHandler), message: gated(messageHandler) },
       idleTimeoutMs: opts.idleTimeoutMs,
       maxAgeMs: opts.maxAgeMs,
       onEvent: opts.onEvent,
       log,
       faults,
+      onFatal: opts.onFatal,
     }),
     startHttpApi({ port: ports.http, handler: gated(httpHandler), publicDir: opts.publicDir, log }),
   ] as const);
@@ -186,7 +188,7 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<LocalRunt
   const [ddbResult, bridgeResult, gatewayResult, httpResult] = results as unknown as [
     PromiseFulfilledResult<DynamoDbLocal | undefined>,
     PromiseFulfilledResult<LocalPipeline>,
-    PromiseFulfilledResult<WsGateway>,
+    PromiseFulfilledResult<GatewayThread>,
     PromiseFulfilledResult<LocalHttpApi>,
   ];
   const ddb = ddbResult.value;
@@ -215,6 +217,7 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<LocalRunt
     throw err;
   }
   openGate();
+  gateway.open();
 
   let stopping = false;
   ddb?.onUnexpectedExit((code, lastOutput) => {

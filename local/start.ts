@@ -118,7 +118,7 @@ async function main(): Promise<void> {
     process.send?.({ type: 'ready', endpoints, dlqUrl: runtime.pipeline.queues.ingest.dlqUrl, dlqUrls: Object.values(runtime.pipeline.queues).map((q) => q.dlqUrl), queueUrls: Object.values(runtime.pipeline.queues).map((q) => q.url), routes: runtime.gateway.routes, readyMs });
     const rt = runtime;
     process.on('message', (m: ParentMessage) => {
-      if (m.type === 'vanish') process.send?.({ type: 'reply', requestId: m.requestId, ok: rt.gateway.vanish(m.connectionId ?? '') });
+      if (m.type === 'vanish') void rt.gateway.vanish(m.connectionId ?? '').then((ok) => process.send?.({ type: 'reply', requestId: m.requestId, ok }));
       if (m.type === 'fail-fanout') {
         failFanout = m.times ?? 1;
         process.send?.({ type: 'reply', requestId: m.requestId, ok: true });

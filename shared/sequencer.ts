@@ -65,6 +65,17 @@ export async function sequence(deps: SequenceDeps, messages: readonly OrderedMes
   if (messages.length === 0) return report;
 
   const channels = [...new Set(messages.flatMap((m) => m.event.channels))];
+  // The subscribers of every channel of the batch are resolved meanwhile (snapshot, then commit):
+  // they do not depend on either, and a duplicate's channels cost at most a Query not needed.
+  const subscribers = new Map<string, { connectionId: string; at: number }[]>();
+  const connections = new ConnectionStore(db, config.connectionTtlSeconds);
+  const resolving = mapWithLimit(channels, 8, async (channel) => {
+    const list: { connectionId: string; at: number }[] = [];
+    for await (const page of connections.subscriberPages(channel)) list.push(...page);
+    subscribers.set(channel, list);
+  });
+  // Never an unhandled rejection while the snapshot is awaited: the failure is read below.
+  resolving.catch(() => undefined);
   const snap = await log.snapshot(
     messages.map((m) => m.event.id),
     channels,
@@ -101,7 +112,7 @@ export async function sequence(deps: SequenceDeps, messages: readonly OrderedMes
   }
 
   // Record (in chunks that fit one transaction: 100 items, well under 4 MB as data ≤ 32 KB per event)
-  // and, meanwhile, resolve the subscribers of every channel once for the batch.
+  // while the subscribers are resolved.
   const recording = (async () => {
     const moved = new Map(snap.seqs);
     let chunk: NewEvent[] = [];
@@ -119,14 +130,6 @@ export async function sequence(deps: SequenceDeps, messages: readonly OrderedMes
     report.recorded = fresh.length;
     lap('commit');
   })();
-  const subscribers = new Map<string, { connectionId: string; at: number }[]>();
-  const connections = new ConnectionStore(db, config.connectionTtlSeconds);
-  const wanted = [...new Set(deliverable.flatMap((d) => d.event.channels))];
-  const resolving = mapWithLimit(wanted, 8, async (channel) => {
-    const list: { connectionId: string; at: number }[] = [];
-    for await (const page of connections.subscriberPages(channel)) list.push(...page);
-    subscribers.set(channel, list);
-  });
   // Both settle before anything is sent: a failed record must never reach the lanes.
   const [recorded, resolved] = await Promise.allSettled([recording, resolving]);
   if (recorded.status === 'rejected') throw recorded.reason;

@@ -114,7 +114,17 @@ export async function publishAtRate(
 
 /** Waits until `expected` event frames arrived in all, or the deadline passed; then a short grace for stragglers/duplicates. */
 export async function drain(subs: Subscriber[], expected: number, deadline: number): Promise<{ complete: boolean; at: number }> {
-  const count = () => subs.reduce((a, s) => a + s.frames.length, 0);
+  // Event frames only: presence frames (joins of the booking run's connects) must not end the wait early.
+  // Counted incrementally: this runs every 50 ms in the process whose sockets are being measured.
+  const scanned = subs.map(() => 0);
+  let events = 0;
+  const count = () => {
+    subs.forEach((s, i) => {
+      for (let k = scanned[i] as number; k < s.frames.length; k++) if ((s.frames[k] as { text: string }).text.includes('"type":"event"')) events++;
+      scanned[i] = s.frames.length;
+    });
+    return events;
+  };
   while (count() < expected && Date.now() < deadline) await sleep(50);
   const at = Date.now();
   const complete = count() >= expected;

@@ -1,4 +1,4 @@
-import { BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DeleteCommand, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { mapWithLimit } from '../concurrency';
 import type { Identity } from '../tokens';
 import { cancellationCodes, type Db } from './db';
@@ -36,26 +36,29 @@ export class ConnectionStore {
     return this.db.nowSeconds() + this.ttlSeconds;
   }
 
-  /** Records a new connection and the channels it subscribed to in its handshake. */
+  /**
+   * Records a new connection and the channels it subscribed to in its handshake: the connection item
+   * and its subscription items in one BatchWriteItem (25 items: the connection and 12 channels; more
+   * take further requests), the /stats counters beside it. One request instead of two on the
+   * `$connect` path, where every DynamoDB round trip is latency the handshake waits for.
+   */
   async create(connectionId: string, identity: Identity, channels: readonly string[]): Promise<void> {
     const ttl = this.expiry();
-    const r = await this.db.doc.send(
-      new PutCommand({
-        TableName: this.db.tableName,
-        Item: { ...keys.connection(connectionId), connectionId, identity, connectedAt: this.db.clock.now(), subCount: channels.length, ttl },
-        ReturnConsumedCapacity: 'TOTAL',
-      }),
-    );
-    this.db.count('putRequests', r.ConsumedCapacity);
-    const items = channels.flatMap((channel) => [
-      { ...keys.connectionSubscription(connectionId, channel), channel, ttl },
-      // `at`: written during $connect, when posts may still answer 410 (the connection is not established yet).
-      { ...keys.channelSubscriber(channel, connectionId), connectionId, at: this.db.clock.now(), ttl },
-    ]);
-    for (let i = 0; i < items.length; i += 25) {
-      await this.batchWrite(items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })));
-    }
-    await addStats(this.db, { connections: 1, subscriptions: channels.length });
+    const now = this.db.clock.now();
+    const items = [
+      { ...keys.connection(connectionId), connectionId, identity, connectedAt: now, subCount: channels.length, ttl },
+      ...channels.flatMap((channel) => [
+        { ...keys.connectionSubscription(connectionId, channel), channel, ttl },
+        // `at`: written during $connect, when posts may still answer 410 (the connection is not established yet).
+        { ...keys.channelSubscriber(channel, connectionId), connectionId, at: now, ttl },
+      ]),
+    ];
+    const writing = (async () => {
+      for (let i = 0; i < items.length; i += 25) await this.batchWrite(items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })));
+    })();
+    const [written, counted] = await Promise.allSettled([writing, addStats(this.db, { connections: 1, subscriptions: channels.length })]);
+    if (written.status === 'rejected') throw written.reason;
+    if (counted.status === 'rejected') throw counted.reason;
   }
 
   async get(connectionId: string): Promise<ConnectionRecord | undefined> {

@@ -167,3 +167,21 @@ test('a dying DynamoDB Local stops the runtime with one line', async () => {
   expect(s.stderr()).not.toMatch(/\n\s+at /);
   for (const port of portsOf(endpoints)) expect(await portFree(port)).toBe(true);
 });
+
+test('a SIGKILLed npm start leaves neither the SQS emulator nor Java behind', async () => {
+  const s = start();
+  await ready(s);
+  const endpoints = JSON.parse(fs.readFileSync(s.file, 'utf8')) as LocalEndpoints;
+  s.child.kill('SIGKILL');
+  await s.exited;
+  // Both children watch their stdin (a pipe from the dead process) and exit when it closes.
+  const deadline = Date.now() + 15_000;
+  const ports = [Number(new URL(endpoints.snsEndpoint).port), Number(new URL(endpoints.dynamodbEndpoint).port)];
+  let free: boolean[] = [];
+  while (Date.now() < deadline) {
+    free = await Promise.all(ports.map((p) => portFree(p)));
+    if (free.every(Boolean)) break;
+    await new Promise((r) => setTimeout(r, 100)); // polling ports: no event announces that a process let go of one
+  }
+  expect(free).toEqual([true, true]);
+});

@@ -32,3 +32,27 @@ test('one receive takes up to 10 messages of one group in order; the group stays
     sqs.destroy();
   }
 });
+
+test('a long poll returns when it has messages or when its wait is up, never early and empty (one send wakes one waiting receive)', async () => {
+  const sqs = sqsClient();
+  try {
+    const QueueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `poll-${randomUUID().slice(0, 8)}.fifo`, Attributes: { FifoQueue: 'true' } }))).QueueUrl as string;
+    const waitSeconds = 2;
+    const receive = async () => {
+      const start = Date.now();
+      const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: waitSeconds }));
+      return { bodies: (r.Messages ?? []).map((m) => m.Body), ms: Date.now() - start };
+    };
+    const both = Promise.all([receive(), receive()]);
+    await sqs.send(new SendMessageBatchCommand({ QueueUrl, Entries: [{ Id: '0', MessageBody: 'one', MessageGroupId: 'g', MessageDeduplicationId: 'd-one' }] }));
+    const results = await both;
+    const got = results.filter((r) => r.bodies.length > 0);
+    const empty = results.filter((r) => r.bodies.length === 0);
+    expect(got.map((r) => r.bodies)).toEqual([['one']]);
+    expect(empty).toHaveLength(1);
+    // SQS answers an empty long poll only when WaitTimeSeconds are up (a little timer slack allowed).
+    expect(empty[0]?.ms).toBeGreaterThanOrEqual(waitSeconds * 1000 - 100);
+  } finally {
+    sqs.destroy();
+  }
+});
