@@ -105,11 +105,13 @@ export async function enableFifoBatches(): Promise<void> {
     }
   };
   const cancelled = new WeakMap<FifoQueue, number>();
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with .call(this)
   const cancelWaiters = mod.SqsQueue.prototype.cancelWaiters;
   mod.SqsQueue.prototype.cancelWaiters = function (this: FifoQueue) {
     cancelled.set(this, (cancelled.get(this) ?? 0) + 1);
     cancelWaiters.call(this);
   };
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with .call(this)
   const waitForMessages = mod.SqsQueue.prototype.waitForMessages;
   mod.SqsQueue.prototype.waitForMessages = async function (this: FifoQueue, waitTimeSeconds: number) {
     const until = Date.now() + waitTimeSeconds * 1000;

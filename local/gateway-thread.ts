@@ -92,7 +92,7 @@ export async function startGatewayThread(opts: GatewayThreadOptions): Promise<Ga
     new Promise((resolve) => {
       const id = ++nextId;
       waiting.set(id, resolve);
-      worker.postMessage({ ...m, id } as HostMessage);
+      worker.postMessage({ ...m, id });
     });
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   const listening = await new Promise<Extract<ThreadMessage, { type: 'listening' }>>((resolve, reject) => {
