@@ -8,7 +8,8 @@ import { handler as disconnectHandler } from '../functions/disconnect';
 import { handler as messageHandler } from '../functions/message';
 import { parseFaults } from './faults';
 import type { GatewayThreadData, HostMessage, ThreadMessage } from './gateway-thread';
-import { startWsGateway, type LambdaHandler } from './ws-gateway';
+import { startWsGateway } from './ws-gateway';
+import { handlerGate } from './handler-gate';
 
 const host = parentPort;
 if (!host) throw new Error('local/gateway-thread-main.ts runs as a worker thread (local/gateway-thread.ts starts it)');
@@ -16,14 +17,7 @@ const data = workerData as GatewayThreadData;
 const send = (m: ThreadMessage) => host.postMessage(m);
 
 // As in one process before: handlers wait at this gate until the host has set their environment.
-let openGate!: () => void;
-const gate = new Promise<void>((resolve) => (openGate = resolve));
-const gated =
-  (h: LambdaHandler): LambdaHandler =>
-  async (event, context) => {
-    await gate;
-    return h(event, context);
-  };
+const { gated, open: openGate } = handlerGate();
 
 startWsGateway({
   port: data.port,

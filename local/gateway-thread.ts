@@ -4,7 +4,7 @@ import type { FunctionName } from '../shared/routes';
 import type { Faults } from './faults';
 import type { LocalLog } from './log';
 import { PortInUseError } from './ports';
-import type { GatewayEvent } from './ws-gateway';
+import type { GatewayEvent, WsGateway } from './ws-gateway';
 
 /**
  * The WebSocket gateway of `npm start` in a worker thread (local/gateway-thread-main.ts), with the
@@ -41,12 +41,8 @@ export type ThreadMessage =
   | { type: 'log'; level: 'debug' | 'warn'; line: string }
   | { type: 'reply'; id: number; value: unknown };
 
-export interface GatewayThread {
-  port: number;
-  url: string;
-  /** What handlers post to (SWITCHBOARD_WS_MANAGEMENT_ENDPOINT). */
-  managementEndpoint: string;
-  routes: Readonly<Record<string, FunctionName>>;
+/** The gateway in its thread: the same addresses as a WsGateway, its calls answered over messages. */
+export interface GatewayThread extends Pick<WsGateway, 'port' | 'url' | 'managementEndpoint' | 'routes'> {
   /** Lets the gateway's handlers run (their environment is set). */
   open(): void;
   connectionCount(): Promise<number>;

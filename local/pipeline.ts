@@ -260,20 +260,15 @@ function laneEventIds(body: string | undefined): string[] {
   return (m?.events ?? []).map((e) => (JSON.parse(`${e.head}}`) as { id: string }).id);
 }
 
-function eventIdOf(body: string | undefined): string | undefined {
+/** A string field of a JSON message body, if the body is JSON and the field a string. */
+function stringField(body: string | undefined, field: string): string | undefined {
   try {
-    const id = (JSON.parse(body ?? '') as { id?: unknown }).id;
-    return typeof id === 'string' ? id : undefined;
+    const value = (JSON.parse(body ?? '') as Record<string, unknown>)[field];
+    return typeof value === 'string' ? value : undefined;
   } catch {
     return undefined;
   }
 }
 
-function snsMessageId(body: string | undefined): string | undefined {
-  try {
-    const id = (JSON.parse(body ?? '') as { MessageId?: unknown }).MessageId;
-    return typeof id === 'string' ? id : undefined;
-  } catch {
-    return undefined;
-  }
-}
+const eventIdOf = (body: string | undefined) => stringField(body, 'id');
+const snsMessageId = (body: string | undefined) => stringField(body, 'MessageId');

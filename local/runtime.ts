@@ -14,7 +14,8 @@ import { checkPortsFree } from './ports';
 import { startPipeline, type LocalPipeline, type PipelineEvent } from './pipeline';
 import { PIPELINE_ENV } from '../shared/pipeline';
 import { startGatewayThread, type GatewayThread } from './gateway-thread';
-import type { GatewayEvent, LambdaHandler } from './ws-gateway';
+import type { GatewayEvent } from './ws-gateway';
+import { handlerGate } from './handler-gate';
 
 /**
  * The whole system on one machine: DynamoDB Local (its JVM), the SNS/SQS emulator (a child process)
@@ -139,14 +140,7 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<LocalRunt
 
   // Handlers wait at this gate until their environment is complete (endpoints are known only once
   // every part is listening); nothing can reach them before that anyway except an early client.
-  let openGate!: () => void;
-  const gate = new Promise<void>((resolve) => (openGate = resolve));
-  const gated =
-    (h: LambdaHandler): LambdaHandler =>
-    async (event, context) => {
-      await gate;
-      return h(event, context);
-    };
+  const { gated, open: openGate } = handlerGate();
 
   const started: { stop(): Promise<void> }[] = [];
   const results = await Promise.allSettled([

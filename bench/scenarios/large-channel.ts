@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDeliverHandler } from '../../functions/deliver';
 import type { Config } from '../../shared/config';
 import { testConfig } from '../../test/helpers/config';
+import { TokenBucket } from '../../test/helpers/token-bucket';
 import type { SqsRecord } from '../../shared/lambda-events';
 import { resetSlowConnections } from '../../shared/lane-delivery';
 import { buildLaneMessages, frameHead, type LaneTarget } from '../../shared/lanes';
@@ -68,30 +69,20 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** API Gateway's `@connections` with the account's post throttle (token bucket). */
 class SimulatedConnectionsApi {
-  private tokens: number;
-  private last = performance.now();
+  private readonly bucket: TokenBucket;
   readonly received = new Map<string, number>();
   posts = 0;
   refused = 0;
   lastDeliveryAt = 0;
 
   constructor(private readonly rate: number, private readonly burst: number, private readonly latencyMs: number) {
-    this.tokens = burst;
-  }
-
-  private take(): boolean {
-    const t = performance.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) * this.rate) / 1000);
-    this.last = t;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
+    this.bucket = new TokenBucket(rate, burst);
   }
 
   readonly poster: Poster = {
     post: (connectionId) => {
       this.posts++;
-      const accepted = this.take();
+      const accepted = this.bucket.take();
       return new Promise<void>((resolve, reject) =>
         setTimeout(() => {
           if (!accepted) {

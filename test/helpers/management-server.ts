@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { TokenBucket } from './token-bucket';
 
 /**
  * A real HTTP server speaking API Gateway's management API (`POST /@connections/{id}`) for tests:
@@ -24,8 +25,7 @@ export class TestManagementServer {
   accountThrottle?: { rate: number; burst: number };
   /** Posts the account throttle refused. */
   accountRefused = 0;
-  private tokens = 0;
-  private refilledAt = 0;
+  private bucket?: TokenBucket;
   private waiters: { pred: () => boolean; resolve: () => void }[] = [];
   private server = http.createServer((req, res) => this.handle(req, res));
   endpoint = '';
@@ -56,17 +56,7 @@ export class TestManagementServer {
 
   /** Starts the bucket full (call after setting `accountThrottle`). */
   fillBucket(): void {
-    this.tokens = this.accountThrottle?.burst ?? 0;
-    this.refilledAt = performance.now();
-  }
-
-  private takeToken(t: { rate: number; burst: number }): boolean {
-    const now = performance.now();
-    this.tokens = Math.min(t.burst, this.tokens + ((now - this.refilledAt) * t.rate) / 1000);
-    this.refilledAt = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
+    this.bucket = this.accountThrottle && new TokenBucket(this.accountThrottle.rate, this.accountThrottle.burst);
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -77,7 +67,7 @@ export class TestManagementServer {
       const m = decodeURIComponent(req.url ?? '').match(/\/@connections\/([^/?]+)/);
       const id = m?.[1] ?? '';
       const fail = this.failNext.get(id);
-      if (this.accountThrottle && !this.takeToken(this.accountThrottle)) {
+      if (this.accountThrottle && !(this.bucket ??= new TokenBucket(this.accountThrottle.rate, this.accountThrottle.burst)).take()) {
         this.accountRefused++;
         res.writeHead(429, { 'content-type': 'application/json', 'x-amzn-errortype': 'LimitExceededException' });
         res.end(JSON.stringify({ message: 'Rate exceeded' }));
