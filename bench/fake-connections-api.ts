@@ -18,15 +18,19 @@ export interface FakeConnectionsApi {
 type Reply = { type: 'port'; port: number } | { type: 'posts'; posts: number };
 
 export async function startFakeConnectionsApi(latencyMs: number): Promise<FakeConnectionsApi> {
-  const child: ChildProcess = fork(__filename, ['serve', String(latencyMs)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const next = (type: Reply['type']) => new Promise<Reply>((resolve) => {
-    const on = (m: Reply) => {
-      if (m.type !== type) return;
-      child.off('message', on);
-      resolve(m);
-    };
-    child.on('message', on);
+  const child: ChildProcess = fork(__filename, ['serve', String(latencyMs)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+  const next = (type: Reply['type']) =>
+    new Promise<Reply>((resolve) => {
+      const on = (m: Reply) => {
+        if (m.type !== type) return;
+        child.off('message', on);
+        resolve(m);
+      };
+      child.on('message', on);
+    });
   const ready = (await next('port')) as Extract<Reply, { type: 'port' }>;
   return {
     endpoint: `http://127.0.0.1:${ready.port}`,

@@ -8,14 +8,27 @@ import WebSocket from 'ws';
 import type { LocalEndpoints } from '../local/runtime';
 
 /** Shared helpers for benchmark scenarios: percentiles, machine facts, result files. */
-export function percentiles(values: number[]): { p50: number; p95: number; p99: number; max: number; min: number; count: number } {
+export function percentiles(values: number[]): {
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  min: number;
+  count: number;
+} {
   const s = [...values].sort((a, b) => a - b);
   const at = (q: number) => (s.length ? (s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] as number) : NaN);
   return { count: s.length, min: s[0] ?? NaN, p50: at(0.5), p95: at(0.95), p99: at(0.99), max: s[s.length - 1] ?? NaN };
 }
 
 export function machine(): Record<string, unknown> {
-  return { cores: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.arch()}` };
+  return {
+    cores: os.cpus().length,
+    cpu: os.cpus()[0]?.model,
+    memoryGb: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${os.platform()} ${os.arch()}`,
+  };
 }
 
 export interface ScenarioResult {
@@ -28,7 +41,10 @@ export interface ScenarioResult {
 export function writeResult(result: ScenarioResult, dir = path.join(__dirname, 'results')): string {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${result.scenario}.json`);
-  fs.writeFileSync(file, `${JSON.stringify({ ...result, machine: machine(), at: new Date().toISOString() }, null, 2)}\n`);
+  fs.writeFileSync(
+    file,
+    `${JSON.stringify({ ...result, machine: machine(), at: new Date().toISOString() }, null, 2)}\n`,
+  );
   return file;
 }
 
@@ -53,10 +69,15 @@ export function flags(argv: string[]): Record<string, string> {
   return out;
 }
 
-export const numList = (v: string | undefined, def: number[]): number[] => (v ? v.split(',').map(Number).filter((n) => Number.isFinite(n) && n > 0) : def);
+export const numList = (v: string | undefined, def: number[]): number[] =>
+  v
+    ? v
+        .split(',')
+        .map(Number)
+        .filter((n) => Number.isFinite(n) && n > 0)
+    : def;
 
 // ---- Local runtime in a child process, WebSocket subscribers, publishing (booking, broadcast, startup) ----
-
 
 const REPO_ROOT = path.join(__dirname, '..');
 
@@ -80,7 +101,9 @@ export interface LocalProcess {
  * DynamoDB Local, endpoints in a temp file. The clients stay in this process, the handlers in the
  * child: they do not share an event loop.
  */
-export async function spawnLocal(opts: { quiet?: boolean; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<LocalProcess> {
+export async function spawnLocal(
+  opts: { quiet?: boolean; env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<LocalProcess> {
   const timeoutMs = opts.timeoutMs ?? 90_000;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-bench-'));
   const file = path.join(dir, 'endpoints.json');
@@ -100,7 +123,11 @@ export async function spawnLocal(opts: { quiet?: boolean; env?: Record<string, s
   const t0 = performance.now();
   // BENCH_RUNTIME_NODE_ARGS: extra node flags for the runtime only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
   const nodeArgs = (process.env.BENCH_RUNTIME_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'local/start.ts', ...(opts.quiet ? ['--quiet'] : [])], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, '--import', 'tsx', 'local/start.ts', ...(opts.quiet ? ['--quiet'] : [])],
+    { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   let bannerMs: number | undefined;
   child.stdout?.on('data', (d: Buffer) => {
@@ -116,8 +143,10 @@ export async function spawnLocal(opts: { quiet?: boolean; env?: Record<string, s
   const deadline = t0 + timeoutMs;
   try {
     while (fileMs === undefined || (!opts.quiet && bannerMs === undefined)) {
-      if (exitCode !== undefined) throw new Error(`the local runtime exited (code ${exitCode}) before it was ready:\n${out.slice(-3000)}`);
-      if (performance.now() > deadline) throw new Error(`the local runtime was not ready in ${timeoutMs} ms:\n${out.slice(-3000)}`);
+      if (exitCode !== undefined)
+        throw new Error(`the local runtime exited (code ${exitCode}) before it was ready:\n${out.slice(-3000)}`);
+      if (performance.now() > deadline)
+        throw new Error(`the local runtime was not ready in ${timeoutMs} ms:\n${out.slice(-3000)}`);
       if (fileMs === undefined && fs.existsSync(file)) fileMs = performance.now() - t0;
       await sleep(5);
     }
@@ -178,7 +207,12 @@ export interface Subscriber {
  * Opens one socket per spec with `?token=…&channels=…` (subscribed by `$connect`, before the
  * handshake completes), `concurrency` handshakes at a time. Throws on the first failed handshake.
  */
-export async function openSubscribers(websocketUrl: string, specs: { token: string; channels: string[] }[], concurrency = 100, connectTimeoutMs = 30_000): Promise<Subscriber[]> {
+export async function openSubscribers(
+  websocketUrl: string,
+  specs: { token: string; channels: string[] }[],
+  concurrency = 100,
+  connectTimeoutMs = 30_000,
+): Promise<Subscriber[]> {
   const subs: Subscriber[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -229,8 +263,15 @@ export async function closeSubscribers(subs: Subscriber[], timeoutMs = 10_000): 
 }
 
 /** An SNS publisher for the local emulator (dummy credentials, protocol §4 messages). */
-export function snsPublisher(endpoints: Pick<LocalEndpoints, 'snsEndpoint' | 'region' | 'topicArn'>): { publish(message: object): Promise<void>; destroy(): void } {
-  const sns = new SNSClient({ endpoint: endpoints.snsEndpoint, region: endpoints.region, credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } });
+export function snsPublisher(endpoints: Pick<LocalEndpoints, 'snsEndpoint' | 'region' | 'topicArn'>): {
+  publish(message: object): Promise<void>;
+  destroy(): void;
+} {
+  const sns = new SNSClient({
+    endpoint: endpoints.snsEndpoint,
+    region: endpoints.region,
+    credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
+  });
   return {
     async publish(message) {
       await sns.send(new PublishCommand({ TopicArn: endpoints.topicArn, Message: JSON.stringify(message) }));

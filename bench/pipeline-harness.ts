@@ -22,8 +22,17 @@ export async function startSqsHarness(): Promise<SqsHarness> {
   const { startFauxqs } = await import('fauxqs');
   await enableFifoBatches();
   const server = await startFauxqs({ port: 0, host: '127.0.0.1', logger: false });
-  const sqs = new SQSClient({ endpoint: `http://127.0.0.1:${server.port}`, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' }, useQueueUrlAsEndpoint: false });
-  const deliveryQueueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `bench-delivery-${Date.now()}.fifo`, Attributes: { FifoQueue: 'true' } }))).QueueUrl as string;
+  const sqs = new SQSClient({
+    endpoint: `http://127.0.0.1:${server.port}`,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
+    useQueueUrlAsEndpoint: false,
+  });
+  const deliveryQueueUrl = (
+    await sqs.send(
+      new CreateQueueCommand({ QueueName: `bench-delivery-${Date.now()}.fifo`, Attributes: { FifoQueue: 'true' } }),
+    )
+  ).QueueUrl as string;
   return {
     sqs,
     deliveryQueueUrl,
@@ -44,22 +53,48 @@ export interface EventCost {
 }
 
 /** One event through sequence → lanes → deliver; counts what each step asked of AWS. */
-export async function runEvent(rt: Runtime, h: SqsHarness, event: PublishedEvent, messageId: string): Promise<EventCost> {
+export async function runEvent(
+  rt: Runtime,
+  h: SqsHarness,
+  event: PublishedEvent,
+  messageId: string,
+): Promise<EventCost> {
   const ops = newOpCounts();
   const db = rt.db.withCounts(ops);
   const t0 = performance.now();
-  const report = await sequence({ db, sqs: h.sqs, log: rt.log, config: { ...rt.config, deliveryQueueUrl: h.deliveryQueueUrl } }, [{ messageId, event }]);
+  const report = await sequence(
+    { db, sqs: h.sqs, log: rt.log, config: { ...rt.config, deliveryQueueUrl: h.deliveryQueueUrl } },
+    [{ messageId, event }],
+  );
   const t1 = performance.now();
   const messages: LaneMessage[] = [];
   while (messages.length < report.laneMessages) {
-    const r = await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: h.deliveryQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+    const r = await h.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: h.deliveryQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+    );
     for (const m of r.Messages ?? []) messages.push(parseLaneMessage(m.Body ?? '') as LaneMessage);
     if (r.Messages?.length) {
-      await h.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: h.deliveryQueueUrl, Entries: r.Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string })) }));
+      await h.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: h.deliveryQueueUrl,
+          Entries: r.Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string })),
+        }),
+      );
     }
   }
   const t2 = performance.now();
-  const delivery = await deliverLanes(rt.poster(rt.config.managementEndpoint as string), messages, { concurrency: rt.config.postConcurrency, retryBudgetMs: rt.config.retryBudgetMs, deadline: Date.now() + 60_000 });
+  const delivery = await deliverLanes(rt.poster(rt.config.managementEndpoint as string), messages, {
+    concurrency: rt.config.postConcurrency,
+    retryBudgetMs: rt.config.retryBudgetMs,
+    deadline: Date.now() + 60_000,
+  });
   const t3 = performance.now();
-  return { ops, laneMessages: report.laneMessages, deliveries: delivery.delivered, posts: delivery.posts, sequenceMs: t1 - t0, deliverMs: t3 - t2 };
+  return {
+    ops,
+    laneMessages: report.laneMessages,
+    deliveries: delivery.delivered,
+    posts: delivery.posts,
+    sequenceMs: t1 - t0,
+    deliverMs: t3 - t2,
+  };
 }

@@ -31,14 +31,19 @@ async function main(): Promise<void> {
   rmSync(dist, { recursive: true, force: true });
   await build({ ...common, format: 'esm', outfile: path.join(dist, 'switchboard.mjs') });
   await build({ ...common, format: 'iife', globalName: 'Switchboard', outfile: path.join(dist, 'switchboard.js') });
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(__dirname, 'tsconfig.build.json')], { stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    [require.resolve('typescript/bin/tsc'), '-p', path.join(__dirname, 'tsconfig.build.json')],
+    { stdio: 'inherit' },
+  );
   // Types for `import ... from '.../switchboard.mjs'` (and the IIFE): tsc keeps the source layout under dist/types.
   writeFileSync(path.join(dist, 'switchboard.d.mts'), "export * from './types/client/src/index.js';\n");
   for (const file of ['switchboard.mjs', 'switchboard.js']) {
     const code = readFileSync(path.join(dist, file));
     const gzipped = gzipSync(code, { level: 9 }).length;
     console.log(`client/dist/${file}: ${code.length} bytes minified, ${gzipped} bytes min+gzip`);
-    if (file.endsWith('.mjs') && gzipped > ESM_GZIP_BUDGET) throw new Error(`the ES module is ${gzipped} bytes min+gzip, over its budget of ${ESM_GZIP_BUDGET}`);
+    if (file.endsWith('.mjs') && gzipped > ESM_GZIP_BUDGET)
+      throw new Error(`the ES module is ${gzipped} bytes min+gzip, over its budget of ${ESM_GZIP_BUDGET}`);
   }
 }
 

@@ -10,7 +10,8 @@ export function createConnectHandler(runtime: () => Promise<Runtime>) {
       const { connectionId, domainName, stage } = event.requestContext;
       const poster = () => rt.poster(managementEndpointFor(rt.config.managementEndpoint, domainName, stage));
       const outcome = await openConnection(rt, connectionId, event.queryStringParameters ?? {}, poster);
-      if (outcome.status !== 200) rt.log.info('connection refused', { status: outcome.status, reason: outcome.message });
+      if (outcome.status !== 200)
+        rt.log.info('connection refused', { status: outcome.status, reason: outcome.message });
       return { statusCode: outcome.status, body: outcome.message };
     },
     failed: () => ({ statusCode: 500, body: 'Internal Server Error' }),

@@ -5,7 +5,12 @@ import { sqsHandler } from '../shared/sqs-batch';
 
 /** Delivery queue (SQS FIFO lanes) → frames posted to the lane's connections in order (shared/lane-delivery.ts). */
 export function createDeliverHandler(runtime: () => Promise<Runtime>) {
-  return sqsHandler(runtime, { name: 'deliver', stage: PIPELINE.delivery, queueUrl: (c) => c.deliveryQueueUrl, process: deliverRecords });
+  return sqsHandler(runtime, {
+    name: 'deliver',
+    stage: PIPELINE.delivery,
+    queueUrl: (c) => c.deliveryQueueUrl,
+    process: deliverRecords,
+  });
 }
 
 export const handler = createDeliverHandler(defaultRuntime);

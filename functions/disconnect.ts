@@ -12,7 +12,9 @@ export function createDisconnectHandler(runtime: () => Promise<Runtime>) {
   return webSocketHandler(runtime, 'disconnect', {
     async handle(rt, event) {
       const { connectionId, disconnectStatusCode, domainName, stage } = event.requestContext;
-      const removed = await closeConnection(rt, connectionId, () => rt.poster(managementEndpointFor(rt.config.managementEndpoint, domainName, stage)));
+      const removed = await closeConnection(rt, connectionId, () =>
+        rt.poster(managementEndpointFor(rt.config.managementEndpoint, domainName, stage)),
+      );
       rt.log.debug('disconnected', { disconnectStatusCode, ...removed });
       return { statusCode: 200 };
     },

@@ -13,7 +13,10 @@ export function createHttpHandler(runtime: () => Promise<Runtime>) {
     name: 'http',
     schema: httpEventSchema,
     expects: 'an HTTP API (payload 2.0) event',
-    keys: (e) => ({ route: e.routeKey, ...(e.requestContext.requestId !== undefined && { apiRequestId: e.requestContext.requestId }) }),
+    keys: (e) => ({
+      route: e.routeKey,
+      ...(e.requestContext.requestId !== undefined && { apiRequestId: e.requestContext.requestId }),
+    }),
     invalid: () => json(400, new HttpError('bad_request', 'malformed request').body(), {}),
     async handle(rt, e) {
       const req = request(e);
@@ -27,7 +30,12 @@ export function createHttpHandler(runtime: () => Promise<Runtime>) {
         throw err;
       }
     },
-    failed: (rt, e) => json(500, new HttpError('internal', 'internal error').body(), corsHeaders(rt.config.corsOrigins, request(e).headers.origin)),
+    failed: (rt, e) =>
+      json(
+        500,
+        new HttpError('internal', 'internal error').body(),
+        corsHeaders(rt.config.corsOrigins, request(e).headers.origin),
+      ),
   });
 }
 
@@ -43,7 +51,11 @@ function request(e: HttpEvent): HttpRequest {
 }
 
 function json(statusCode: number, body: unknown, headers: Record<string, string>): LambdaResult {
-  return { statusCode, headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers }, body: JSON.stringify(body) };
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
+    body: JSON.stringify(body),
+  };
 }
 
 export const handler = createHttpHandler(defaultRuntime);

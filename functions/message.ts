@@ -34,18 +34,29 @@ export function createMessageHandler(runtime: () => Promise<Runtime>) {
     // never the error's text.
     async failed(rt, event) {
       const parsed = parseClientFrame(messageBody(event), rt.config.maxFrameBytes);
-      const frame = errorFrame('internal', 'the server could not complete this request; try again', parsed.ok ? parsed.frame.id : undefined);
+      const frame = errorFrame(
+        'internal',
+        'the server could not complete this request; try again',
+        parsed.ok ? parsed.frame.id : undefined,
+      );
       return reply(rt, posterFor(rt, event), event.requestContext.connectionId, [frame]);
     },
   });
 }
 
 function posterFor(rt: Runtime, event: WebSocketEvent): Poster {
-  return rt.poster(managementEndpointFor(rt.config.managementEndpoint, event.requestContext.domainName, event.requestContext.stage));
+  return rt.poster(
+    managementEndpointFor(rt.config.managementEndpoint, event.requestContext.domainName, event.requestContext.stage),
+  );
 }
 
 /** Posts the reply frames in order; stops at the first that fails (a client that left gets nothing more). */
-async function reply(rt: Runtime, poster: Poster, connectionId: string, frames: readonly ServerFrame[]): Promise<LambdaResult> {
+async function reply(
+  rt: Runtime,
+  poster: Poster,
+  connectionId: string,
+  frames: readonly ServerFrame[],
+): Promise<LambdaResult> {
   for (const frame of frames) {
     try {
       await poster.post(connectionId, JSON.stringify(frame));

@@ -28,7 +28,15 @@ export interface AppSettings {
   readonly props: SwitchboardProps;
 }
 
-const SECRET_KEYS = ['jwtSecretArn', 'jwtSecretParameter', 'jwtSecretKmsKeyArn', 'jwksUrl', 'jwtIssuer', 'jwtAudience', 'jwksOnly'];
+const SECRET_KEYS = [
+  'jwtSecretArn',
+  'jwtSecretParameter',
+  'jwtSecretKmsKeyArn',
+  'jwksUrl',
+  'jwtIssuer',
+  'jwtAudience',
+  'jwksOnly',
+];
 
 export class AppContextError extends Error {
   override name = 'AppContextError';
@@ -38,7 +46,10 @@ function fail(message: string): never {
   throw new AppContextError(`Switchboard context: ${message}`);
 }
 
-export function appSettings(context: Record<string, unknown>, env: Record<string, string | undefined> = process.env): AppSettings {
+export function appSettings(
+  context: Record<string, unknown>,
+  env: Record<string, string | undefined> = process.env,
+): AppSettings {
   const ctx = (key: string): string | undefined => {
     const v = context[key];
     // CDK context values are strings (-c) or JSON scalars (cdk.json); anything else is not a setting.
@@ -52,7 +63,9 @@ export function appSettings(context: Record<string, unknown>, env: Record<string
   if (typo !== undefined) fail(`unknown context key "${typo}"; the token keys are ${SECRET_KEYS.join(', ')}`);
 
   if (ctx('fanoutReservedConcurrency') !== undefined) {
-    fail('fanoutReservedConcurrency is gone: no function reserves concurrency any more; the event source mappings bound it (deliverMaxConcurrency)');
+    fail(
+      'fanoutReservedConcurrency is gone: no function reserves concurrency any more; the event source mappings bound it (deliverMaxConcurrency)',
+    );
   }
   const int = (key: string) => {
     const v = ctx(key);
@@ -67,19 +80,30 @@ export function appSettings(context: Record<string, unknown>, env: Record<string
       jwksUrl: ctx('jwksUrl'),
       jwtIssuer: ctx('jwtIssuer'),
       jwtAudience: ctx('jwtAudience'),
-      corsOrigins: ctx('corsOrigins')?.split(',').map((s) => s.trim()).filter(Boolean),
+      corsOrigins: ctx('corsOrigins')
+        ?.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
       alarmEmail: ctx('alarmEmail'),
       deliveryLanes: int('deliveryLanes'),
       shardSize: int('shardSize'),
       deliverMaxConcurrency: int('deliverMaxConcurrency'),
-      removalPolicy: removal === undefined || removal === 'retain' ? undefined : removal === 'destroy' ? RemovalPolicy.DESTROY : fail(`removalPolicy must be retain or destroy, got "${removal}"`),
+      removalPolicy:
+        removal === undefined || removal === 'retain'
+          ? undefined
+          : removal === 'destroy'
+            ? RemovalPolicy.DESTROY
+            : fail(`removalPolicy must be retain or destroy, got "${removal}"`),
       logRetention: retention === undefined ? undefined : retentionDays(retention),
       apiGatewayCloudWatchRole: cloudWatchRole(ctx('apiGatewayCloudWatchRole')),
     },
   };
 }
 
-function secretSource(ctx: (key: string) => string | undefined, envValue: (key: string) => string | undefined): JwtSecretSource | undefined {
+function secretSource(
+  ctx: (key: string) => string | undefined,
+  envValue: (key: string) => string | undefined,
+): JwtSecretSource | undefined {
   const plain = ctx('jwtSecret');
   if (plain !== undefined) refusePlainSecret('-c jwtSecret', plain);
   let secretArn = ctx('jwtSecretArn');
@@ -93,7 +117,10 @@ function secretSource(ctx: (key: string) => string | undefined, envValue: (key: 
   const key = keyArn === undefined ? {} : { encryptionKey: keyArn };
   if (secretArn) return { secretArn, ...key };
   if (parameterName) return { parameterName, ...key };
-  if (keyArn !== undefined) fail('jwtSecretKmsKeyArn names the key of your own secret: give jwtSecretArn or jwtSecretParameter with it (a generated secret uses the aws/secretsmanager key)');
+  if (keyArn !== undefined)
+    fail(
+      'jwtSecretKmsKeyArn names the key of your own secret: give jwtSecretArn or jwtSecretParameter with it (a generated secret uses the aws/secretsmanager key)',
+    );
   if (ctx('jwksOnly') === 'true') return { jwksOnly: true };
   // With nothing configured a random secret is generated; a value in the shell would silently not be the one deployed.
   const fromEnv = envValue('SWITCHBOARD_JWT_SECRET');
@@ -105,7 +132,7 @@ function refusePlainSecret(where: string, value: string): never {
   const why =
     value === LOCAL_DEV_SECRET
       ? `"${LOCAL_DEV_SECRET}" is the public local-mode default, which anyone can sign tokens with; it is never deployed.`
-      : 'a secret value would be written into the CloudFormation template and the functions\' environment.';
+      : "a secret value would be written into the CloudFormation template and the functions' environment.";
   fail(
     `${where} gives a plain secret value, which is refused: ${why} Store the secret in Secrets Manager or as an SSM SecureString and pass ` +
       '-c jwtSecretArn=<arn or name> or -c jwtSecretParameter=<name>, or configure neither and a random secret is generated (output JwtSecretArn).',
@@ -116,7 +143,9 @@ function cloudWatchRole(value: string | undefined): SwitchboardProps['apiGateway
   if (value === undefined) return undefined;
   // true/false: the values this key took before it had three.
   const v = value === 'true' ? 'create' : value === 'false' ? 'existing' : value;
-  return v === 'create' || v === 'existing' || v === 'none' ? v : fail(`apiGatewayCloudWatchRole must be create, existing or none, got "${value}"`);
+  return v === 'create' || v === 'existing' || v === 'none'
+    ? v
+    : fail(`apiGatewayCloudWatchRole must be create, existing or none, got "${value}"`);
 }
 
 function positiveInt(key: string, value: string): number {

@@ -18,7 +18,11 @@ const DIST = path.join(ROOT, 'dist');
 
 async function main(): Promise<void> {
   rmSync(DIST, { recursive: true, force: true });
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.package.json')], { stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    [require.resolve('typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.package.json')],
+    { stdio: 'inherit' },
+  );
   for (const name of FUNCTIONS) {
     await build({
       entryPoints: [path.join(ROOT, 'functions', `${name}.ts`)],
@@ -35,7 +39,10 @@ async function main(): Promise<void> {
       logLevel: 'warning',
     });
   }
-  execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'client', 'build.ts')], { stdio: 'inherit', cwd: ROOT });
+  execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'client', 'build.ts')], {
+    stdio: 'inherit',
+    cwd: ROOT,
+  });
   console.log(`built dist/infra, dist/shared, dist/functions/{${FUNCTIONS.join(',')}} and client/dist`);
 }
 

@@ -25,7 +25,9 @@ export function handlerCode(name: FunctionName, baseDir: string = path.resolve(_
   if (fs.existsSync(path.join(bundle, 'index.js'))) return { kind: 'prebuilt', dir: bundle };
   const entry = path.join(baseDir, 'functions', `${name}.ts`);
   if (fs.existsSync(entry)) return { kind: 'source', entry, projectRoot: baseDir };
-  throw new Error(`Switchboard: no code for the ${name} function: neither ${path.join(bundle, 'index.js')} (package) nor ${entry} (source checkout)`);
+  throw new Error(
+    `Switchboard: no code for the ${name} function: neither ${path.join(bundle, 'index.js')} (package) nor ${entry} (source checkout)`,
+  );
 }
 
 /**
@@ -63,10 +65,20 @@ export interface SwitchboardFunctionOptions {
  * One function per entry point: NODE_RUNTIME on arm64, timeout from FUNCTION_SETTINGS, its own role
  * (no managed policies) that may write only to its own log group, JSON logs.
  */
-export function switchboardFunction(scope: Construct, name: FunctionName, opts: SwitchboardFunctionOptions): lambda.Function {
+export function switchboardFunction(
+  scope: Construct,
+  name: FunctionName,
+  opts: SwitchboardFunctionOptions,
+): lambda.Function {
   const id = name.charAt(0).toUpperCase() + name.slice(1);
-  const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: opts.logRetention, removalPolicy: opts.removalPolicy });
-  const role = new iam.Role(scope, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `Switchboard ${name} function` });
+  const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
+    retention: opts.logRetention,
+    removalPolicy: opts.removalPolicy,
+  });
+  const role = new iam.Role(scope, `${id}Role`, {
+    assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    description: `Switchboard ${name} function`,
+  });
   // Instead of AWSLambdaBasicExecutionRole (logs in any group): write to this function's group only.
   logGroup.grantWrite(role);
   const common: lambda.FunctionOptions = {
@@ -82,7 +94,12 @@ export function switchboardFunction(scope: Construct, name: FunctionName, opts: 
   const code = handlerCode(name);
   const fn =
     code.kind === 'prebuilt'
-      ? new lambda.Function(scope, `${id}Function`, { ...common, runtime: NODE_RUNTIME, handler: 'index.handler', code: lambda.Code.fromAsset(code.dir) })
+      ? new lambda.Function(scope, `${id}Function`, {
+          ...common,
+          runtime: NODE_RUNTIME,
+          handler: 'index.handler',
+          code: lambda.Code.fromAsset(code.dir),
+        })
       : new NodejsFunction(scope, `${id}Function`, {
           ...common,
           runtime: NODE_RUNTIME,

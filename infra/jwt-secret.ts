@@ -36,13 +36,22 @@ export interface ResolvedJwtSecret {
  * Resolves a {@link JwtSecretSource}; with none, creates a Secrets Manager secret holding 64 random
  * alphanumeric characters, which operators read to sign tokens (docs/deploy.md).
  */
-export function resolveJwtSecret(scope: Construct, source: JwtSecretSource | undefined, opts: { removalPolicy: RemovalPolicy; hasJwks: boolean }): ResolvedJwtSecret {
+export function resolveJwtSecret(
+  scope: Construct,
+  source: JwtSecretSource | undefined,
+  opts: { removalPolicy: RemovalPolicy; hasJwks: boolean },
+): ResolvedJwtSecret {
   if (source && 'jwksOnly' in source) {
-    if (!opts.hasJwks) throw new Error('Switchboard: jwtSecret { jwksOnly: true } needs jwksUrl, or tokens could not be verified at all');
+    if (!opts.hasJwks)
+      throw new Error(
+        'Switchboard: jwtSecret { jwksOnly: true } needs jwksUrl, or tokens could not be verified at all',
+      );
     return { environment: {}, grantRead: () => undefined };
   }
   if (source && 'parameterName' in source) {
-    const parameter = ssm.StringParameter.fromSecureStringParameterAttributes(scope, 'JwtSecretParameter', { parameterName: source.parameterName });
+    const parameter = ssm.StringParameter.fromSecureStringParameterAttributes(scope, 'JwtSecretParameter', {
+      parameterName: source.parameterName,
+    });
     const keyArn = keyArnOf(source.encryptionKey);
     return {
       environment: { SWITCHBOARD_JWT_SECRET_PARAMETER: source.parameterName },
@@ -59,7 +68,10 @@ export function resolveJwtSecret(scope: Construct, source: JwtSecretSource | und
     // GetSecretValue takes a name or an ARN; a name is passed as given rather than as a partial ARN.
     const secretId = 'secretArn' in source ? source.secretArn : secret.secretArn;
     const keyArn = 'secretArn' in source ? keyArnOf(source.encryptionKey) : secret.encryptionKey?.keyArn;
-    return { environment: { SWITCHBOARD_JWT_SECRET_ARN: secretId }, grantRead: (grantee) => grantSecret(scope, grantee, secret, keyArn) };
+    return {
+      environment: { SWITCHBOARD_JWT_SECRET_ARN: secretId },
+      grantRead: (grantee) => grantSecret(scope, grantee, secret, keyArn),
+    };
   }
   const generated = new secretsmanager.Secret(scope, 'JwtSecret', {
     description: 'Switchboard HS256 token secret: backends sign client JWTs with it; the Lambda functions verify them.',
@@ -84,13 +96,27 @@ export function resolveJwtSecret(scope: Construct, source: JwtSecretSource | und
  * GetSecretValue is the one call secret-source.ts makes (no DescribeSecret). A secret known by name
  * or partial ARN is granted as `<name>-??????`, the suffix Secrets Manager appends.
  */
-function grantSecret(scope: Construct, grantee: iam.IGrantable, secret: secretsmanager.ISecret, keyArn: string | undefined): void {
-  iam.Grant.addToPrincipal({ grantee, actions: ['secretsmanager:GetSecretValue'], resourceArns: [secret.secretFullArn ?? `${secret.secretArn}-??????`] });
+function grantSecret(
+  scope: Construct,
+  grantee: iam.IGrantable,
+  secret: secretsmanager.ISecret,
+  keyArn: string | undefined,
+): void {
+  iam.Grant.addToPrincipal({
+    grantee,
+    actions: ['secretsmanager:GetSecretValue'],
+    resourceArns: [secret.secretFullArn ?? `${secret.secretArn}-??????`],
+  });
   if (keyArn !== undefined) grantDecryptVia(scope, grantee, keyArn, 'secretsmanager');
 }
 
 /** kms:Decrypt on the key, only when Secrets Manager or SSM asks on the function's behalf. */
-function grantDecryptVia(scope: Construct, grantee: iam.IGrantable, keyArn: string, service: 'secretsmanager' | 'ssm'): void {
+function grantDecryptVia(
+  scope: Construct,
+  grantee: iam.IGrantable,
+  keyArn: string,
+  service: 'secretsmanager' | 'ssm',
+): void {
   iam.Grant.addToPrincipal({
     grantee,
     actions: ['kms:Decrypt'],
@@ -103,15 +129,19 @@ function grantDecryptVia(scope: Construct, grantee: iam.IGrantable, keyArn: stri
 function keyArnOf(key: kms.IKey | string | undefined): string | undefined {
   if (key === undefined || typeof key !== 'string') return key?.keyArn;
   if (!Token.isUnresolved(key) && !/^arn:[^:]+:kms:[^:]+:\d{12}:key\/[A-Za-z0-9-]+$/.test(key)) {
-    throw new Error(`Switchboard: the secret's KMS key must be given as a key ARN (arn:aws:kms:<region>:<account>:key/<id>), got "${key}"`);
+    throw new Error(
+      `Switchboard: the secret's KMS key must be given as a key ARN (arn:aws:kms:<region>:<account>:key/<id>), got "${key}"`,
+    );
   }
   return key;
 }
 
 function importSecret(scope: Construct, arnOrName: string): secretsmanager.ISecret {
   // A full ARN ends in the 6-character suffix Secrets Manager appends to the name.
-  if (/^arn:[^:]+:secretsmanager:.*-[A-Za-z0-9]{6}$/.test(arnOrName)) return secretsmanager.Secret.fromSecretCompleteArn(scope, 'JwtSecretImport', arnOrName);
-  if (arnOrName.startsWith('arn:')) return secretsmanager.Secret.fromSecretPartialArn(scope, 'JwtSecretImport', arnOrName);
+  if (/^arn:[^:]+:secretsmanager:.*-[A-Za-z0-9]{6}$/.test(arnOrName))
+    return secretsmanager.Secret.fromSecretCompleteArn(scope, 'JwtSecretImport', arnOrName);
+  if (arnOrName.startsWith('arn:'))
+    return secretsmanager.Secret.fromSecretPartialArn(scope, 'JwtSecretImport', arnOrName);
   return secretsmanager.Secret.fromSecretNameV2(scope, 'JwtSecretImport', arnOrName);
 }
 

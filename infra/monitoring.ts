@@ -44,7 +44,8 @@ export class SwitchboardMonitoring extends Construct {
   constructor(scope: Construct, id: string, props: SwitchboardMonitoringProps) {
     super(scope, id);
     if (props.alarmTopic) allowCloudWatchAlarms(props.alarmTopic);
-    if (!props.alarmTopic && !props.topicKey) throw new Error('SwitchboardMonitoring: give alarmTopic, or topicKey to encrypt the alarm topic it creates');
+    if (!props.alarmTopic && !props.topicKey)
+      throw new Error('SwitchboardMonitoring: give alarmTopic, or topicKey to encrypt the alarm topic it creates');
     this.alarmTopic = props.alarmTopic ?? this.createAlarmTopic(props.topicKey!);
     if (props.alarmEmail) this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
 
@@ -58,8 +59,19 @@ export class SwitchboardMonitoring extends Construct {
         statistic,
         period: FIVE_MINUTES,
       });
-    const app = (metricName: string) => new cloudwatch.Metric({ namespace: APP_NAMESPACE, metricName, dimensionsMap: APP_DIMENSIONS, statistic: 'Sum', period: FIVE_MINUTES });
-    const sumOf = (label: string, metric: (fn: lambda.IFunction) => cloudwatch.IMetric, names: readonly FunctionName[]) =>
+    const app = (metricName: string) =>
+      new cloudwatch.Metric({
+        namespace: APP_NAMESPACE,
+        metricName,
+        dimensionsMap: APP_DIMENSIONS,
+        statistic: 'Sum',
+        period: FIVE_MINUTES,
+      });
+    const sumOf = (
+      label: string,
+      metric: (fn: lambda.IFunction) => cloudwatch.IMetric,
+      names: readonly FunctionName[],
+    ) =>
       new cloudwatch.MathExpression({
         label,
         expression: names.map((n) => `m_${n}`).join(' + '),
@@ -70,10 +82,20 @@ export class SwitchboardMonitoring extends Construct {
     // The pipeline's consumers report failed records to their event source mapping (they are retried,
     // then dead-lettered) and fail the invocation only on a crash or timeout: page on any.
     for (const stage of Object.values(PIPELINE)) {
-      this.alarm(`${pascal(stage.fn)}Errors`, fns[stage.fn].metricErrors({ statistic: 'Sum', period: Duration.minutes(1) }), 1, `The ${stage.fn} function crashed or timed out: its batch is retried, events may be delayed.`);
+      this.alarm(
+        `${pascal(stage.fn)}Errors`,
+        fns[stage.fn].metricErrors({ statistic: 'Sum', period: Duration.minutes(1) }),
+        1,
+        `The ${stage.fn} function crashed or timed out: its batch is retried, events may be delayed.`,
+      );
     }
     for (const [name, queue] of Object.entries(props.deadLetterQueues)) {
-      this.alarm(`${pascal(name)}DlqNotEmpty`, queue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: FIVE_MINUTES }), 1, `The ${name} dead-letter queue holds messages that were never processed; inspect and redrive them (docs/deploy.md).`);
+      this.alarm(
+        `${pascal(name)}DlqNotEmpty`,
+        queue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: FIVE_MINUTES }),
+        1,
+        `The ${name} dead-letter queue holds messages that were never processed; inspect and redrive them (docs/deploy.md).`,
+      );
     }
     // A message older than its queue's visibility timeout has failed at least once or waits behind a
     // backlog: events reach browsers late. The order queue is one message group, so a message that
@@ -86,38 +108,102 @@ export class SwitchboardMonitoring extends Construct {
         `Messages wait in the ${name} queue longer than its visibility timeout: ${PIPELINE[name].fn} is failing or cannot keep up.`,
       );
     }
-    this.alarm('FunctionErrors', sumOf('Errors (connect, disconnect, message, http)', (f) => f.metricErrors({ statistic: 'Sum' }), ['connect', 'disconnect', 'message', 'http']), 5, 'Handlers are failing: clients see closed handshakes, error frames or 500s.');
-    this.alarm('Throttles', sumOf('Throttles (all functions)', (f) => f.metricThrottles({ statistic: 'Sum' }), FUNCTIONS), 1, 'Lambda throttled a Switchboard function (the account\'s concurrency quota is reached).');
-    this.alarm('HttpServerErrors', props.httpApi.metricServerError({ statistic: 'Sum', period: FIVE_MINUTES }), 5, 'The HTTP API answered 5xx.');
+    this.alarm(
+      'FunctionErrors',
+      sumOf('Errors (connect, disconnect, message, http)', (f) => f.metricErrors({ statistic: 'Sum' }), [
+        'connect',
+        'disconnect',
+        'message',
+        'http',
+      ]),
+      5,
+      'Handlers are failing: clients see closed handshakes, error frames or 500s.',
+    );
+    this.alarm(
+      'Throttles',
+      sumOf('Throttles (all functions)', (f) => f.metricThrottles({ statistic: 'Sum' }), FUNCTIONS),
+      1,
+      "Lambda throttled a Switchboard function (the account's concurrency quota is reached).",
+    );
+    this.alarm(
+      'HttpServerErrors',
+      props.httpApi.metricServerError({ statistic: 'Sum', period: FIVE_MINUTES }),
+      5,
+      'The HTTP API answered 5xx.',
+    );
     // IntegrationError also counts $connect answers of 401/403 (bad or expired tokens), so the
     // threshold leaves room for clients with stale tokens.
-    this.alarm('WebSocketIntegrationErrors', ws('IntegrationError'), 50, 'Many WebSocket requests failed in their integration (function errors, or a flood of rejected tokens).');
-    this.alarm('WebSocketExecutionErrors', ws('ExecutionError'), 5, 'API Gateway could not call a WebSocket integration.');
+    this.alarm(
+      'WebSocketIntegrationErrors',
+      ws('IntegrationError'),
+      50,
+      'Many WebSocket requests failed in their integration (function errors, or a flood of rejected tokens).',
+    );
+    this.alarm(
+      'WebSocketExecutionErrors',
+      ws('ExecutionError'),
+      5,
+      'API Gateway could not call a WebSocket integration.',
+    );
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
-    const graph = (title: string, left: cloudwatch.IMetric[], right: cloudwatch.IMetric[] = []) => new cloudwatch.GraphWidget({ title, left, right, width: 12, height: 6 });
+    const graph = (title: string, left: cloudwatch.IMetric[], right: cloudwatch.IMetric[] = []) =>
+      new cloudwatch.GraphWidget({ title, left, right, width: 12, height: 6 });
     this.dashboard.addWidgets(
       graph('Connections', [ws('ConnectCount')], [ws('ClientError'), ws('IntegrationError')]),
-      graph('Messages', [props.topic.metricNumberOfMessagesPublished({ period: FIVE_MINUTES, statistic: 'Sum' }), app('Published'), ws('MessageCount')], [app('DuplicateMessage'), app('InvalidMessage'), app('FailedMessage')]),
+      graph(
+        'Messages',
+        [
+          props.topic.metricNumberOfMessagesPublished({ period: FIVE_MINUTES, statistic: 'Sum' }),
+          app('Published'),
+          ws('MessageCount'),
+        ],
+        [app('DuplicateMessage'), app('InvalidMessage'), app('FailedMessage')],
+      ),
     );
     this.dashboard.addWidgets(
       graph('Deliveries', [app('Delivered')], [app('GoneConnections'), app('FailedDeliveries')]),
       graph(
         'Latency (p99, ms)',
-        [...pipelineFns.map((n) => fns[n].metricDuration({ statistic: 'p99', period: FIVE_MINUTES, label: `${n} p99` })), ws('IntegrationLatency', 'p99'), props.httpApi.metricLatency({ statistic: 'p99', period: FIVE_MINUTES })],
+        [
+          ...pipelineFns.map((n) =>
+            fns[n].metricDuration({ statistic: 'p99', period: FIVE_MINUTES, label: `${n} p99` }),
+          ),
+          ws('IntegrationLatency', 'p99'),
+          props.httpApi.metricLatency({ statistic: 'p99', period: FIVE_MINUTES }),
+        ],
         pipelineFns.map((n) => fns[n].metricDuration({ statistic: 'p50', period: FIVE_MINUTES, label: `${n} p50` })),
       ),
     );
     this.dashboard.addWidgets(
       graph(
         'Pipeline queues (age of oldest message, s)',
-        Object.entries(props.queues).map(([name, q]) => q.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: FIVE_MINUTES, label: name })),
-        Object.entries(props.queues).map(([name, q]) => q.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: FIVE_MINUTES, label: `${name} visible` })),
+        Object.entries(props.queues).map(([name, q]) =>
+          q.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: FIVE_MINUTES, label: name }),
+        ),
+        Object.entries(props.queues).map(([name, q]) =>
+          q.metricApproximateNumberOfMessagesVisible({
+            statistic: 'Maximum',
+            period: FIVE_MINUTES,
+            label: `${name} visible`,
+          }),
+        ),
       ),
     );
     this.dashboard.addWidgets(
-      graph('Errors and throttles', FUNCTIONS.map((n) => fns[n].metricErrors({ statistic: 'Sum', period: FIVE_MINUTES, label: `${n} errors` })), FUNCTIONS.map((n) => fns[n].metricThrottles({ statistic: 'Sum', period: FIVE_MINUTES, label: `${n} throttles` }))),
-      graph('Dead-letter queues', Object.entries(props.deadLetterQueues).map(([name, q]) => q.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: FIVE_MINUTES, label: name }))),
+      graph(
+        'Errors and throttles',
+        FUNCTIONS.map((n) => fns[n].metricErrors({ statistic: 'Sum', period: FIVE_MINUTES, label: `${n} errors` })),
+        FUNCTIONS.map((n) =>
+          fns[n].metricThrottles({ statistic: 'Sum', period: FIVE_MINUTES, label: `${n} throttles` }),
+        ),
+      ),
+      graph(
+        'Dead-letter queues',
+        Object.entries(props.deadLetterQueues).map(([name, q]) =>
+          q.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: FIVE_MINUTES, label: name }),
+        ),
+      ),
     );
   }
 
@@ -149,7 +235,11 @@ export class SwitchboardMonitoring extends Construct {
         resources: ['*'],
       }),
     );
-    const topic = new sns.Topic(this, 'AlarmTopic', { displayName: 'Switchboard alarms', masterKey: key, enforceSSL: true });
+    const topic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: 'Switchboard alarms',
+      masterKey: key,
+      enforceSSL: true,
+    });
     allowCloudWatchAlarms(topic);
     return topic;
   }

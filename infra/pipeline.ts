@@ -62,7 +62,12 @@ export class SwitchboardPipeline extends Construct {
     // Raw message delivery OFF: the fanout reads SNS's notification JSON from the SQS body (it
     // carries the MessageId that is the default idempotency key). The subscription adds the queue
     // policy that lets this topic, and only it, send; SQS-managed encryption needs no key policy.
-    props.topic.addSubscription(new subscriptions.SqsSubscription(this.queues.ingest, { rawMessageDelivery: false, deadLetterQueue: this.deadLetterQueues.subscription }));
+    props.topic.addSubscription(
+      new subscriptions.SqsSubscription(this.queues.ingest, {
+        rawMessageDelivery: false,
+        deadLetterQueue: this.deadLetterQueues.subscription,
+      }),
+    );
 
     const fns = props.functions;
     const maxConcurrency: Record<PipelineStage, number> = {
@@ -78,7 +83,11 @@ export class SwitchboardPipeline extends Construct {
       // The mapping grants Receive/Delete/ChangeMessageVisibility/GetQueueAttributes on its queue.
       // ChangeMessageVisibility is also what a handler calls to make a failed record visible again
       // sooner than the visibility timeout (a quick retry).
-      const source = (sources[name] = new SqsEventSource(queue, { batchSize: stage.batchSize, maxConcurrency: maxConcurrency[name], reportBatchItemFailures: true }));
+      const source = (sources[name] = new SqsEventSource(queue, {
+        batchSize: stage.batchSize,
+        maxConcurrency: maxConcurrency[name],
+        reportBatchItemFailures: true,
+      }));
       fn.addEventSource(source);
       // Every consumer knows its own source queue's URL (for ChangeMessageVisibility).
       fn.addEnvironment(PIPELINE_ENV[`${name}QueueUrl`], queue.queueUrl);
@@ -108,7 +117,10 @@ export class SwitchboardPipeline extends Construct {
       visibilityTimeout: Duration.seconds(visibilityTimeoutSeconds(stage)),
       deadLetterQueue: { queue: dlq, maxReceiveCount: stage.maxReceiveCount },
       ...(stage.fifo && { fifo: true, contentBasedDeduplication: false }),
-      ...(stage.queue === 'delivery' && { deduplicationScope: sqs.DeduplicationScope.MESSAGE_GROUP, fifoThroughputLimit: sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID }),
+      ...(stage.queue === 'delivery' && {
+        deduplicationScope: sqs.DeduplicationScope.MESSAGE_GROUP,
+        fifoThroughputLimit: sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
+      }),
     });
   }
 
@@ -123,7 +135,8 @@ export class SwitchboardPipeline extends Construct {
     });
     Validations.of(queue).acknowledge({
       id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself a dead-letter queue (of a pipeline queue, or of the SNS subscription); an alarm fires as soon as it holds a message.',
+      reason:
+        'This queue is itself a dead-letter queue (of a pipeline queue, or of the SNS subscription); an alarm fires as soon as it holds a message.',
     });
     return queue;
   }

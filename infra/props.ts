@@ -210,30 +210,52 @@ export interface PipelineNumbers {
 export function checkProps(props: SwitchboardProps, pipeline: PipelineNumbers): void {
   const problems: string[] = [];
   const pair = (existing: keyof SwitchboardProps, adjust: keyof SwitchboardProps) => {
-    if (props[existing] !== undefined && props[adjust] !== undefined) problems.push(`give ${existing} or ${adjust}, not both (${adjust} changes a resource Switchboard creates)`);
+    if (props[existing] !== undefined && props[adjust] !== undefined)
+      problems.push(`give ${existing} or ${adjust}, not both (${adjust} changes a resource Switchboard creates)`);
   };
   pair('existingTable', 'tableProps');
   pair('existingTopic', 'topicProps');
-  if (props.encryptionKey !== undefined && props.existingTopic !== undefined && props.existingAlarmTopic !== undefined) {
-    problems.push('encryptionKey encrypts the topics Switchboard creates, and with existingTopic and existingAlarmTopic it creates none');
+  if (
+    props.encryptionKey !== undefined &&
+    props.existingTopic !== undefined &&
+    props.existingAlarmTopic !== undefined
+  ) {
+    problems.push(
+      'encryptionKey encrypts the topics Switchboard creates, and with existingTopic and existingAlarmTopic it creates none',
+    );
   }
-  const fixedTableKeys = ['partitionKey', 'sortKey', 'timeToLiveAttribute'].filter((k) => props.tableProps !== undefined && k in props.tableProps);
-  if (fixedTableKeys.length > 0) problems.push(`tableProps cannot set ${fixedTableKeys.join(', ')}: the functions rely on pk/sk and TTL on ttl`);
-  if (props.topicProps !== undefined && ('fifo' in props.topicProps || 'contentBasedDeduplication' in props.topicProps)) problems.push('topicProps: the event topic is a standard topic (publishers give no message group id)');
-  if (props.existingTopic?.fifo) problems.push('existingTopic is a FIFO topic; Switchboard needs a standard topic (publishers give no message group id)');
-  if (props.alarmEmail !== undefined && !Token.isUnresolved(props.alarmEmail) && !/^[^@\s]+@[^@\s]+$/.test(props.alarmEmail)) problems.push(`alarmEmail is not an e-mail address: "${props.alarmEmail}"`);
+  const fixedTableKeys = ['partitionKey', 'sortKey', 'timeToLiveAttribute'].filter(
+    (k) => props.tableProps !== undefined && k in props.tableProps,
+  );
+  if (fixedTableKeys.length > 0)
+    problems.push(`tableProps cannot set ${fixedTableKeys.join(', ')}: the functions rely on pk/sk and TTL on ttl`);
+  if (props.topicProps !== undefined && ('fifo' in props.topicProps || 'contentBasedDeduplication' in props.topicProps))
+    problems.push('topicProps: the event topic is a standard topic (publishers give no message group id)');
+  if (props.existingTopic?.fifo)
+    problems.push(
+      'existingTopic is a FIFO topic; Switchboard needs a standard topic (publishers give no message group id)',
+    );
+  if (
+    props.alarmEmail !== undefined &&
+    !Token.isUnresolved(props.alarmEmail) &&
+    !/^[^@\s]+@[^@\s]+$/.test(props.alarmEmail)
+  )
+    problems.push(`alarmEmail is not an e-mail address: "${props.alarmEmail}"`);
   const stage = props.stageName;
-  if (stage !== undefined && !Token.isUnresolved(stage) && !/^[A-Za-z0-9_-]{1,128}$/.test(stage)) problems.push(`stageName must be 1 to 128 letters, digits, - or _, got "${stage}"`);
+  if (stage !== undefined && !Token.isUnresolved(stage) && !/^[A-Za-z0-9_-]{1,128}$/.test(stage))
+    problems.push(`stageName must be 1 to 128 letters, digits, - or _, got "${stage}"`);
 
   const intIn = (name: string, value: number, min: number, max: number) => {
-    if (!Token.isUnresolved(value) && (!Number.isInteger(value) || value < min || value > max)) problems.push(`${name} must be an integer from ${min} to ${max}, got ${value}`);
+    if (!Token.isUnresolved(value) && (!Number.isInteger(value) || value < min || value > max))
+      problems.push(`${name} must be an integer from ${min} to ${max}, got ${value}`);
   };
   intIn('deliveryLanes', pipeline.deliveryLanes, 1, 10_000);
   intIn('shardSize', pipeline.shardSize, 1, 100_000);
   // Lambda's limits for an SQS event source's maximum concurrency.
   intIn('deliverMaxConcurrency', pipeline.deliverMaxConcurrency, 2, 1000);
   for (const [name, o] of Object.entries(props.functions ?? {})) {
-    if (!(FUNCTIONS as readonly string[]).includes(name)) problems.push(`functions.${name}: no such function (the functions are ${FUNCTIONS.join(', ')})`);
+    if (!(FUNCTIONS as readonly string[]).includes(name))
+      problems.push(`functions.${name}: no such function (the functions are ${FUNCTIONS.join(', ')})`);
     else if (o?.memorySize !== undefined) intIn(`functions.${name}.memorySize`, o.memorySize, 128, 10_240);
   }
   if (problems.length > 0) throw new Error(`Switchboard: ${problems.join('; ')}`);

@@ -8,7 +8,11 @@ import { TABLE_DEFINITION } from '../shared/store/table-definition';
 import type { SwitchboardProps } from './props';
 
 /** The table: `existingTable` (checked when defined in this app), or a new one shaped by `tableProps`. */
-export function switchboardTable(scope: Construct, props: SwitchboardProps, removalPolicy: RemovalPolicy): dynamodb.ITable {
+export function switchboardTable(
+  scope: Construct,
+  props: SwitchboardProps,
+  removalPolicy: RemovalPolicy,
+): dynamodb.ITable {
   if (props.existingTable) {
     checkTableShape(props.existingTable);
     return props.existingTable;
@@ -42,9 +46,12 @@ function checkTableShape(table: dynamodb.ITable): void {
   const problems: string[] = [];
   const hash = keys.find((k) => k.keyType === 'HASH')?.attributeName;
   const range = keys.find((k) => k.keyType === 'RANGE')?.attributeName;
-  if (hash !== want.partitionKey.name || typeOf(hash) !== 'S') problems.push(`partition key must be "${want.partitionKey.name}" (string), is ${hash ?? 'none'}`);
-  if (range !== want.sortKey.name || typeOf(range) !== 'S') problems.push(`sort key must be "${want.sortKey.name}" (string), is ${range ?? 'none'}`);
-  if (ttl?.attributeName !== want.timeToLiveAttribute || ttl.enabled === false) problems.push(`TTL must be on "${want.timeToLiveAttribute}"`);
+  if (hash !== want.partitionKey.name || typeOf(hash) !== 'S')
+    problems.push(`partition key must be "${want.partitionKey.name}" (string), is ${hash ?? 'none'}`);
+  if (range !== want.sortKey.name || typeOf(range) !== 'S')
+    problems.push(`sort key must be "${want.sortKey.name}" (string), is ${range ?? 'none'}`);
+  if (ttl?.attributeName !== want.timeToLiveAttribute || ttl.enabled === false)
+    problems.push(`TTL must be on "${want.timeToLiveAttribute}"`);
   if (problems.length > 0) throw new Error(`Switchboard: existingTable ${table.node.path}: ${problems.join('; ')}`);
 }
 
@@ -53,18 +60,44 @@ function checkTableShape(table: dynamodb.ITable): void {
  * Table.grantReadWriteData adds for such a table). Nothing for AWS-owned or AWS-managed keys.
  */
 export function grantTableKey(table: dynamodb.ITable, grantee: iam.IGrantable): void {
-  table.encryptionKey?.grant(grantee, 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*');
+  table.encryptionKey?.grant(
+    grantee,
+    'kms:Decrypt',
+    'kms:DescribeKey',
+    'kms:Encrypt',
+    'kms:ReEncrypt*',
+    'kms:GenerateDataKey*',
+  );
 }
 
 /** The key for the topics Switchboard creates: `encryptionKey`, else a new one with rotation. */
-export function topicKey(scope: Construct, props: SwitchboardProps, removalPolicy: RemovalPolicy): kms.IKey | undefined {
+export function topicKey(
+  scope: Construct,
+  props: SwitchboardProps,
+  removalPolicy: RemovalPolicy,
+): kms.IKey | undefined {
   if (props.existingTopic && props.existingAlarmTopic) return undefined;
   // CloudWatch can publish to a topic encrypted with a customer-managed key (not with aws/sns), and
   // backends in other accounts can be granted it.
-  return props.encryptionKey ?? new kms.Key(scope, 'TopicKey', { description: 'Switchboard: encrypts the event and alarm SNS topics', enableKeyRotation: true, removalPolicy });
+  return (
+    props.encryptionKey ??
+    new kms.Key(scope, 'TopicKey', {
+      description: 'Switchboard: encrypts the event and alarm SNS topics',
+      enableKeyRotation: true,
+      removalPolicy,
+    })
+  );
 }
 
 /** The event topic: `existingTopic`, or a new standard topic, encrypted and TLS-only. */
 export function eventTopic(scope: Construct, props: SwitchboardProps, key: kms.IKey | undefined): sns.ITopic {
-  return props.existingTopic ?? new sns.Topic(scope, 'Topic', { displayName: 'Switchboard events', masterKey: key, enforceSSL: true, ...props.topicProps });
+  return (
+    props.existingTopic ??
+    new sns.Topic(scope, 'Topic', {
+      displayName: 'Switchboard events',
+      masterKey: key,
+      enforceSSL: true,
+      ...props.topicProps,
+    })
+  );
 }

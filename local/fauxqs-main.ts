@@ -12,7 +12,11 @@ interface FauxqsModule {
 }
 
 void (async () => {
-  const [port, host, region] = [Number(process.argv[2] ?? 0), process.argv[3] ?? '127.0.0.1', process.argv[4] ?? 'us-east-1'];
+  const [port, host, region] = [
+    Number(process.argv[2] ?? 0),
+    process.argv[3] ?? '127.0.0.1',
+    process.argv[4] ?? 'us-east-1',
+  ];
   // fauxqs ships ESM only; a dynamic import loads it from this CommonJS module (tsx, Node ≥ 20).
   // Its declarations reach fastify's through ESM-only paths that this CommonJS build cannot resolve,
   // so the part used here is typed by hand.

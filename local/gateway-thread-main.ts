@@ -37,10 +37,22 @@ startWsGateway({
       else if (m.type === 'count') send({ type: 'reply', id: m.id, value: gateway.connectionCount() });
       else if (m.type === 'stop') void gateway.stop().then(() => send({ type: 'reply', id: m.id, value: true }));
     });
-    send({ type: 'listening', port: gateway.port, url: gateway.url, managementEndpoint: gateway.managementEndpoint, routes: { ...gateway.routes } });
+    send({
+      type: 'listening',
+      port: gateway.port,
+      url: gateway.url,
+      managementEndpoint: gateway.managementEndpoint,
+      routes: { ...gateway.routes },
+    });
   },
   (err: unknown) => {
     const e = err as Error & { port?: number; envName?: string };
-    send({ type: 'failed', name: e?.name ?? 'Error', message: e?.message ?? String(err), port: e?.port, envName: e?.envName });
+    send({
+      type: 'failed',
+      name: e?.name ?? 'Error',
+      message: e?.message ?? String(err),
+      port: e?.port,
+      envName: e?.envName,
+    });
   },
 );

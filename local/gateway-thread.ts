@@ -74,17 +74,25 @@ export async function startGatewayThread(opts: GatewayThreadOptions): Promise<Ga
     host: opts.host,
     idleTimeoutMs: opts.idleTimeoutMs,
     maxAgeMs: opts.maxAgeMs,
-    faultSpec: Object.entries(opts.faults.active).map(([name, p]) => `${name}=${p}`).join(','),
+    faultSpec: Object.entries(opts.faults.active)
+      .map(([name, p]) => `${name}=${p}`)
+      .join(','),
     faultSeed: Math.floor(opts.faults.random() * 2 ** 31),
   };
   // Worker threads do not inherit `--import tsx`: under tsx the entry registers it first.
   const worker = ts
-    ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(main)});`, { eval: true, env: SHARE_ENV, workerData: data })
+    ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(main)});`, {
+        eval: true,
+        env: SHARE_ENV,
+        workerData: data,
+      })
     : new Worker(main, { env: SHARE_ENV, workerData: data });
   let nextId = 0;
   const waiting = new Map<number, (value: unknown) => void>();
   let stopping = false;
-  const request = (m: { type: 'vanish'; connectionId: string } | { type: 'settle' } | { type: 'count' } | { type: 'stop' }): Promise<unknown> =>
+  const request = (
+    m: { type: 'vanish'; connectionId: string } | { type: 'settle' } | { type: 'count' } | { type: 'stop' },
+  ): Promise<unknown> =>
     new Promise((resolve) => {
       const id = ++nextId;
       waiting.set(id, resolve);
@@ -94,7 +102,12 @@ export async function startGatewayThread(opts: GatewayThreadOptions): Promise<Ga
   const listening = await new Promise<Extract<ThreadMessage, { type: 'listening' }>>((resolve, reject) => {
     worker.on('message', (m: ThreadMessage) => {
       if (m.type === 'listening') resolve(m);
-      else if (m.type === 'failed') reject(m.name === 'PortInUseError' && m.port !== undefined && m.envName ? new PortInUseError(m.port, m.envName) : Object.assign(new Error(m.message), { name: m.name }));
+      else if (m.type === 'failed')
+        reject(
+          m.name === 'PortInUseError' && m.port !== undefined && m.envName
+            ? new PortInUseError(m.port, m.envName)
+            : Object.assign(new Error(m.message), { name: m.name }),
+        );
       else if (m.type === 'event') opts.onEvent?.(m.event);
       else if (m.type === 'log') log(m.level, m.line);
       else if (m.type === 'reply') {

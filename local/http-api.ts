@@ -66,16 +66,39 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<LocalHttpApi> 
       for (const extension of extensions) if (await extension(req, res)) return;
     }
     const body = await readBody(req, MAX_BODY_BYTES);
-    if (body === undefined) return send(res, 413, { 'content-type': 'application/json' }, JSON.stringify({ message: 'Request Entity Too Large' }));
-    if (!route && (method === 'GET' || method === 'HEAD') && serveStatic(res, publicDir, rawPath, method === 'HEAD')) return;
+    if (body === undefined)
+      return send(
+        res,
+        413,
+        { 'content-type': 'application/json' },
+        JSON.stringify({ message: 'Request Entity Too Large' }),
+      );
+    if (!route && (method === 'GET' || method === 'HEAD') && serveStatic(res, publicDir, rawPath, method === 'HEAD'))
+      return;
     // What no route matches goes to `$default` (HTTP_ROUTES), served by the same http handler.
-    const event = httpV2Event(api, { method, rawUrl, headers: req.headers, sourceIp: normalizeIp(req.socket.remoteAddress), protocol: `HTTP/${req.httpVersion}`, body }, route ?? { routeKey: '$default' });
+    const event = httpV2Event(
+      api,
+      {
+        method,
+        rawUrl,
+        headers: req.headers,
+        sourceIp: normalizeIp(req.socket.remoteAddress),
+        protocol: `HTTP/${req.httpVersion}`,
+        body,
+      },
+      route ?? { routeKey: '$default' },
+    );
     let result: unknown;
     try {
       result = await invoke(opts.handler, event, { fn: 'http', timeoutMs: opts.timeoutMs });
     } catch (err) {
       log('warn', `http handler failed: ${(err as Error)?.message ?? String(err)}`);
-      return send(res, 500, { 'content-type': 'application/json' }, JSON.stringify({ message: 'Internal Server Error' }));
+      return send(
+        res,
+        500,
+        { 'content-type': 'application/json' },
+        JSON.stringify({ message: 'Internal Server Error' }),
+      );
     }
     sendLambdaResult(res, result, method === 'HEAD');
   }
@@ -97,10 +120,21 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<LocalHttpApi> 
 function sendLambdaResult(res: http.ServerResponse, result: unknown, headOnly: boolean): void {
   const headers: Record<string, string | string[]> = { 'apigw-requestid': randomUUID() };
   if (typeof result === 'object' && result !== null && 'statusCode' in result) {
-    const r = result as { statusCode: number; headers?: Record<string, unknown>; body?: unknown; isBase64Encoded?: boolean; cookies?: string[] };
+    const r = result as {
+      statusCode: number;
+      headers?: Record<string, unknown>;
+      body?: unknown;
+      isBase64Encoded?: boolean;
+      cookies?: string[];
+    };
     for (const [k, v] of Object.entries(r.headers ?? {})) headers[k.toLowerCase()] = String(v);
     if (r.cookies?.length) headers['set-cookie'] = r.cookies;
-    const body = typeof r.body === 'string' ? (r.isBase64Encoded ? Buffer.from(r.body, 'base64') : Buffer.from(r.body, 'utf8')) : Buffer.alloc(0);
+    const body =
+      typeof r.body === 'string'
+        ? r.isBase64Encoded
+          ? Buffer.from(r.body, 'base64')
+          : Buffer.from(r.body, 'utf8')
+        : Buffer.alloc(0);
     return send(res, Number(r.statusCode), headers, headOnly ? Buffer.alloc(0) : body);
   }
   const body = result === undefined ? '' : typeof result === 'string' ? result : JSON.stringify(result);
@@ -133,11 +167,24 @@ function serveStatic(res: http.ServerResponse, publicDir: string, rawPath: strin
   } catch {
     return false;
   }
-  send(res, 200, { 'content-type': CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream', 'cache-control': 'no-cache' }, headOnly ? Buffer.alloc(0) : body);
+  send(
+    res,
+    200,
+    {
+      'content-type': CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream',
+      'cache-control': 'no-cache',
+    },
+    headOnly ? Buffer.alloc(0) : body,
+  );
   return true;
 }
 
-function send(res: http.ServerResponse, status: number, headers: Record<string, string | string[]>, body: string | Buffer): void {
+function send(
+  res: http.ServerResponse,
+  status: number,
+  headers: Record<string, string | string[]>,
+  body: string | Buffer,
+): void {
   if (res.headersSent) return;
   res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(body) });
   res.end(body);

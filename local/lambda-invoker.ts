@@ -41,7 +41,9 @@ const guard: ClientMiddleware = (next) => async (args) => {
   inv.calls++;
   if (inv.crashAt !== undefined && inv.calls >= inv.crashAt) {
     inv.crashAt = undefined;
-    throw Object.assign(new Error('injected fault fanout_crash: the invocation crashed here'), { name: 'InjectedCrash' });
+    throw Object.assign(new Error('injected fault fanout_crash: the invocation crashed here'), {
+      name: 'InjectedCrash',
+    });
   }
   if (inv.hangAt !== undefined && inv.calls >= inv.hangAt) {
     inv.hangAt = undefined;

@@ -64,7 +64,12 @@ export interface ManagementOptions {
 const PATH = /^(?:\/[^/@][^/]*)?\/@connections\/([^/?]+)\/?(?:\?.*)?$/;
 
 /** True when the request is for the management API (and has been answered). */
-export function handleManagementRequest(req: http.IncomingMessage, res: http.ServerResponse, connections: ConnectionLookup, opts: ManagementOptions = {}): boolean {
+export function handleManagementRequest(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  connections: ConnectionLookup,
+  opts: ManagementOptions = {},
+): boolean {
   const m = (req.url ?? '').match(PATH);
   if (!m) return false;
   let connectionId: string;
@@ -78,7 +83,8 @@ export function handleManagementRequest(req: http.IncomingMessage, res: http.Ser
   if (method === 'POST') {
     readBody(req, MAX_POST_BYTES)
       .then((body) => {
-        if (body === undefined) return error(res, 413, 'PayloadTooLargeException', `Message is larger than the ${MAX_POST_BYTES} byte limit`);
+        if (body === undefined)
+          return error(res, 413, 'PayloadTooLargeException', `Message is larger than the ${MAX_POST_BYTES} byte limit`);
         const fault = rollPostFault(opts.faults);
         if (fault) opts.onFault?.(fault, connectionId, res);
         if (fault === 'post_429') return limitExceeded(res);
@@ -136,5 +142,11 @@ function limitExceeded(res: http.ServerResponse): void {
 function error(res: http.ServerResponse, status: number, type: string, message: string): void {
   if (res.headersSent) return;
   const body = JSON.stringify({ message });
-  res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': type, 'content-length': Buffer.byteLength(body) }).end(body);
+  res
+    .writeHead(status, {
+      'content-type': 'application/json',
+      'x-amzn-errortype': type,
+      'content-length': Buffer.byteLength(body),
+    })
+    .end(body);
 }

@@ -3,12 +3,7 @@ import { spawn } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
-import {
-  CreateQueueCommand,
-  GetQueueAttributesCommand,
-  SQSClient,
-  type Message,
-} from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { parseLaneMessage } from '../shared/lanes';
 import { PIPELINE, visibilityTimeoutSeconds, type QueueStage } from '../shared/pipeline';
 import type { Faults } from './faults';
@@ -82,20 +77,38 @@ export async function startPipeline(opts: PipelineOptions): Promise<LocalPipelin
   const log = opts.log ?? (() => undefined);
   const emit = opts.onEvent ?? (() => undefined);
 
-  const app = opts.endpoint ? undefined : await startFauxqs(opts.port, host, opts.region, (message) => (opts.onFatal ? opts.onFatal(message) : log('warn', message)));
+  const app = opts.endpoint
+    ? undefined
+    : await startFauxqs(opts.port, host, opts.region, (message) =>
+        opts.onFatal ? opts.onFatal(message) : log('warn', message),
+      );
   const endpoint = opts.endpoint ?? (app as { endpoint: string }).endpoint;
   const port = Number(new URL(endpoint).port);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  const clientConfig = { endpoint, region: opts.region, credentials: CREDENTIALS, requestHandler: { httpAgent: agent } };
+  const clientConfig = {
+    endpoint,
+    region: opts.region,
+    credentials: CREDENTIALS,
+    requestHandler: { httpAgent: agent },
+  };
   const sns = new SNSClient(clientConfig);
   const sqs = new SQSClient({ ...clientConfig, useQueueUrlAsEndpoint: false });
   // The event source mappings' receives and deletes: Lambda's calls, not the functions' (sqs-wire.ts).
   const wire = new SqsWire(endpoint, agent);
 
   const queues = {} as Record<'ingest' | 'order' | 'delivery', QueuePair>;
-  for (const stage of Object.values(PIPELINE)) queues[stage.queue] = await createQueuePair(sqs, `${topicName}-${stage.queue}`, stage);
+  for (const stage of Object.values(PIPELINE))
+    queues[stage.queue] = await createQueuePair(sqs, `${topicName}-${stage.queue}`, stage);
   const topicArn = (await sns.send(new CreateTopicCommand({ Name: topicName }))).TopicArn as string;
-  await sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: queues.ingest.arn, Attributes: { RawMessageDelivery: 'false' }, ReturnSubscriptionArn: true }));
+  await sns.send(
+    new SubscribeCommand({
+      TopicArn: topicArn,
+      Protocol: 'sqs',
+      Endpoint: queues.ingest.arn,
+      Attributes: { RawMessageDelivery: 'false' },
+      ReturnSubscriptionArn: true,
+    }),
+  );
 
   const abort = new AbortController();
   setMaxListeners(0, abort.signal); // one listener per poller
@@ -110,7 +123,10 @@ export async function startPipeline(opts: PipelineOptions): Promise<LocalPipelin
     while (!stopped) {
       let messages: Message[];
       try {
-        messages = await wire.receive({ QueueUrl: queue.url, MaxNumberOfMessages: stage.batchSize, WaitTimeSeconds: POLL_WAIT_SECONDS }, abort.signal);
+        messages = await wire.receive(
+          { QueueUrl: queue.url, MaxNumberOfMessages: stage.batchSize, WaitTimeSeconds: POLL_WAIT_SECONDS },
+          abort.signal,
+        );
       } catch (err) {
         if (stopped) return;
         log('warn', `receiving from the ${stage.queue} queue failed: ${(err as Error)?.message ?? String(err)}`);
@@ -118,7 +134,9 @@ export async function startPipeline(opts: PipelineOptions): Promise<LocalPipelin
         continue;
       }
       if (messages.length === 0) continue;
-      await runBatch(stage, queue, handler, messages).catch((err: unknown) => log('warn', `${stage.fn}: could not settle a batch: ${(err as Error)?.message ?? String(err)}`));
+      await runBatch(stage, queue, handler, messages).catch((err: unknown) =>
+        log('warn', `${stage.fn}: could not settle a batch: ${(err as Error)?.message ?? String(err)}`),
+      );
     }
   }
 
@@ -131,7 +149,10 @@ export async function startPipeline(opts: PipelineOptions): Promise<LocalPipelin
     } catch (err) {
       // As on AWS: the whole batch comes back after the queue's visibility timeout.
       const error = (err as Error)?.message ?? String(err);
-      log('warn', `${stage.fn} invocation failed (${messages.length} records; they return after ${visibilityTimeoutSeconds(stage)} s): ${error}`);
+      log(
+        'warn',
+        `${stage.fn} invocation failed (${messages.length} records; they return after ${visibilityTimeoutSeconds(stage)} s): ${error}`,
+      );
       emit({ type: 'invocation', fn: stage.fn, outcome: 'error', records: messages.length, error });
       if (stage.fn === 'fanout') for (const m of messages) emitFanout(m, stage, 'failed', error);
       return;
@@ -139,19 +160,36 @@ export async function startPipeline(opts: PipelineOptions): Promise<LocalPipelin
     const failures = batchItemFailures(result, messages);
     if (failures.size > 0) emit({ type: 'retried', fn: stage.fn, records: failures.size, at: Date.now() });
     const done = messages.filter((m) => !failures.has(m.MessageId as string));
-    for (let i = 0; i < done.length; i += 10) await wire.deleteBatch(queue.url, done.slice(i, i + 10).map((m) => m.ReceiptHandle as string));
+    for (let i = 0; i < done.length; i += 10)
+      await wire.deleteBatch(
+        queue.url,
+        done.slice(i, i + 10).map((m) => m.ReceiptHandle as string),
+      );
     if (stage.fn === 'fanout') {
-      for (const m of messages) emitFanout(m, stage, failures.has(m.MessageId as string) ? 'failed' : 'ok', 'reported as a batch item failure');
+      for (const m of messages)
+        emitFanout(m, stage, failures.has(m.MessageId as string) ? 'failed' : 'ok', 'reported as a batch item failure');
     }
-    if (stage.fn === 'deliver') emit({ type: 'delivered', ids: done.flatMap((m) => laneEventIds(m.Body)), at: Date.now() });
-    if (stage.fn === 'sequencer') emit({ type: 'sequenced', ids: done.map((m) => eventIdOf(m.Body)).filter((id): id is string => id !== undefined) });
+    if (stage.fn === 'deliver')
+      emit({ type: 'delivered', ids: done.flatMap((m) => laneEventIds(m.Body)), at: Date.now() });
+    if (stage.fn === 'sequencer')
+      emit({
+        type: 'sequenced',
+        ids: done.map((m) => eventIdOf(m.Body)).filter((id): id is string => id !== undefined),
+      });
   }
 
   function emitFanout(m: Message, stage: QueueStage, outcome: 'ok' | 'failed', error: string): void {
     const attempt = Number(m.Attributes?.ApproximateReceiveCount ?? '1');
     const messageId = snsMessageId(m.Body) ?? m.MessageId ?? '';
     if (outcome === 'ok') emit({ type: 'fanout', messageId, outcome, attempt });
-    else emit({ type: 'fanout', messageId, outcome: attempt >= stage.maxReceiveCount ? 'parked' : 'failed', attempt, error });
+    else
+      emit({
+        type: 'fanout',
+        messageId,
+        outcome: attempt >= stage.maxReceiveCount ? 'parked' : 'failed',
+        attempt,
+        error,
+      });
   }
 
   return {
@@ -175,10 +213,17 @@ export async function startPipeline(opts: PipelineOptions): Promise<LocalPipelin
  * fauxqs in a child process (local/fauxqs-main.ts), so the emulator's work runs on another core than
  * the handlers. It stops when this process closes its stdin or goes away (even after SIGKILL).
  */
-async function startFauxqs(port: number, host: string, region: string, onUnexpectedExit: (message: string) => void): Promise<{ endpoint: string; close(): Promise<void> }> {
+async function startFauxqs(
+  port: number,
+  host: string,
+  region: string,
+  onUnexpectedExit: (message: string) => void,
+): Promise<{ endpoint: string; close(): Promise<void> }> {
   const ts = __filename.endsWith('.ts');
   const main = path.join(__dirname, ts ? 'fauxqs-main.ts' : 'fauxqs-main.js');
-  const child = spawn(process.execPath, [...(ts ? ['--import', 'tsx'] : []), main, String(port), host, region], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...(ts ? ['--import', 'tsx'] : []), main, String(port), host, region], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   child.stdin.on('error', () => undefined);
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -192,14 +237,23 @@ async function startFauxqs(port: number, host: string, region: string, onUnexpec
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
-    void exited.then((code) => reject(new Error(`the SQS emulator (fauxqs) exited (code ${code}) before it listened: ${output.trim().split('\n').slice(-3).join(' | ')}`)));
+    void exited.then((code) =>
+      reject(
+        new Error(
+          `the SQS emulator (fauxqs) exited (code ${code}) before it listened: ${output.trim().split('\n').slice(-3).join(' | ')}`,
+        ),
+      ),
+    );
   }).catch(async (err: unknown) => {
     child.kill('SIGKILL');
     await exited;
     throw err;
   });
   void exited.then((code) => {
-    if (!closing) onUnexpectedExit(`the SQS emulator (fauxqs) exited unexpectedly (exit code ${code ?? 'none'})${output ? `: ${output.trim().split('\n').slice(-3).join(' | ')}` : ''}`);
+    if (!closing)
+      onUnexpectedExit(
+        `the SQS emulator (fauxqs) exited unexpectedly (exit code ${code ?? 'none'})${output ? `: ${output.trim().split('\n').slice(-3).join(' | ')}` : ''}`,
+      );
   });
   return {
     endpoint: `http://${host}:${listening}`,
@@ -217,7 +271,14 @@ async function startFauxqs(port: number, host: string, region: string, onUnexpec
 async function createQueuePair(sqs: SQSClient, name: string, stage: QueueStage): Promise<QueuePair> {
   const fifo = stage.fifo ? { FifoQueue: 'true', ContentBasedDeduplication: 'false' } : undefined;
   const suffix = stage.fifo ? '.fifo' : '';
-  const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `${name}-dlq${suffix}`, Attributes: { MessageRetentionPeriod: '1209600', ...fifo } }))).QueueUrl as string;
+  const dlqUrl = (
+    await sqs.send(
+      new CreateQueueCommand({
+        QueueName: `${name}-dlq${suffix}`,
+        Attributes: { MessageRetentionPeriod: '1209600', ...fifo },
+      }),
+    )
+  ).QueueUrl as string;
   const dlqArn = await queueArn(sqs, dlqUrl);
   const url = (
     await sqs.send(
@@ -225,9 +286,16 @@ async function createQueuePair(sqs: SQSClient, name: string, stage: QueueStage):
         QueueName: `${name}${suffix}`,
         Attributes: {
           VisibilityTimeout: String(visibilityTimeoutSeconds(stage)),
-          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: String(stage.maxReceiveCount) }),
+          RedrivePolicy: JSON.stringify({
+            deadLetterTargetArn: dlqArn,
+            maxReceiveCount: String(stage.maxReceiveCount),
+          }),
           ...fifo,
-          ...(stage.fifo && stage.queue === 'delivery' && { DeduplicationScope: 'messageGroup', FifoThroughputLimit: 'perMessageGroupId' }),
+          ...(stage.fifo &&
+            stage.queue === 'delivery' && {
+              DeduplicationScope: 'messageGroup',
+              FifoThroughputLimit: 'perMessageGroupId',
+            }),
         },
       }),
     )
@@ -236,7 +304,8 @@ async function createQueuePair(sqs: SQSClient, name: string, stage: QueueStage):
 }
 
 async function queueArn(sqs: SQSClient, url: string): Promise<string> {
-  return (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn as string;
+  return (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes
+    ?.QueueArn as string;
 }
 
 /** Lambda's reading of a partial batch response: an invalid one fails the whole batch. */

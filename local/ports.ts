@@ -9,7 +9,9 @@ export class PortInUseError extends Error {
     readonly port: number,
     readonly envName: string,
   ) {
-    super(`port ${port} (${envName}) is already in use on 127.0.0.1: stop what uses it or set ${envName} to another port`);
+    super(
+      `port ${port} (${envName}) is already in use on 127.0.0.1: stop what uses it or set ${envName} to another port`,
+    );
   }
 }
 

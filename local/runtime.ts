@@ -91,7 +91,8 @@ export function runtimeOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Run
     const v = env[name];
     if (v === undefined || v.trim() === '') return def;
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number (0 to 65535) or a number of milliseconds, got "${v}"`);
+    if (!Number.isInteger(n) || n < 0 || n > 65535)
+      throw new Error(`${name} must be a port number (0 to 65535) or a number of milliseconds, got "${v}"`);
     return n;
   };
   const ms = (name: string): number | undefined => {
@@ -173,7 +174,10 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<LocalRunt
   const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   const stopAll = async () => {
     // Gateway first: its $disconnect handlers still need DynamoDB.
-    for (const part of [...started].reverse()) await part.stop().catch((err: unknown) => log('warn', `stopping failed: ${(err as Error)?.message ?? String(err)}`));
+    for (const part of [...started].reverse())
+      await part
+        .stop()
+        .catch((err: unknown) => log('warn', `stopping failed: ${(err as Error)?.message ?? String(err)}`));
   };
   if (failure) {
     await stopAll();
@@ -194,13 +198,27 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<LocalRunt
   try {
     // ddb_throttle: the handlers (only they) reach DynamoDB through the fault proxy. Stopped last
     // (first in `started`): the gateway's $disconnect handlers still use it while stopping.
-    const proxy = faults.active.ddb_throttle !== undefined ? await startDdbFaultProxy({ target: dynamodbEndpoint, faults, log }) : undefined;
+    const proxy =
+      faults.active.ddb_throttle !== undefined
+        ? await startDdbFaultProxy({ target: dynamodbEndpoint, faults, log })
+        : undefined;
     if (proxy) started.unshift(proxy);
     const handlerDynamodbEndpoint = proxy?.endpoint ?? dynamodbEndpoint;
-    setHandlerEnvironment({ region, dynamodbEndpoint: handlerDynamodbEndpoint, tableName, jwtSecret, managementEndpoint: gateway.managementEndpoint, pipeline });
+    setHandlerEnvironment({
+      region,
+      dynamodbEndpoint: handlerDynamodbEndpoint,
+      tableName,
+      jwtSecret,
+      managementEndpoint: gateway.managementEndpoint,
+      pipeline,
+    });
     // Fail now, with the variable's name, rather than on the first connection.
     loadConfig(process.env);
-    const dynamo = new DynamoDBClient({ endpoint: dynamodbEndpoint, region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const dynamo = new DynamoDBClient({
+      endpoint: dynamodbEndpoint,
+      region,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
     try {
       await createTable(dynamo, tableName);
     } finally {
@@ -216,7 +234,9 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<LocalRunt
   let stopping = false;
   ddb?.onUnexpectedExit((code, lastOutput) => {
     if (stopping) return;
-    opts.onFatal?.(`DynamoDB Local exited unexpectedly (exit code ${code ?? 'none'})${lastOutput ? `: ${lastOutput}` : ''}`);
+    opts.onFatal?.(
+      `DynamoDB Local exited unexpectedly (exit code ${code ?? 'none'})${lastOutput ? `: ${lastOutput}` : ''}`,
+    );
   });
 
   const endpoints: LocalEndpoints = {
@@ -245,7 +265,14 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<LocalRunt
 }
 
 /** The environment the handlers read, as the CDK stack sets it on the Lambda functions. */
-function setHandlerEnvironment(e: { region: string; dynamodbEndpoint: string; tableName: string; jwtSecret: string; managementEndpoint: string; pipeline: LocalPipeline }): void {
+function setHandlerEnvironment(e: {
+  region: string;
+  dynamodbEndpoint: string;
+  tableName: string;
+  jwtSecret: string;
+  managementEndpoint: string;
+  pipeline: LocalPipeline;
+}): void {
   const env = process.env;
   env.AWS_REGION = e.region;
   env.AWS_ACCESS_KEY_ID ??= 'local';

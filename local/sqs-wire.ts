@@ -19,18 +19,31 @@ export class SqsWire {
     this.url = new URL(endpoint);
   }
 
-  async receive(input: { QueueUrl: string; MaxNumberOfMessages: number; WaitTimeSeconds: number }, signal: AbortSignal): Promise<Message[]> {
-    const r = (await this.call('ReceiveMessage', { ...input, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'] }, signal)) as { Messages?: Message[] };
+  async receive(
+    input: { QueueUrl: string; MaxNumberOfMessages: number; WaitTimeSeconds: number },
+    signal: AbortSignal,
+  ): Promise<Message[]> {
+    const r = (await this.call(
+      'ReceiveMessage',
+      { ...input, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'] },
+      signal,
+    )) as { Messages?: Message[] };
     return r.Messages ?? [];
   }
 
   /** Deletes the messages; throws when SQS refused any of them. */
   async deleteBatch(queueUrl: string, receiptHandles: string[]): Promise<void> {
-    const r = (await this.call('DeleteMessageBatch', { QueueUrl: queueUrl, Entries: receiptHandles.map((ReceiptHandle, i) => ({ Id: String(i), ReceiptHandle })) })) as {
+    const r = (await this.call('DeleteMessageBatch', {
+      QueueUrl: queueUrl,
+      Entries: receiptHandles.map((ReceiptHandle, i) => ({ Id: String(i), ReceiptHandle })),
+    })) as {
       Failed?: { Id: string; Code?: string; Message?: string }[];
     };
     const failed = r.Failed ?? [];
-    if (failed.length > 0) throw new Error(`DeleteMessageBatch failed for ${failed.length} messages: ${failed[0]?.Code ?? ''} ${failed[0]?.Message ?? ''}`);
+    if (failed.length > 0)
+      throw new Error(
+        `DeleteMessageBatch failed for ${failed.length} messages: ${failed[0]?.Code ?? ''} ${failed[0]?.Message ?? ''}`,
+      );
   }
 
   private call(action: string, body: object, signal?: AbortSignal): Promise<unknown> {
@@ -44,7 +57,11 @@ export class SqsWire {
           path: '/',
           agent: this.agent,
           signal,
-          headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `AmazonSQS.${action}`, 'content-length': data.length },
+          headers: {
+            'content-type': 'application/x-amz-json-1.0',
+            'x-amz-target': `AmazonSQS.${action}`,
+            'content-length': data.length,
+          },
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -59,7 +76,9 @@ export class SqsWire {
             }
             if ((res.statusCode ?? 0) >= 300) {
               const e = parsed as { __type?: string; message?: string };
-              return reject(new Error(`SQS ${action}: HTTP ${res.statusCode} ${e.__type ?? ''} ${e.message ?? ''}`.trim()));
+              return reject(
+                new Error(`SQS ${action}: HTTP ${res.statusCode} ${e.__type ?? ''} ${e.message ?? ''}`.trim()),
+              );
             }
             resolve(parsed);
           });

@@ -82,7 +82,10 @@ async function main(): Promise<void> {
     });
   }
   process.on('uncaughtException', (err) => void shutdown(1, `unexpected error: ${err.message}`));
-  process.on('unhandledRejection', (err) => void shutdown(1, `unexpected error: ${(err as Error)?.message ?? String(err)}`));
+  process.on(
+    'unhandledRejection',
+    (err) => void shutdown(1, `unexpected error: ${(err as Error)?.message ?? String(err)}`),
+  );
   if (typeof process.send === 'function') process.on('disconnect', () => void shutdown(0));
   watchParent(() => void shutdown(0, 'the parent process exited; stopping'));
 
@@ -103,7 +106,11 @@ async function main(): Promise<void> {
     });
   } catch (err) {
     if (shuttingDown) return;
-    const known = err instanceof PortInUseError || err instanceof DynamoDbLocalError || err instanceof ConfigError || err instanceof FaultSpecError;
+    const known =
+      err instanceof PortInUseError ||
+      err instanceof DynamoDbLocalError ||
+      err instanceof ConfigError ||
+      err instanceof FaultSpecError;
     const message = (err as Error)?.message ?? String(err);
     if (verbose && !known && err instanceof Error) process.stderr.write(`${err.stack}\n`);
     fail(`could not start: ${message}`, 1);
@@ -115,15 +122,27 @@ async function main(): Promise<void> {
   const readyMs = Math.round(performance.now());
 
   if (hooks) {
-    process.send?.({ type: 'ready', endpoints, dlqUrl: runtime.pipeline.queues.ingest.dlqUrl, dlqUrls: Object.values(runtime.pipeline.queues).map((q) => q.dlqUrl), queueUrls: Object.values(runtime.pipeline.queues).map((q) => q.url), routes: runtime.gateway.routes, readyMs });
+    process.send?.({
+      type: 'ready',
+      endpoints,
+      dlqUrl: runtime.pipeline.queues.ingest.dlqUrl,
+      dlqUrls: Object.values(runtime.pipeline.queues).map((q) => q.dlqUrl),
+      queueUrls: Object.values(runtime.pipeline.queues).map((q) => q.url),
+      routes: runtime.gateway.routes,
+      readyMs,
+    });
     const rt = runtime;
     process.on('message', (m: ParentMessage) => {
-      if (m.type === 'vanish') void rt.gateway.vanish(m.connectionId ?? '').then((ok) => process.send?.({ type: 'reply', requestId: m.requestId, ok }));
+      if (m.type === 'vanish')
+        void rt.gateway
+          .vanish(m.connectionId ?? '')
+          .then((ok) => process.send?.({ type: 'reply', requestId: m.requestId, ok }));
       if (m.type === 'fail-fanout') {
         failFanout = m.times ?? 1;
         process.send?.({ type: 'reply', requestId: m.requestId, ok: true });
       }
-      if (m.type === 'settle') void rt.gateway.settled().then(() => process.send?.({ type: 'reply', requestId: m.requestId, ok: true }));
+      if (m.type === 'settle')
+        void rt.gateway.settled().then(() => process.send?.({ type: 'reply', requestId: m.requestId, ok: true }));
     });
   }
   if (!args.quiet) process.stdout.write(await banner(runtime, file, readyMs, faults));

@@ -15,7 +15,12 @@ export interface TokenClaims {
   name?: unknown;
 }
 
-export async function mintToken(claims: TokenClaims, secret: string = LOCAL_DEV_SECRET, ttlSeconds = 3600, nowMs = Date.now()): Promise<string> {
+export async function mintToken(
+  claims: TokenClaims,
+  secret: string = LOCAL_DEV_SECRET,
+  ttlSeconds = 3600,
+  nowMs = Date.now(),
+): Promise<string> {
   const now = Math.floor(nowMs / 1000);
   const { sub, ...rest } = claims;
   return new SignJWT({ ...rest })

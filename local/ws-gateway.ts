@@ -2,10 +2,23 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import { routeKeyFor, WEBSOCKET_ROUTES, type FunctionName, type RouteKey } from '../shared/routes';
-import { connectEvent, disconnectEvent, messageEvent, newConnectionId, normalizeIp, type WsApi, type WsConnectionContext } from './api-gateway-events';
+import {
+  connectEvent,
+  disconnectEvent,
+  messageEvent,
+  newConnectionId,
+  normalizeIp,
+  type WsApi,
+  type WsConnectionContext,
+} from './api-gateway-events';
 import type { FaultName, Faults } from './faults';
 import { invoke, type LambdaContext } from './lambda-invoker';
-import { handleManagementRequest, OUTBOUND_LIMIT_BYTES, type ManagedConnection, type PostOutcome } from './management-api';
+import {
+  handleManagementRequest,
+  OUTBOUND_LIMIT_BYTES,
+  type ManagedConnection,
+  type PostOutcome,
+} from './management-api';
 import type { LocalLog } from './log';
 import { listen } from './ports';
 
@@ -129,9 +142,12 @@ class Connection implements ManagedConnection {
     // API Gateway sends a post of up to 128 KB as 32 KB frames of one text message. The fragments
     // are written in one go, so no other message can come between them.
     const parts: Buffer[] = [];
-    for (let i = 0; i < data.length || parts.length === 0; i += CLIENT_FRAME_LIMIT) parts.push(data.subarray(i, i + CLIENT_FRAME_LIMIT));
+    for (let i = 0; i < data.length || parts.length === 0; i += CLIENT_FRAME_LIMIT)
+      parts.push(data.subarray(i, i + CLIENT_FRAME_LIMIT));
     // A write error closes the socket ('close' follows): posts after it answer 410.
-    parts.forEach((part, i) => this.ws.send(part, { binary: false, fin: i === parts.length - 1, compress: false }, () => undefined));
+    parts.forEach((part, i) =>
+      this.ws.send(part, { binary: false, fin: i === parts.length - 1, compress: false }, () => undefined),
+    );
     return 'queued';
   }
 
@@ -234,7 +250,10 @@ export async function startWsGateway(opts: GatewayOptions): Promise<WsGateway> {
     };
     let result: unknown;
     try {
-      result = await run('$connect', connectEvent(api, ctx, { rawHeaders: req.rawHeaders, search: url.searchParams, port }, ctx.connectedAt));
+      result = await run(
+        '$connect',
+        connectEvent(api, ctx, { rawHeaders: req.rawHeaders, search: url.searchParams, port }, ctx.connectedAt),
+      );
     } catch (err) {
       log('warn', `$connect handler failed: ${(err as Error)?.message ?? String(err)}`);
       result = { statusCode: 500, body: 'Internal server error' };
@@ -296,7 +315,11 @@ export async function startWsGateway(opts: GatewayOptions): Promise<WsGateway> {
     } catch (err) {
       log('warn', `${routeKey} handler failed for ${conn.ctx.connectionId}: ${(err as Error)?.message ?? String(err)}`);
       // What API Gateway sends the client when the integration fails.
-      const frame = JSON.stringify({ message: 'Internal server error', connectionId: conn.ctx.connectionId, requestId: newConnectionId() });
+      const frame = JSON.stringify({
+        message: 'Internal server error',
+        connectionId: conn.ctx.connectionId,
+        requestId: newConnectionId(),
+      });
       conn.post(Buffer.from(frame));
     }
   }
@@ -365,18 +388,27 @@ export function selectRoute(data: Buffer): RouteKey {
   } catch {
     return '$default';
   }
-  const action = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>).action : undefined;
+  const action =
+    typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>).action
+      : undefined;
   return routeKeyFor(action);
 }
 
-function lambdaResult(result: unknown): { statusCode: number; body: string | undefined; resultHeaders: Record<string, string> } {
+function lambdaResult(result: unknown): {
+  statusCode: number;
+  body: string | undefined;
+  resultHeaders: Record<string, string>;
+} {
   // Lambda proxy results: { statusCode, headers?, body? }; any other value counts as 200.
-  if (typeof result !== 'object' || result === null || !('statusCode' in result)) return { statusCode: 200, body: undefined, resultHeaders: {} };
+  if (typeof result !== 'object' || result === null || !('statusCode' in result))
+    return { statusCode: 200, body: undefined, resultHeaders: {} };
   const r = result as { statusCode: unknown; body?: unknown; headers?: unknown };
   const statusCode = typeof r.statusCode === 'number' ? r.statusCode : Number(r.statusCode) || 500;
   const resultHeaders: Record<string, string> = {};
   if (typeof r.headers === 'object' && r.headers !== null) {
-    for (const [k, v] of Object.entries(r.headers as Record<string, unknown>)) resultHeaders[k.toLowerCase()] = String(v);
+    for (const [k, v] of Object.entries(r.headers as Record<string, unknown>))
+      resultHeaders[k.toLowerCase()] = String(v);
   }
   return { statusCode, body: typeof r.body === 'string' ? r.body : undefined, resultHeaders };
 }
@@ -409,7 +441,8 @@ const CLOSE_NAMES: Record<number, string> = {
 
 /** The close ws sends for a client's protocol error (a frame over 32 KB: 1009). */
 function protocolErrorClose(code: string | undefined): CloseInfo {
-  if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return { code: 1009, reason: 'Frame size exceeds the maximum allowed (32 KB)' };
+  if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH')
+    return { code: 1009, reason: 'Frame size exceeds the maximum allowed (32 KB)' };
   if (code === 'WS_ERR_INVALID_UTF8') return { code: 1007, reason: 'Invalid UTF-8 in a text frame' };
   return { code: 1002, reason: 'Protocol error' };
 }
@@ -425,7 +458,6 @@ function flatHeaders(raw: string[]): Record<string, string> {
   for (let i = 0; i + 1 < raw.length; i += 2) out[(raw[i] as string).toLowerCase()] = raw[i + 1] as string;
   return out;
 }
-
 
 function toBuffer(data: RawData): Buffer {
   if (Buffer.isBuffer(data)) return data;

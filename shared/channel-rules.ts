@@ -22,7 +22,14 @@ import { CHANNEL_NAME_PATTERN } from './wire';
 
 /** `a, b,a` → `['a', 'b']`: a comma-separated channel list (query strings), trimmed and deduplicated. */
 export function parseChannelList(value: string | undefined): string[] {
-  return [...new Set((value ?? '').split(',').map((c) => c.trim()).filter(Boolean))];
+  return [
+    ...new Set(
+      (value ?? '')
+        .split(',')
+        .map((c) => c.trim())
+        .filter(Boolean),
+    ),
+  ];
 }
 
 export function isValidChannelName(name: unknown): boolean {
@@ -35,10 +42,22 @@ const conditionSchema = z
     claim: z.optional(z.enum(['sub', 'specialist_id', 'workpoint_id', 'role'])),
     any: z.optional(z.literal(true)),
   })
-  .check(z.refine((c) => c.role !== undefined || c.claim !== undefined || c.any !== undefined, 'a condition needs role, claim or any'));
+  .check(
+    z.refine(
+      (c) => c.role !== undefined || c.claim !== undefined || c.any !== undefined,
+      'a condition needs role, claim or any',
+    ),
+  );
 
 const ruleSchema = z.strictObject({
-  channel: z.string().check(z.regex(/^[A-Za-z0-9_.:-]*(\{[a-z_]+\})?$/, 'channel template: literal name chars plus at most one trailing {param}')),
+  channel: z
+    .string()
+    .check(
+      z.regex(
+        /^[A-Za-z0-9_.:-]*(\{[a-z_]+\})?$/,
+        'channel template: literal name chars plus at most one trailing {param}',
+      ),
+    ),
   allow: z.array(conditionSchema).check(z.minLength(1, 'allow needs at least one condition')),
   presence: z.optional(z.boolean()),
 });
@@ -50,7 +69,11 @@ export type RuleCondition = z.infer<typeof conditionSchema>;
 /** Presence is on for the staff channels (small: a specialist, a workpoint's staff, the admins). */
 export const DEFAULT_CHANNEL_RULES: ChannelRule[] = [
   { channel: 'specialist_{id}', allow: [{ role: 'admin' }, { claim: 'specialist_id' }], presence: true },
-  { channel: 'workpoint_{id}', allow: [{ role: 'admin' }, { role: 'supervisor', claim: 'workpoint_id' }], presence: true },
+  {
+    channel: 'workpoint_{id}',
+    allow: [{ role: 'admin' }, { role: 'supervisor', claim: 'workpoint_id' }],
+    presence: true,
+  },
   { channel: 'admin', allow: [{ role: 'admin' }], presence: true },
   { channel: 'user_{sub}', allow: [{ claim: 'sub' }] },
   { channel: 'public_{name}', allow: [{ any: true }] },
@@ -70,7 +93,9 @@ export function parseChannelRules(json: string): ChannelRule[] {
   }
   const parsed = channelRulesSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new ChannelRulesError(`SWITCHBOARD_CHANNEL_RULES is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new ChannelRulesError(
+      `SWITCHBOARD_CHANNEL_RULES is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   }
   return parsed.data;
 }
@@ -108,7 +133,10 @@ export class ChannelPolicy {
 
   /** True when `channel` has presence (protocol §8): a rule whose template matches it says `presence: true`. */
   hasPresence(channel: string): boolean {
-    return isValidChannelName(channel) && this.compiled.some((rule) => rule.presence && templateParam(rule, channel) !== false);
+    return (
+      isValidChannelName(channel) &&
+      this.compiled.some((rule) => rule.presence && templateParam(rule, channel) !== false)
+    );
   }
 
   /** The first channel of the list this identity may not hear, or undefined when all are allowed. */
@@ -153,7 +181,8 @@ export function matchesPattern(pattern: string, channel: string): boolean {
   const parts = pattern.split('*');
   const first = parts[0] ?? '';
   const last = parts[parts.length - 1] ?? '';
-  if (!channel.startsWith(first) || channel.length < first.length + last.length || !channel.endsWith(last)) return false;
+  if (!channel.startsWith(first) || channel.length < first.length + last.length || !channel.endsWith(last))
+    return false;
   let pos = first.length;
   const end = channel.length - last.length;
   for (const mid of parts.slice(1, -1)) {

@@ -1,7 +1,14 @@
 import type { ChannelPolicy } from './channel-rules';
 import type { Config } from './config';
 import { ClientError, errorFrame } from './errors';
-import { withId, type ClientFrame, type EventFrame, type PresenceRequestFrame, type ServerFrame, type SubscribeFrame } from './frames';
+import {
+  withId,
+  type ClientFrame,
+  type EventFrame,
+  type PresenceRequestFrame,
+  type ServerFrame,
+  type SubscribeFrame,
+} from './frames';
 import { Presence, type PresenceChange } from './presence';
 import { ChannelStore, type StoredEvent } from './store/channels';
 import { ConnectionStore, type ConnectionRecord } from './store/connections';
@@ -17,7 +24,15 @@ import type { Db } from './store/db';
 export interface ClientActionDeps {
   db: Db;
   policy: ChannelPolicy;
-  config: Pick<Config, 'retainEvents' | 'retainSeconds' | 'maxSubscriptions' | 'connectionTtlSeconds' | 'presenceTtlSeconds' | 'postConcurrency'>;
+  config: Pick<
+    Config,
+    | 'retainEvents'
+    | 'retainSeconds'
+    | 'maxSubscriptions'
+    | 'connectionTtlSeconds'
+    | 'presenceTtlSeconds'
+    | 'postConcurrency'
+  >;
 }
 
 export interface ActionResult {
@@ -27,7 +42,11 @@ export interface ActionResult {
   presence?: Presence;
 }
 
-export async function performClientAction(deps: ClientActionDeps, connectionId: string, frame: ClientFrame): Promise<ActionResult> {
+export async function performClientAction(
+  deps: ClientActionDeps,
+  connectionId: string,
+  frame: ClientFrame,
+): Promise<ActionResult> {
   try {
     switch (frame.action) {
       case 'ping':
@@ -35,7 +54,10 @@ export async function performClientAction(deps: ClientActionDeps, connectionId: 
       case 'subscribe':
         return await subscribe(deps, connectionId, frame);
       case 'unsubscribe': {
-        const removed = await new ConnectionStore(deps.db, deps.config.connectionTtlSeconds).unsubscribe(connectionId, frame.channel);
+        const removed = await new ConnectionStore(deps.db, deps.config.connectionTtlSeconds).unsubscribe(
+          connectionId,
+          frame.channel,
+        );
         const frames = [withId({ type: 'unsubscribed' as const, channel: frame.channel }, frame.id)];
         if (!removed || !deps.policy.hasPresence(frame.channel)) return { frames };
         const presence = new Presence(deps);
@@ -52,7 +74,9 @@ export async function performClientAction(deps: ClientActionDeps, connectionId: 
 
 async function ping(deps: ClientActionDeps, connectionId: string, id: string | undefined): Promise<ActionResult> {
   // One Query: the connection record (for presence) and its channels.
-  const { record, channels } = await new ConnectionStore(deps.db, deps.config.connectionTtlSeconds).describe(connectionId);
+  const { record, channels } = await new ConnectionStore(deps.db, deps.config.connectionTtlSeconds).describe(
+    connectionId,
+  );
   // A client whose last event was lost notices it from these seqs without waiting for the next one.
   const seqs = channels.length > 0 ? await new ChannelStore(deps.db, deps.config).seqs(channels) : {};
   const frames = [withId({ type: 'pong' as const, ts: deps.db.clock.now(), seqs }, id)];
@@ -62,11 +86,18 @@ async function ping(deps: ClientActionDeps, connectionId: string, id: string | u
 }
 
 /** The connection, if it may hear `channel` now (its token not expired): else the error the contract names. */
-async function allowed(deps: ClientActionDeps, connections: ConnectionStore, connectionId: string, channel: string): Promise<ConnectionRecord> {
+async function allowed(
+  deps: ClientActionDeps,
+  connections: ConnectionStore,
+  connectionId: string,
+  channel: string,
+): Promise<ConnectionRecord> {
   const conn = await connections.get(connectionId);
   if (!conn) throw new ClientError('internal', 'this connection is not registered any more; reconnect');
-  if (conn.identity.exp * 1000 <= deps.db.clock.now()) throw new ClientError('forbidden', 'token expired; reconnect with a fresh token');
-  if (!deps.policy.canSubscribe(conn.identity, channel)) throw new ClientError('forbidden', `not allowed to subscribe to "${channel}"`);
+  if (conn.identity.exp * 1000 <= deps.db.clock.now())
+    throw new ClientError('forbidden', 'token expired; reconnect with a fresh token');
+  if (!deps.policy.canSubscribe(conn.identity, channel))
+    throw new ClientError('forbidden', `not allowed to subscribe to "${channel}"`);
   return conn;
 }
 
@@ -75,14 +106,19 @@ async function subscribe(deps: ClientActionDeps, connectionId: string, frame: Su
   const conn = await allowed(deps, connections, connectionId, frame.channel);
 
   const outcome = await connections.subscribe(connectionId, frame.channel, deps.config.maxSubscriptions);
-  if (outcome === 'limit') throw new ClientError('limit', `at most ${deps.config.maxSubscriptions} subscriptions per connection`);
+  if (outcome === 'limit')
+    throw new ClientError('limit', `at most ${deps.config.maxSubscriptions} subscriptions per connection`);
   if (outcome === 'gone') throw new ClientError('internal', 'this connection is not registered any more; reconnect');
 
   const frames = await subscribedFrames(deps, frame);
   if (!deps.policy.hasPresence(frame.channel)) return { frames };
   // Also for a repeated subscribe: adding is idempotent, and it repairs an entry a sweep took.
   const presence = new Presence(deps);
-  return { frames, presence, after: () => presence.joined(connectionId, conn.identity, [frame.channel], { recheck: true }) };
+  return {
+    frames,
+    presence,
+    after: () => presence.joined(connectionId, conn.identity, [frame.channel], { recheck: true }),
+  };
 }
 
 async function subscribedFrames(deps: ClientActionDeps, frame: SubscribeFrame): Promise<ServerFrame[]> {
@@ -90,7 +126,9 @@ async function subscribedFrames(deps: ClientActionDeps, frame: SubscribeFrame): 
   // replayed; clients drop the second copy by seq / id.
   const channels = new ChannelStore(deps.db, deps.config);
   if (frame.since === undefined) {
-    return [withId({ type: 'subscribed' as const, channel: frame.channel, seq: await channels.seq(frame.channel) }, frame.id)];
+    return [
+      withId({ type: 'subscribed' as const, channel: frame.channel, seq: await channels.seq(frame.channel) }, frame.id),
+    ];
   }
   const history = await channels.history(frame.channel, frame.since);
   const subscribed = withId({ type: 'subscribed' as const, channel: frame.channel, seq: history.seq }, frame.id);
@@ -99,9 +137,14 @@ async function subscribedFrames(deps: ClientActionDeps, frame: SubscribeFrame): 
 }
 
 /** `presence` (protocol §8): who is online; expired connections are swept first (their leaves go out after the reply). */
-async function presenceOf(deps: ClientActionDeps, connectionId: string, frame: PresenceRequestFrame): Promise<ActionResult> {
+async function presenceOf(
+  deps: ClientActionDeps,
+  connectionId: string,
+  frame: PresenceRequestFrame,
+): Promise<ActionResult> {
   await allowed(deps, new ConnectionStore(deps.db, deps.config.connectionTtlSeconds), connectionId, frame.channel);
-  if (!deps.policy.hasPresence(frame.channel)) throw new ClientError('bad_request', `presence is off for "${frame.channel}"`);
+  if (!deps.policy.hasPresence(frame.channel))
+    throw new ClientError('bad_request', `presence is off for "${frame.channel}"`);
   const presence = new Presence(deps);
   const { members, occupancy, changes } = await presence.read(frame.channel, true);
   const frames = [withId({ type: 'presence' as const, channel: frame.channel, members, occupancy }, frame.id)];

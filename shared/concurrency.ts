@@ -2,7 +2,11 @@
  * Runs `fn` over `items` with at most `limit` calls in flight; results in input order.
  * Rejections are not swallowed: use `mapSettledWithLimit` when every item must be attempted.
  */
-export async function mapWithLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapWithLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -15,7 +19,11 @@ export async function mapWithLimit<T, R>(items: readonly T[], limit: number, fn:
   return results;
 }
 
-export async function mapSettledWithLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+export async function mapSettledWithLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<PromiseSettledResult<R>[]> {
   return mapWithLimit(items, limit, (item, i) =>
     fn(item, i).then(
       (value): PromiseSettledResult<R> => ({ status: 'fulfilled', value }),

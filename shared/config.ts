@@ -108,7 +108,10 @@ export function loadConfig(env: Env = process.env): Config {
     // once a minute) and the pong. API Gateway's idle timeout (10 min) closes a silent connection anyway.
     presenceTtlSeconds: r.int('SWITCHBOARD_PRESENCE_TTL_SECONDS', 420, 1, 86_400),
     managementEndpoint: r.str('SWITCHBOARD_WS_MANAGEMENT_ENDPOINT'),
-    corsOrigins: (r.str('SWITCHBOARD_CORS_ORIGINS') ?? '*').split(',').map((s) => s.trim()).filter(Boolean),
+    corsOrigins: (r.str('SWITCHBOARD_CORS_ORIGINS') ?? '*')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     channelRulesJson: r.str('SWITCHBOARD_CHANNEL_RULES'),
     ingestQueueUrl: r.str(PIPELINE_ENV.ingestQueueUrl),
     orderQueueUrl: r.str(PIPELINE_ENV.orderQueueUrl),
@@ -129,7 +132,8 @@ export function loadConfig(env: Env = process.env): Config {
       'set SWITCHBOARD_JWT_SECRET (HS256 shared secret), SWITCHBOARD_JWT_SECRET_ARN / SWITCHBOARD_JWT_SECRET_PARAMETER (where to read it) or SWITCHBOARD_JWKS_URL (RS256/ES256 keys)',
     );
   }
-  if (config.jwksUrl && !/^https?:\/\//.test(config.jwksUrl)) r.problems.push(`SWITCHBOARD_JWKS_URL must be an http(s) URL, got "${config.jwksUrl}"`);
+  if (config.jwksUrl && !/^https?:\/\//.test(config.jwksUrl))
+    r.problems.push(`SWITCHBOARD_JWKS_URL must be an http(s) URL, got "${config.jwksUrl}"`);
   if (r.problems.length > 0) throw new ConfigError(`Switchboard configuration is invalid: ${r.problems.join('; ')}`);
   return config;
 }

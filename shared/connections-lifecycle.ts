@@ -21,7 +21,12 @@ export interface ConnectOutcome {
 
 type LifecycleRuntime = Pick<Runtime, 'db' | 'config' | 'policy' | 'log'>;
 
-export async function openConnection(rt: Runtime, connectionId: string, query: Record<string, string | undefined>, poster: () => Poster): Promise<ConnectOutcome> {
+export async function openConnection(
+  rt: Runtime,
+  connectionId: string,
+  query: Record<string, string | undefined>,
+  poster: () => Poster,
+): Promise<ConnectOutcome> {
   let identity;
   try {
     identity = await rt.verifier.verify(query.token);
@@ -31,8 +36,10 @@ export async function openConnection(rt: Runtime, connectionId: string, query: R
   }
   const channels = parseChannelList(query.channels);
   const invalid = channels.find((c) => !CHANNEL_NAME_PATTERN.test(c));
-  if (invalid !== undefined) return { status: 400, message: `Bad Request: invalid channel name "${invalid.slice(0, 140)}"` };
-  if (channels.length > rt.config.maxSubscriptions) return { status: 400, message: `Bad Request: at most ${rt.config.maxSubscriptions} channels per connection` };
+  if (invalid !== undefined)
+    return { status: 400, message: `Bad Request: invalid channel name "${invalid.slice(0, 140)}"` };
+  if (channels.length > rt.config.maxSubscriptions)
+    return { status: 400, message: `Bad Request: at most ${rt.config.maxSubscriptions} channels per connection` };
   const forbidden = rt.policy.firstForbidden(identity, channels);
   if (forbidden !== undefined) return { status: 403, message: `Forbidden: not allowed to subscribe to "${forbidden}"` };
   await new ConnectionStore(rt.db, rt.config.connectionTtlSeconds).create(connectionId, identity, channels);
@@ -40,12 +47,23 @@ export async function openConnection(rt: Runtime, connectionId: string, query: R
   if (presence.channels(channels).length > 0) {
     // The connection is not established yet: nothing is posted to it (it asks `presence` itself).
     const id = identity;
-    await presenceStep(rt, poster, presence, 'connect', () => presence.joined(connectionId, id, channels, { recheck: false }), connectionId);
+    await presenceStep(
+      rt,
+      poster,
+      presence,
+      'connect',
+      () => presence.joined(connectionId, id, channels, { recheck: false }),
+      connectionId,
+    );
   }
   return { status: 200, message: 'Connected' };
 }
 
-export async function closeConnection(rt: LifecycleRuntime, connectionId: string, poster: () => Poster): Promise<{ existed: boolean; subscriptions: number }> {
+export async function closeConnection(
+  rt: LifecycleRuntime,
+  connectionId: string,
+  poster: () => Poster,
+): Promise<{ existed: boolean; subscriptions: number }> {
   const [removed] = await dropConnections(rt, poster, [connectionId], 'disconnect');
   if (removed?.status === 'rejected') throw removed.reason;
   return removed?.status === 'fulfilled' ? removed.value : { existed: false, subscriptions: 0 };
@@ -101,7 +119,10 @@ export async function presenceStep(
       logPresence(rt.log, what, presence.ops);
       return [];
     }
-    const report = await announce({ db: rt.db, config: rt.config, poster: poster() }, changes, { ops: presence.ops, exclude });
+    const report = await announce({ db: rt.db, config: rt.config, poster: poster() }, changes, {
+      ops: presence.ops,
+      exclude,
+    });
     logPresence(rt.log, what, presence.ops, report);
     return report.gone;
   } catch (err) {
@@ -110,7 +131,11 @@ export async function presenceStep(
   }
 }
 
-async function guarded(rt: Pick<Runtime, 'log'>, what: string, work: () => Promise<PresenceChange[]>): Promise<PresenceChange[]> {
+async function guarded(
+  rt: Pick<Runtime, 'log'>,
+  what: string,
+  work: () => Promise<PresenceChange[]>,
+): Promise<PresenceChange[]> {
   try {
     return await work();
   } catch (err) {

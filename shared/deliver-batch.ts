@@ -9,7 +9,11 @@ import { addStats } from './store/stats';
 import { errorDetails } from './telemetry';
 
 /** Delivery-queue records → posts; connections that answered 410 are removed afterwards. */
-export async function deliverRecords(rt: Runtime, records: readonly SqsRecord[], deadline: number): Promise<BatchOutcome> {
+export async function deliverRecords(
+  rt: Runtime,
+  records: readonly SqsRecord[],
+  deadline: number,
+): Promise<BatchOutcome> {
   const messages: LaneMessage[] = [];
   const retried: boolean[] = [];
   for (const r of records) {
@@ -23,8 +27,18 @@ export async function deliverRecords(rt: Runtime, records: readonly SqsRecord[],
     }
   }
   const poster = rt.poster(managementEndpointFor(rt.config.managementEndpoint, undefined, undefined));
-  const report = await deliverLanes(poster, messages, laneDeliveryOptions(rt.config, deadline, rt.postLimiter), retried);
-  const counting = report.delivered > 0 ? addStats(rt.db, { delivered: report.delivered }).catch((err: unknown) => rt.log.warn('could not update stats', errorDetails(err))) : Promise.resolve();
+  const report = await deliverLanes(
+    poster,
+    messages,
+    laneDeliveryOptions(rt.config, deadline, rt.postLimiter),
+    retried,
+  );
+  const counting =
+    report.delivered > 0
+      ? addStats(rt.db, { delivered: report.delivered }).catch((err: unknown) =>
+          rt.log.warn('could not update stats', errorDetails(err)),
+        )
+      : Promise.resolve();
   const cleaned = await removeGone(rt, report.gone);
   await counting;
   rt.metrics.count('Delivered', report.delivered);
@@ -39,12 +53,16 @@ export async function deliverRecords(rt: Runtime, records: readonly SqsRecord[],
  * Deletes connections that answered 410 Gone, with all their subscriptions; their users leave the
  * presence channels where these were their last connections (shared/connections-lifecycle.ts).
  */
-export async function removeGone(rt: Pick<Runtime, 'db' | 'config' | 'log' | 'policy' | 'poster'>, gone: readonly string[]): Promise<number> {
+export async function removeGone(
+  rt: Pick<Runtime, 'db' | 'config' | 'log' | 'policy' | 'poster'>,
+  gone: readonly string[],
+): Promise<number> {
   if (gone.length === 0) return 0;
   const poster = () => rt.poster(managementEndpointFor(rt.config.managementEndpoint, undefined, undefined));
   const results = await dropConnections(rt, poster, gone, 'gone');
   results.forEach((r, i) => {
-    if (r.status === 'rejected') rt.log.warn('could not remove gone connection', { connectionId: gone[i], ...errorDetails(r.reason) });
+    if (r.status === 'rejected')
+      rt.log.warn('could not remove gone connection', { connectionId: gone[i], ...errorDetails(r.reason) });
   });
   return results.filter((r) => r.status === 'fulfilled').length;
 }

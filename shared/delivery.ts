@@ -37,7 +37,11 @@ export interface DeliveryReport {
 
 const RETRIED: readonly PostFailureKind[] = ['throttled', 'server', 'network'];
 
-export async function deliver(poster: Poster, deliveries: readonly Delivery[], opts: DeliveryOptions): Promise<DeliveryReport> {
+export async function deliver(
+  poster: Poster,
+  deliveries: readonly Delivery[],
+  opts: DeliveryOptions,
+): Promise<DeliveryReport> {
   const maxAttempts = opts.maxAttempts ?? 5;
   const sleep = opts.sleep ?? realSleep;
   const report: DeliveryReport = { delivered: 0, gone: [], failed: [], posts: 0, retries: 0 };

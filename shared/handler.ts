@@ -1,5 +1,11 @@
 import type * as z from 'zod/mini';
-import { webSocketEventSchema, webSocketKeys, type InvocationContext, type LambdaResult, type WebSocketEvent } from './lambda-events';
+import {
+  webSocketEventSchema,
+  webSocketKeys,
+  type InvocationContext,
+  type LambdaResult,
+  type WebSocketEvent,
+} from './lambda-events';
 import type { FunctionName } from './routes';
 import { withLog, type Runtime } from './runtime';
 import { errorDetails } from './telemetry';
@@ -31,10 +37,15 @@ export function lambdaHandler<E, R>(runtime: () => Promise<Runtime>, spec: Handl
   return async (event, context) => {
     const base = await runtime();
     const parsed = spec.schema.safeParse(event);
-    const rt = withLog(base, base.log.forInvocation({ function: spec.name, ...(parsed.success && spec.keys(parsed.data)) }, context));
+    const rt = withLog(
+      base,
+      base.log.forInvocation({ function: spec.name, ...(parsed.success && spec.keys(parsed.data)) }, context),
+    );
     try {
       if (!parsed.success) {
-        rt.log.error(`${spec.name} received an event that is not ${spec.expects}`, { issues: parsed.error.issues.map((i) => i.path.join('.')).slice(0, 5) });
+        rt.log.error(`${spec.name} received an event that is not ${spec.expects}`, {
+          issues: parsed.error.issues.map((i) => i.path.join('.')).slice(0, 5),
+        });
         rt.metrics.count('InvalidEvent');
         return spec.invalid(rt);
       }
@@ -52,6 +63,17 @@ export function lambdaHandler<E, R>(runtime: () => Promise<Runtime>, spec: Handl
 }
 
 /** A WebSocket route's handler (`$connect`, `$disconnect`, the message routes): an event its schema refuses gets 400. */
-export function webSocketHandler(runtime: () => Promise<Runtime>, name: FunctionName, spec: Pick<HandlerSpec<WebSocketEvent, LambdaResult>, 'handle' | 'failed'>): LambdaHandler<LambdaResult> {
-  return lambdaHandler<WebSocketEvent, LambdaResult>(runtime, { name, schema: webSocketEventSchema, expects: 'an API Gateway WebSocket event', keys: webSocketKeys, invalid: () => ({ statusCode: 400, body: 'Bad Request' }), ...spec });
+export function webSocketHandler(
+  runtime: () => Promise<Runtime>,
+  name: FunctionName,
+  spec: Pick<HandlerSpec<WebSocketEvent, LambdaResult>, 'handle' | 'failed'>,
+): LambdaHandler<LambdaResult> {
+  return lambdaHandler<WebSocketEvent, LambdaResult>(runtime, {
+    name,
+    schema: webSocketEventSchema,
+    expects: 'an API Gateway WebSocket event',
+    keys: webSocketKeys,
+    invalid: () => ({ statusCode: 400, body: 'Bad Request' }),
+    ...spec,
+  });
 }

@@ -39,7 +39,8 @@ export const MAX_VERSION_CHANNELS = 100;
 export async function authenticate(rt: Runtime, req: HttpRequest): Promise<Identity> {
   const header = req.headers.authorization;
   const bearer = header?.match(/^Bearer\s+(\S+)$/i)?.[1];
-  if (header !== undefined && bearer === undefined) throw new HttpError('unauthorized', 'Authorization header must be "Bearer <token>"');
+  if (header !== undefined && bearer === undefined)
+    throw new HttpError('unauthorized', 'Authorization header must be "Bearer <token>"');
   try {
     return await rt.verifier.verify(bearer ?? req.query.token);
   } catch (err) {
@@ -69,7 +70,8 @@ export async function getVersion(rt: Runtime, req: HttpRequest): Promise<unknown
   const identity = await authenticate(rt, req);
   const channels = parseChannelList(req.query.channels);
   if (channels.length === 0) throw new HttpError('bad_request', 'channels is required: ?channels=a,b');
-  if (channels.length > MAX_VERSION_CHANNELS) throw new HttpError('bad_request', `at most ${MAX_VERSION_CHANNELS} channels per request`);
+  if (channels.length > MAX_VERSION_CHANNELS)
+    throw new HttpError('bad_request', `at most ${MAX_VERSION_CHANNELS} channels per request`);
   requireAllowed(rt, identity, channels);
   return { versions: await new ChannelStore(rt.db, rt.config).seqs(channels) };
 }
@@ -81,12 +83,18 @@ export async function getEvents(rt: Runtime, req: HttpRequest): Promise<EventsRe
   requireAllowed(rt, identity, [channel]);
   const since = nonNegativeInt(req.query.since, 'since', 0);
   const history = await new ChannelStore(rt.db, rt.config).history(channel, since);
-  return { channel, seq: history.seq, events: history.events.map((e) => replayFrame(channel, e)), reset: history.reset };
+  return {
+    channel,
+    seq: history.seq,
+    events: history.events.map((e) => replayFrame(channel, e)),
+    reset: history.reset,
+  };
 }
 
 export async function getChannel(rt: Runtime, req: HttpRequest, channel: string): Promise<unknown> {
   requireAdmin(await authenticate(rt, req));
-  if (!isValidChannelName(channel)) throw new HttpError('bad_request', `invalid channel name "${channel.slice(0, 140)}"`);
+  if (!isValidChannelName(channel))
+    throw new HttpError('bad_request', `invalid channel name "${channel.slice(0, 140)}"`);
   const channels = new ChannelStore(rt.db, rt.config);
   const seq = await channels.seq(channel);
   const [subscribers, retained] = await Promise.all([
@@ -138,7 +146,12 @@ export const HTTP_ENDPOINTS: Record<HttpRouteKey, Endpoint> = {
   // route, so 404; a preflight is answered on any path.
   $default: async (rt, req) => {
     if (req.method === 'OPTIONS') return preflight(rt, req);
-    throw new HttpError('not_found', req.method === 'GET' ? `no route for GET ${req.path}` : `no route for ${req.method} ${req.path}; the API is read-only (GET)`);
+    throw new HttpError(
+      'not_found',
+      req.method === 'GET'
+        ? `no route for GET ${req.path}`
+        : `no route for ${req.method} ${req.path}; the API is read-only (GET)`,
+    );
   },
 };
 

@@ -55,7 +55,8 @@ export async function ingest(rt: Runtime, records: readonly SqsRecord[]): Promis
     valid.push({ record, event: parsed.event, body: orderMessageBody(parsed.event) });
   }
   const queueUrl = rt.config.orderQueueUrl;
-  if (valid.length > 0 && !queueUrl) throw new Error('SWITCHBOARD_ORDER_QUEUE_URL is not set: fanout cannot forward events');
+  if (valid.length > 0 && !queueUrl)
+    throw new Error('SWITCHBOARD_ORDER_QUEUE_URL is not set: fanout cannot forward events');
   // Requests of ≤ 10 entries and ≤ 250 KB (a message's data is ≤ 32 KB).
   const requests = sendBatches(valid, (v) => v.body);
   await Promise.all(
@@ -64,14 +65,23 @@ export async function ingest(rt: Runtime, records: readonly SqsRecord[]): Promis
         const r = await rt.sqs.send(
           new SendMessageBatchCommand({
             QueueUrl: queueUrl,
-            Entries: req.map((v, i) => ({ Id: String(i), MessageBody: v.body, MessageGroupId: ORDER_GROUP_ID, MessageDeduplicationId: orderDeduplicationId(v.event.id) })),
+            Entries: req.map((v, i) => ({
+              Id: String(i),
+              MessageBody: v.body,
+              MessageGroupId: ORDER_GROUP_ID,
+              MessageDeduplicationId: orderDeduplicationId(v.event.id),
+            })),
           }),
         );
         const failed = new Set((r.Failed ?? []).map((f) => Number(f.Id)));
         req.forEach((v, i) => (failed.has(i) ? report.failed.add(v.record.messageId) : report.forwarded++));
-        for (const f of r.Failed ?? []) rt.log.warn('the order queue refused a message; it will be retried', { code: f.Code, message: f.Message });
+        for (const f of r.Failed ?? [])
+          rt.log.warn('the order queue refused a message; it will be retried', { code: f.Code, message: f.Message });
       } catch (err) {
-        rt.log.error('forwarding to the order queue failed; the records will be retried', { records: req.length, ...errorDetails(err) });
+        rt.log.error('forwarding to the order queue failed; the records will be retried', {
+          records: req.length,
+          ...errorDetails(err),
+        });
         for (const v of req) report.failed.add(v.record.messageId);
       }
     }),

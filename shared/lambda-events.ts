@@ -37,7 +37,10 @@ export const httpEventSchema = z.object({
   headers: z.optional(z.record(z.string(), z.string())),
   queryStringParameters: z.nullish(z.record(z.string(), z.string())),
   pathParameters: z.nullish(z.record(z.string(), z.string())),
-  requestContext: z.object({ http: z.object({ method: z.string(), path: z.optional(z.string()) }), requestId: z.optional(z.string()) }),
+  requestContext: z.object({
+    http: z.object({ method: z.string(), path: z.optional(z.string()) }),
+    requestId: z.optional(z.string()),
+  }),
 });
 export type HttpEvent = z.infer<typeof httpEventSchema>;
 

@@ -52,7 +52,10 @@ export interface LaneDeliveryReport {
 export class UnexpectedPostError extends Error {
   override name = 'UnexpectedPostError';
   constructor(connectionId: string, cause: unknown) {
-    super(`posting to ${connectionId} failed unexpectedly: ${(cause as Error)?.name ?? 'error'}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    super(
+      `posting to ${connectionId} failed unexpectedly: ${(cause as Error)?.name ?? 'error'}: ${(cause as Error)?.message ?? String(cause)}`,
+      { cause },
+    );
   }
 }
 
@@ -69,7 +72,11 @@ export const MAX_ACCOUNT_RETRIES = 10;
 /** The container's limiter: every invocation in a container shares the account's throttle. */
 const containerLimiter = new PostRateLimiter();
 
-export function laneDeliveryOptions(config: Pick<Config, 'postConcurrency' | 'retryBudgetMs'>, deadline: number, limiter?: PostRateLimiter): LaneDeliveryOptions {
+export function laneDeliveryOptions(
+  config: Pick<Config, 'postConcurrency' | 'retryBudgetMs'>,
+  deadline: number,
+  limiter?: PostRateLimiter,
+): LaneDeliveryOptions {
   return { concurrency: config.postConcurrency, retryBudgetMs: config.retryBudgetMs, deadline, limiter };
 }
 
@@ -109,7 +116,12 @@ interface PendingFrame {
  * connection gets only its newest one (a repeat at worst, same id); what it lacks below that it
  * sees as a gap and recovers with `since`.
  */
-export async function deliverLanes(poster: Poster, messages: readonly LaneMessage[], opts: LaneDeliveryOptions, retried: readonly boolean[] = []): Promise<LaneDeliveryReport> {
+export async function deliverLanes(
+  poster: Poster,
+  messages: readonly LaneMessage[],
+  opts: LaneDeliveryOptions,
+  retried: readonly boolean[] = [],
+): Promise<LaneDeliveryReport> {
   const now = opts.now ?? Date.now;
   const sleep = opts.sleep ?? realSleep;
   const limiter = opts.limiter ?? containerLimiter;
@@ -131,9 +143,24 @@ export async function deliverLanes(poster: Poster, messages: readonly LaneMessag
   for (const [connectionId, list] of perConnection) {
     if (lastPosted.has(connectionId)) continue; // this container knows where it left off
     const lastRetried = list.map((f) => f.retried).lastIndexOf(true);
-    if (lastRetried > 0) perConnection.set(connectionId, list.filter((f, k) => !f.retried || k === lastRetried));
+    if (lastRetried > 0)
+      perConnection.set(
+        connectionId,
+        list.filter((f, k) => !f.retried || k === lastRetried),
+      );
   }
-  const report: LaneDeliveryReport = { connections: perConnection.size, frames: 0, delivered: 0, skipped: 0, posts: 0, retries: 0, throttled: 0, gone: [], unfinished: 0, alreadyPosted: resumed };
+  const report: LaneDeliveryReport = {
+    connections: perConnection.size,
+    frames: 0,
+    delivered: 0,
+    skipped: 0,
+    posts: 0,
+    retries: 0,
+    throttled: 0,
+    gone: [],
+    unfinished: 0,
+    alreadyPosted: resumed,
+  };
   for (const list of perConnection.values()) report.frames += list.length;
   pruneSlow(now());
 
@@ -147,7 +174,7 @@ export async function deliverLanes(poster: Poster, messages: readonly LaneMessag
       }
       let accountRetries = 0;
       // `attempt` counts the retries this connection pays for (the backoff grows with them).
-      for (let attempt = 0; ; ) {
+      for (let attempt = 0; ;) {
         const slot = limiter.reserve();
         if (slot > 0) {
           if (now() + slot >= opts.deadline) {

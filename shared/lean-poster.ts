@@ -74,7 +74,9 @@ export class LeanPoster implements Poster {
   }
 
   /** Each post goes through the registered client middleware, like an SDK call (local mode ties it to its invocation). */
-  private readonly guarded = throughClientMiddleware((args: { connectionId: string; data: string }) => this.send(args.connectionId, args.data));
+  private readonly guarded = throughClientMiddleware((args: { connectionId: string; data: string }) =>
+    this.send(args.connectionId, args.data),
+  );
 
   post(connectionId: string, data: string): Promise<void> {
     return this.guarded({ connectionId, data });
@@ -85,28 +87,33 @@ export class LeanPoster implements Poster {
     const path = `${this.basePath}/@connections/${encodeURIComponent(connectionId)}`;
     const headers = this.signer.sign(await this.opts.credentials(), this.url.host, path, body);
     await new Promise<void>((resolve, reject) => {
-      const req = this.transport.request({ method: 'POST', hostname: this.url.hostname, port: this.port, path, headers, agent: this.agent }, (res) => {
-        const status = res.statusCode ?? 0;
-        if (status >= 200 && status < 300) {
-          // Nothing to read: drain, so the socket goes back to the pool.
-          res.on('end', resolve).on('error', reject).resume();
-          return;
-        }
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const type = String(res.headers['x-amzn-errortype'] ?? '').split(':')[0] || `Http${status}`;
-          let message = type;
-          try {
-            message = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { message?: string }).message ?? type;
-          } catch {
-            // not JSON: keep the type
+      const req = this.transport.request(
+        { method: 'POST', hostname: this.url.hostname, port: this.port, path, headers, agent: this.agent },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) {
+            // Nothing to read: drain, so the socket goes back to the pool.
+            res.on('end', resolve).on('error', reject).resume();
+            return;
           }
-          reject(new PostError(type, message, status));
-        });
-        res.on('error', reject);
-      });
-      req.setTimeout(this.opts.timeoutMs, () => req.destroy(new PostError('TimeoutError', `no answer within ${this.opts.timeoutMs} ms`)));
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const type = String(res.headers['x-amzn-errortype'] ?? '').split(':')[0] || `Http${status}`;
+            let message = type;
+            try {
+              message = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { message?: string }).message ?? type;
+            } catch {
+              // not JSON: keep the type
+            }
+            reject(new PostError(type, message, status));
+          });
+          res.on('error', reject);
+        },
+      );
+      req.setTimeout(this.opts.timeoutMs, () =>
+        req.destroy(new PostError('TimeoutError', `no answer within ${this.opts.timeoutMs} ms`)),
+      );
       req.on('error', reject);
       req.end(body);
     });

@@ -141,7 +141,8 @@ export class PostRateLimiter {
     const share = this.refused.size / (ok + this.refused.size);
     if (share < this.o.minShare) return false;
     this.accountThrottles++;
-    const overLimit = share >= this.o.decreaseShare && this.refused.size >= MIN_REFUSED && ok + refusedPosts >= MIN_SAMPLES;
+    const overLimit =
+      share >= this.o.decreaseShare && this.refused.size >= MIN_REFUSED && ok + refusedPosts >= MIN_SAMPLES;
     if (overLimit && t - this.lastDecrease >= this.o.decreaseIntervalMs) this.decrease(t);
     return true;
   }

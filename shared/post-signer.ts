@@ -16,7 +16,8 @@ export interface SignedPost {
 const ALGORITHM = 'AWS4-HMAC-SHA256';
 
 /** RFC 3986 escaping as the SDK does it (`escapeUri`): encodeURIComponent plus !'()*. */
-const escapeUri = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+const escapeUri = (s: string) =>
+  encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 /** The SDK's canonical path (uriEscapePath): normalized segments, escaped again, slashes kept. */
 export function canonicalPath(path: string): string {
@@ -41,8 +42,17 @@ export class PostSigner {
   ) {}
 
   /** Headers for `POST host path` with `body` (JSON), signed at `now`. */
-  sign(credentials: AwsCredentialIdentity, host: string, path: string, body: Buffer, now: Date = new Date()): Record<string, string> {
-    const amzDate = now.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+  sign(
+    credentials: AwsCredentialIdentity,
+    host: string,
+    path: string,
+    body: Buffer,
+    now: Date = new Date(),
+  ): Record<string, string> {
+    const amzDate = now
+      .toISOString()
+      .replace(/\.\d{3}Z$/, 'Z')
+      .replace(/[-:]/g, '');
     const day = amzDate.slice(0, 8);
     const scope = `${day}/${this.region}/${this.service}/aws4_request`;
     const payloadHash = sha256Hex(body);
@@ -59,7 +69,9 @@ export class PostSigner {
     const signedHeaders = names.join(';');
     const canonicalRequest = `POST\n${canonicalPath(path)}\n\n${names.map((n) => `${n}:${(headers[n] as string).trim().replace(/\s+/g, ' ')}\n`).join('')}\n${signedHeaders}\n${payloadHash}`;
     const stringToSign = `${ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(canonicalRequest)}`;
-    const signature = createHmac('sha256', this.signingKey(credentials.secretAccessKey, day)).update(stringToSign).digest('hex');
+    const signature = createHmac('sha256', this.signingKey(credentials.secretAccessKey, day))
+      .update(stringToSign)
+      .digest('hex');
     headers.authorization = `${ALGORITHM} Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
     return headers;
   }

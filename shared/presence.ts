@@ -41,7 +41,11 @@ export interface PresenceDeps {
 
 /** What others see of a user: from the token only. */
 export function memberOf(identity: Identity): Member {
-  return { sub: identity.sub, ...(identity.role !== undefined && { role: identity.role }), ...(identity.name !== undefined && { name: identity.name }) };
+  return {
+    sub: identity.sub,
+    ...(identity.role !== undefined && { role: identity.role }),
+    ...(identity.name !== undefined && { name: identity.name }),
+  };
 }
 
 /** Presence work for one request, counting its DynamoDB operations on its own (`ops`). */
@@ -67,7 +71,12 @@ export class Presence {
    * `recheck`: make sure the subscription still exists afterwards (an unsubscribe or disconnect
    * running at the same time may have removed it before this entry was written) and undo otherwise.
    */
-  async joined(connectionId: string, identity: Identity, channels: readonly string[], opts: { recheck: boolean }): Promise<PresenceChange[]> {
+  async joined(
+    connectionId: string,
+    identity: Identity,
+    channels: readonly string[],
+    opts: { recheck: boolean },
+  ): Promise<PresenceChange[]> {
     const member = memberOf(identity);
     const perChannel = await mapWithLimit(this.channels(channels), 8, async (channel) => {
       const changes: PresenceChange[] = [];
@@ -104,7 +113,9 @@ export class Presence {
    */
   async heartbeat(connectionId: string, identity: Identity, channels: readonly string[]): Promise<PresenceChange[]> {
     const perChannel = await mapWithLimit(this.channels(channels), 8, async (channel) => {
-      const changes = (await this.store.refresh(channel, identity.sub, connectionId)) ? [] : await this.joined(connectionId, identity, [channel], { recheck: true });
+      const changes = (await this.store.refresh(channel, identity.sub, connectionId))
+        ? []
+        : await this.joined(connectionId, identity, [channel], { recheck: true });
       const { left } = await this.store.snapshot(channel, { sweep: true });
       return [...changes, ...left.map((member) => ({ type: 'leave' as const, channel, member }))];
     });
@@ -115,9 +126,16 @@ export class Presence {
    * The channel's members and occupancy (connections), at most 1,000 members. `sweep`: expired
    * connections are removed first, and the leaves that makes are returned for announcing.
    */
-  async read(channel: string, sweep: boolean): Promise<{ members: Member[]; occupancy: number; changes: PresenceChange[] }> {
+  async read(
+    channel: string,
+    sweep: boolean,
+  ): Promise<{ members: Member[]; occupancy: number; changes: PresenceChange[] }> {
     const s = await this.store.snapshot(channel, { sweep, consistent: true });
-    return { members: fitting(s.members), occupancy: s.occupancy, changes: s.left.map((member) => ({ type: 'leave', channel, member })) };
+    return {
+      members: fitting(s.members),
+      occupancy: s.occupancy,
+      changes: s.left.map((member) => ({ type: 'leave', channel, member })),
+    };
   }
 }
 
@@ -165,7 +183,10 @@ export async function announce(
   opts: { ops?: OpCounts; exclude?: string } = {},
 ): Promise<AnnounceReport> {
   const report: AnnounceReport = { joins: 0, leaves: 0, posts: 0, delivered: 0, failed: 0, gone: [] };
-  const connections = new ConnectionStore(opts.ops ? deps.db.withCounts(opts.ops) : deps.db, deps.config.connectionTtlSeconds);
+  const connections = new ConnectionStore(
+    opts.ops ? deps.db.withCounts(opts.ops) : deps.db,
+    deps.config.connectionTtlSeconds,
+  );
   for (const change of changes) {
     if (change.type === 'join') report.joins++;
     else report.leaves++;
@@ -182,7 +203,10 @@ export async function announce(
       }
     }
     if (targets.length === 0) continue;
-    const r = await deliver(limited(deps.poster, deps.config.postConcurrency), targets, { concurrency: deps.config.postConcurrency, ...ANNOUNCE_DELIVERY });
+    const r = await deliver(limited(deps.poster, deps.config.postConcurrency), targets, {
+      concurrency: deps.config.postConcurrency,
+      ...ANNOUNCE_DELIVERY,
+    });
     report.posts += r.posts;
     report.delivered += r.delivered;
     report.failed += r.failed.length;
@@ -217,5 +241,16 @@ function limited(poster: Poster, limit: number): Poster {
 
 /** Logs one presence step with its operation counts (for the cost per join/leave). */
 export function logPresence(log: Log, what: string, ops: OpCounts, report?: AnnounceReport): void {
-  log.info('presence', { what, ops, ...(report && { joins: report.joins, leaves: report.leaves, posts: report.posts, delivered: report.delivered, failed: report.failed, gone: report.gone.length }) });
+  log.info('presence', {
+    what,
+    ops,
+    ...(report && {
+      joins: report.joins,
+      leaves: report.leaves,
+      posts: report.posts,
+      delivered: report.delivered,
+      failed: report.failed,
+      gone: report.gone.length,
+    }),
+  });
 }

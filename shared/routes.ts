@@ -27,7 +27,12 @@ export const WEBSOCKET_ROUTES = {
 export type RouteKey = keyof typeof WEBSOCKET_ROUTES;
 
 /** Client actions that have a route of their own (everything else reaches `$default`). */
-export const CLIENT_ACTIONS = ['subscribe', 'unsubscribe', 'ping', 'presence'] as const satisfies readonly ClientFrame['action'][];
+export const CLIENT_ACTIONS = [
+  'subscribe',
+  'unsubscribe',
+  'ping',
+  'presence',
+] as const satisfies readonly ClientFrame['action'][];
 export type ClientAction = (typeof CLIENT_ACTIONS)[number];
 
 /**

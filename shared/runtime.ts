@@ -61,7 +61,13 @@ export function runtimeFrom(parts: RuntimeParts): Runtime {
     db: new Db(doc, config.tableName, clock),
     policy: new ChannelPolicy(config.channelRulesJson ? parseChannelRules(config.channelRulesJson) : undefined),
     get verifier() {
-      verifier ??= new TokenVerifier({ secret: parts.jwtSecret ?? config.jwtSecret, jwksUrl: config.jwksUrl, issuer: config.jwtIssuer, audience: config.jwtAudience, clock });
+      verifier ??= new TokenVerifier({
+        secret: parts.jwtSecret ?? config.jwtSecret,
+        jwksUrl: config.jwksUrl,
+        issuer: config.jwtIssuer,
+        audience: config.jwtAudience,
+        clock,
+      });
       return verifier;
     },
     log: parts.log ?? powertoolsLog(),
@@ -80,8 +86,18 @@ function leanPoster(endpoint: string, dynamo: DynamoDBClient, config: Config): P
   const key = `${endpoint} ${config.postConcurrency} ${config.postTimeoutMs}`;
   let poster = posters.get(key);
   if (!poster) {
-    const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? endpoint.match(/execute-api\.([a-z0-9-]+)\./)?.[1] ?? 'us-east-1';
-    poster = new LeanPoster({ endpoint, region, credentials: dynamo.config.credentials, maxSockets: config.postConcurrency, timeoutMs: config.postTimeoutMs });
+    const region =
+      process.env.AWS_REGION ??
+      process.env.AWS_DEFAULT_REGION ??
+      endpoint.match(/execute-api\.([a-z0-9-]+)\./)?.[1] ??
+      'us-east-1';
+    poster = new LeanPoster({
+      endpoint,
+      region,
+      credentials: dynamo.config.credentials,
+      maxSockets: config.postConcurrency,
+      timeoutMs: config.postTimeoutMs,
+    });
     posters.set(key, poster);
   }
   return poster;
@@ -111,7 +127,8 @@ export function defaultRuntime(): Promise<Runtime> {
 }
 
 function powertoolsLog(logger = new Logger({ serviceName: 'switchboard' })): Log {
-  const at = (fn: (m: string, ...e: Record<string, unknown>[]) => void) => (m: string, e?: Record<string, unknown>) => (e ? fn(m, e) : fn(m));
+  const at = (fn: (m: string, ...e: Record<string, unknown>[]) => void) => (m: string, e?: Record<string, unknown>) =>
+    e ? fn(m, e) : fn(m);
   return {
     debug: at(logger.debug.bind(logger)),
     info: at(logger.info.bind(logger)),

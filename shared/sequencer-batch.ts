@@ -13,7 +13,11 @@ import { errorDetails } from './telemetry';
  * the order queue has one message group, and every second it waits on an SQS retry is a second
  * every event waits.
  */
-export async function sequenceRecords(rt: Runtime, records: readonly SqsRecord[], deadline: number): Promise<BatchOutcome> {
+export async function sequenceRecords(
+  rt: Runtime,
+  records: readonly SqsRecord[],
+  deadline: number,
+): Promise<BatchOutcome> {
   const messages: OrderedMessage[] = [];
   for (const r of records) {
     const event = parseOrderBody(r.body);
@@ -30,7 +34,15 @@ export async function sequenceRecords(rt: Runtime, records: readonly SqsRecord[]
       const report = await sequence({ db: rt.db, sqs: rt.sqs, config: rt.config, log: rt.log }, messages);
       if (report.recorded) rt.metrics.count('Published', report.recorded);
       if (report.duplicates) rt.metrics.count('DuplicateMessage', report.duplicates);
-      rt.log.info('sequenced', { events: messages.length, recorded: report.recorded, retried: report.retried, duplicates: report.duplicates, connections: report.connections, laneMessages: report.laneMessages, ms: report.ms });
+      rt.log.info('sequenced', {
+        events: messages.length,
+        recorded: report.recorded,
+        retried: report.retried,
+        duplicates: report.duplicates,
+        connections: report.connections,
+        laneMessages: report.laneMessages,
+        ms: report.ms,
+      });
       return { failed: new Set() };
     } catch (err) {
       const wait = fullJitterDelay(attempt, 50, 1000) + 20;
@@ -45,7 +57,13 @@ export async function sequenceRecords(rt: Runtime, records: readonly SqsRecord[]
 function parseOrderBody(body: string): PublishedEvent | undefined {
   try {
     const m = JSON.parse(body) as Partial<PublishedEvent>;
-    if (typeof m.id !== 'string' || typeof m.event !== 'string' || !Array.isArray(m.channels) || m.channels.length === 0) return undefined;
+    if (
+      typeof m.id !== 'string' ||
+      typeof m.event !== 'string' ||
+      !Array.isArray(m.channels) ||
+      m.channels.length === 0
+    )
+      return undefined;
     return { id: m.id, event: m.event, channels: m.channels.map(String), data: m.data ?? null };
   } catch {
     return undefined;

@@ -31,7 +31,16 @@ export interface OrderedMessage {
 export interface SequenceDeps {
   db: Db;
   sqs: SQSClient;
-  config: Pick<Config, 'retainEvents' | 'retainSeconds' | 'idempotencySeconds' | 'connectionTtlSeconds' | 'lanes' | 'shardSize' | 'deliveryQueueUrl'>;
+  config: Pick<
+    Config,
+    | 'retainEvents'
+    | 'retainSeconds'
+    | 'idempotencySeconds'
+    | 'connectionTtlSeconds'
+    | 'lanes'
+    | 'shardSize'
+    | 'deliveryQueueUrl'
+  >;
   log: Log;
 }
 
@@ -55,7 +64,15 @@ export const MAX_LANE_MESSAGE_BYTES = 250 * 1024;
 export async function sequence(deps: SequenceDeps, messages: readonly OrderedMessage[]): Promise<SequenceReport> {
   const { db, config } = deps;
   const log = new EventLog(db, config);
-  const report: SequenceReport = { recorded: 0, retried: 0, duplicates: 0, seqs: {}, connections: 0, laneMessages: 0, ms: { snapshot: 0, commit: 0, resolve: 0, send: 0 } };
+  const report: SequenceReport = {
+    recorded: 0,
+    retried: 0,
+    duplicates: 0,
+    seqs: {},
+    connections: 0,
+    laneMessages: 0,
+    ms: { snapshot: 0, commit: 0, resolve: 0, send: 0 },
+  };
   let mark = Date.now();
   const lap = (step: keyof SequenceReport['ms']) => {
     const t = Date.now();
@@ -148,10 +165,25 @@ export async function sequence(deps: SequenceDeps, messages: readonly OrderedMes
     return { id: event.id, head: frameHead(event, ts), targets: [...targets.values()] };
   });
   lap('resolve');
-  const lanes = buildLaneMessages(laneInput, { lanes: config.lanes, shardSize: config.shardSize, maxBytes: MAX_LANE_MESSAGE_BYTES });
+  const lanes = buildLaneMessages(laneInput, {
+    lanes: config.lanes,
+    shardSize: config.shardSize,
+    maxBytes: MAX_LANE_MESSAGE_BYTES,
+  });
   // The /stats counters move beside the send, not after it: they are not on the event's path.
-  const newChannels = [...new Set(fresh.flatMap((e) => Object.entries(e.seqs).filter(([, s]) => s === 1).map(([c]) => c)))].length;
-  const counting = fresh.length > 0 ? addStats(db, { published: fresh.length, channels: newChannels }).catch(() => undefined) : Promise.resolve();
+  const newChannels = [
+    ...new Set(
+      fresh.flatMap((e) =>
+        Object.entries(e.seqs)
+          .filter(([, s]) => s === 1)
+          .map(([c]) => c),
+      ),
+    ),
+  ].length;
+  const counting =
+    fresh.length > 0
+      ? addStats(db, { published: fresh.length, channels: newChannels }).catch(() => undefined)
+      : Promise.resolve();
   report.laneMessages = await sendLanes(deps, lanes);
   lap('send');
   await counting;
@@ -164,10 +196,15 @@ export async function sequence(deps: SequenceDeps, messages: readonly OrderedMes
  */
 async function sendLanes(deps: SequenceDeps, lanes: OutgoingLaneMessage[][]): Promise<number> {
   const queueUrl = deps.config.deliveryQueueUrl;
-  if (!queueUrl) throw new Error('SWITCHBOARD_DELIVERY_QUEUE_URL is not set: the sequencer cannot hand events to the delivery lanes');
+  if (!queueUrl)
+    throw new Error(
+      'SWITCHBOARD_DELIVERY_QUEUE_URL is not set: the sequencer cannot hand events to the delivery lanes',
+    );
   let sent = 0;
   for (let round = 0; ; round++) {
-    const batch = lanes.map((list) => ({ msg: list[round], index: round })).filter((x): x is { msg: OutgoingLaneMessage; index: number } => x.msg !== undefined);
+    const batch = lanes
+      .map((list) => ({ msg: list[round], index: round }))
+      .filter((x): x is { msg: OutgoingLaneMessage; index: number } => x.msg !== undefined);
     if (batch.length === 0) return sent;
     const requests = sendBatches(batch, (item) => item.msg.body);
     await Promise.all(requests.map((req) => sendBatch(deps.sqs, queueUrl, req)));
@@ -175,12 +212,18 @@ async function sendLanes(deps: SequenceDeps, lanes: OutgoingLaneMessage[][]): Pr
   }
 }
 
-async function sendBatch(sqs: SQSClient, queueUrl: string, items: { msg: OutgoingLaneMessage; index: number }[]): Promise<void> {
+async function sendBatch(
+  sqs: SQSClient,
+  queueUrl: string,
+  items: { msg: OutgoingLaneMessage; index: number }[],
+): Promise<void> {
   let entries = items.map(({ msg, index }, i) => ({
     Id: String(i),
     MessageBody: msg.body,
     MessageGroupId: `lane-${msg.lane}`,
-    MessageDeduplicationId: createHash('sha256').update(`${msg.lane}|${index}|${msg.eventIds.join('\n')}`).digest('hex'),
+    MessageDeduplicationId: createHash('sha256')
+      .update(`${msg.lane}|${index}|${msg.eventIds.join('\n')}`)
+      .digest('hex'),
   }));
   for (let attempt = 0; entries.length > 0; attempt++) {
     if (attempt >= 5) throw new Error(`SQS refused ${entries.length} lane messages after ${attempt} attempts`);

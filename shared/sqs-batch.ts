@@ -36,7 +36,12 @@ export interface SqsBatchOptions {
  */
 export function sqsHandler(
   runtime: () => Promise<Runtime>,
-  opts: { name: FunctionName; stage: QueueStage; queueUrl: (config: Config) => string | undefined; process(rt: Runtime, records: SqsRecord[], deadline: number): Promise<BatchOutcome> },
+  opts: {
+    name: FunctionName;
+    stage: QueueStage;
+    queueUrl: (config: Config) => string | undefined;
+    process(rt: Runtime, records: SqsRecord[], deadline: number): Promise<BatchOutcome>;
+  },
 ) {
   return lambdaHandler(runtime, {
     name: opts.name,
@@ -45,12 +50,22 @@ export function sqsHandler(
     keys: (event) => ({ records: event.Records.length }),
     invalid: (): SqsBatchResponse => ({ batchItemFailures: [] }),
     handle: (rt, event, context) =>
-      handleSqsBatch(rt, event.Records, context, { name: opts.name, queueUrl: opts.queueUrl(rt.config), fifo: opts.stage.fifo, process: (records, deadline) => opts.process(rt, records, deadline) }),
+      handleSqsBatch(rt, event.Records, context, {
+        name: opts.name,
+        queueUrl: opts.queueUrl(rt.config),
+        fifo: opts.stage.fifo,
+        process: (records, deadline) => opts.process(rt, records, deadline),
+      }),
     failed: (_rt, event) => ({ batchItemFailures: event.Records.map((r) => ({ itemIdentifier: r.messageId })) }),
   });
 }
 
-export async function handleSqsBatch(rt: Runtime, records: SqsRecord[], context: InvocationContext | undefined, opts: SqsBatchOptions): Promise<SqsBatchResponse> {
+export async function handleSqsBatch(
+  rt: Runtime,
+  records: SqsRecord[],
+  context: InvocationContext | undefined,
+  opts: SqsBatchOptions,
+): Promise<SqsBatchResponse> {
   const remaining = context?.getRemainingTimeInMillis() ?? 60_000;
   const margin = opts.marginMs ?? Math.min(1500, remaining / 4);
   const deadline = rt.clock.now() + remaining - margin;
@@ -58,10 +73,13 @@ export async function handleSqsBatch(rt: Runtime, records: SqsRecord[], context:
   let timer: NodeJS.Timeout | undefined;
   try {
     const outOfTime = new Promise<BatchOutcome>((resolve) => {
-      timer = setTimeout(() => {
-        rt.log.error(`${opts.name} ran out of time; the batch will be retried`, { records: records.length });
-        resolve({ failed: new Set(records.map((r) => r.messageId)) });
-      }, Math.max(0, deadline + margin / 2 - rt.clock.now()));
+      timer = setTimeout(
+        () => {
+          rt.log.error(`${opts.name} ran out of time; the batch will be retried`, { records: records.length });
+          resolve({ failed: new Set(records.map((r) => r.messageId)) });
+        },
+        Math.max(0, deadline + margin / 2 - rt.clock.now()),
+      );
     });
     failed = new Set((await Promise.race([opts.process(records, deadline), outOfTime])).failed);
   } catch (err) {
@@ -89,12 +107,20 @@ async function retrySoon(rt: Runtime, opts: SqsBatchOptions, failures: SqsRecord
   for (let i = 0; i < failures.length; i += 10) {
     const entries = failures.slice(i, i + 10).map((r, j) => {
       const receives = Number(r.attributes?.ApproximateReceiveCount ?? '1');
-      const delay = rt.config.retryBaseSeconds === 0 ? 0 : Math.min(30, rt.config.retryBaseSeconds * 2 ** Math.max(0, receives - 1));
+      const delay =
+        rt.config.retryBaseSeconds === 0
+          ? 0
+          : Math.min(30, rt.config.retryBaseSeconds * 2 ** Math.max(0, receives - 1));
       return { Id: String(j), ReceiptHandle: r.receiptHandle, VisibilityTimeout: delay };
     });
     await rt.sqs
       .send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: opts.queueUrl, Entries: entries }))
-      .catch((err: unknown) => rt.log.warn(`${opts.name}: could not shorten the visibility of failed records; they return after the queue's visibility timeout`, errorDetails(err)));
+      .catch((err: unknown) =>
+        rt.log.warn(
+          `${opts.name}: could not shorten the visibility of failed records; they return after the queue's visibility timeout`,
+          errorDetails(err),
+        ),
+      );
   }
 }
 

@@ -40,7 +40,10 @@ export interface LogLine {
 export class RecordingTelemetry implements Log, MetricsSink {
   readonly lines: LogLine[] = [];
   readonly counters: Record<string, number> = {};
-  constructor(private readonly keys?: Record<string, unknown>, parent?: RecordingTelemetry) {
+  constructor(
+    private readonly keys?: Record<string, unknown>,
+    parent?: RecordingTelemetry,
+  ) {
     if (parent) {
       this.lines = parent.lines;
       this.counters = parent.counters;
@@ -59,7 +62,10 @@ export class RecordingTelemetry implements Log, MetricsSink {
     this.say('error', message, extra);
   }
   forInvocation(keys: Record<string, unknown>, context?: LogContext): RecordingTelemetry {
-    return new RecordingTelemetry({ ...this.keys, ...(context?.awsRequestId !== undefined && { requestId: context.awsRequestId }), ...keys }, this);
+    return new RecordingTelemetry(
+      { ...this.keys, ...(context?.awsRequestId !== undefined && { requestId: context.awsRequestId }), ...keys },
+      this,
+    );
   }
   private say(level: LogLine['level'], message: string, extra?: Record<string, unknown>): void {
     this.lines.push({ level, message, extra, ...(this.keys && { keys: this.keys }) });
@@ -72,6 +78,11 @@ export class RecordingTelemetry implements Log, MetricsSink {
 
 /** Error details safe for logs: name and message, never a token (tokens are never put in errors). */
 export function errorDetails(err: unknown): Record<string, unknown> {
-  if (err instanceof Error) return { errorName: err.name, errorMessage: err.message, ...(err.cause instanceof Error && { cause: err.cause.message }) };
+  if (err instanceof Error)
+    return {
+      errorName: err.name,
+      errorMessage: err.message,
+      ...(err.cause instanceof Error && { cause: err.cause.message }),
+    };
   return { errorMessage: String(err) };
 }

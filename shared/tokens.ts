@@ -1,4 +1,11 @@
-import { createRemoteJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTVerifyGetKey, type JWTPayload } from 'jose';
+import {
+  createRemoteJWKSet,
+  decodeProtectedHeader,
+  errors as joseErrors,
+  jwtVerify,
+  type JWTVerifyGetKey,
+  type JWTPayload,
+} from 'jose';
 import * as z from 'zod/mini';
 import { TokenError } from './errors';
 import type { Clock } from './clock';
@@ -32,21 +39,30 @@ export interface TokenVerifierOptions {
 }
 
 const idClaim = z.pipe(
-  z.union([z.string().check(z.minLength(1), z.maxLength(128)), z.number()], { error: 'specialist_id and workpoint_id must be strings or numbers' }),
+  z.union([z.string().check(z.minLength(1), z.maxLength(128)), z.number()], {
+    error: 'specialist_id and workpoint_id must be strings or numbers',
+  }),
   z.transform((v) => String(v)),
 );
 
 const claimsSchema = z.object({
-  sub: z.string({ error: 'sub claim is required' }).check(z.minLength(1, 'sub claim is empty'), z.maxLength(256, 'sub claim is too long')),
+  sub: z
+    .string({ error: 'sub claim is required' })
+    .check(z.minLength(1, 'sub claim is empty'), z.maxLength(256, 'sub claim is too long')),
   exp: z.number({ error: 'exp claim is required' }),
   role: z.optional(z.string({ error: 'role claim must be a string' }).check(z.maxLength(64, 'role claim is too long'))),
   specialist_id: z.optional(idClaim),
   workpoint_id: z.optional(idClaim),
   channels: z.optional(
     z
-      .array(z.string().check(z.regex(/^[A-Za-z0-9_.:*-]{1,128}$/, 'channels claim entries must be channel names or * patterns')), {
-        error: 'channels claim must be an array',
-      })
+      .array(
+        z
+          .string()
+          .check(z.regex(/^[A-Za-z0-9_.:*-]{1,128}$/, 'channels claim entries must be channel names or * patterns')),
+        {
+          error: 'channels claim must be an array',
+        },
+      )
       .check(z.maxLength(1000, 'channels claim has too many entries')),
   ),
 });
@@ -88,7 +104,8 @@ export class TokenVerifier {
       throw new TokenError(describeJoseError(err), { cause: err });
     }
     const claims = claimsSchema.safeParse(payload);
-    if (!claims.success) throw new TokenError(`invalid claims: ${claims.error.issues.map((i) => i.message).join('; ')}`);
+    if (!claims.success)
+      throw new TokenError(`invalid claims: ${claims.error.issues.map((i) => i.message).join('; ')}`);
     const c = claims.data;
     return {
       sub: c.sub,

@@ -17,7 +17,14 @@ export const WS_ERROR_CODES = ['bad_request', 'unknown_action', 'forbidden', 'to
 export type WsErrorCode = (typeof WS_ERROR_CODES)[number];
 
 /** Error body codes of the HTTP API (polling fallback). */
-export const HTTP_ERROR_CODES = ['bad_request', 'unauthorized', 'forbidden', 'not_found', 'rate_limited', 'internal'] as const;
+export const HTTP_ERROR_CODES = [
+  'bad_request',
+  'unauthorized',
+  'forbidden',
+  'not_found',
+  'rate_limited',
+  'internal',
+] as const;
 export type HttpErrorCode = (typeof HTTP_ERROR_CODES)[number];
 
 /** The HTTP status of each error body code. */
@@ -130,7 +137,8 @@ export interface ErrorFrame {
   message: string;
   id?: string;
 }
-export type ServerFrame = EventFrame | SubscribedFrame | UnsubscribedFrame | ResetFrame | PongFrame | PresenceFrame | MemberFrame | ErrorFrame;
+export type ServerFrame =
+  EventFrame | SubscribedFrame | UnsubscribedFrame | ResetFrame | PongFrame | PresenceFrame | MemberFrame | ErrorFrame;
 
 // ---- HTTP API answers (protocol §5) --------------------------------------------------------------
 

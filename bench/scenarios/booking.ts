@@ -1,6 +1,18 @@
 import { mulberry32 } from '../../local/faults';
 import { mintToken, type TokenClaims } from '../../local/cli/common';
-import { closeSubscribers, openSubscribers, percentiles, problemLines, round, runId, sleep, snsPublisher, spawnLocal, type ScenarioResult, type Subscriber } from '../lib';
+import {
+  closeSubscribers,
+  openSubscribers,
+  percentiles,
+  problemLines,
+  round,
+  runId,
+  sleep,
+  snsPublisher,
+  spawnLocal,
+  type ScenarioResult,
+  type Subscriber,
+} from '../lib';
 
 /**
  * The booking app end to end on the local runtime (`npm start` in a child process): 500 WebSocket
@@ -24,7 +36,16 @@ export interface BookingParams {
   faults: string;
 }
 
-export const BOOKING_DEFAULTS: BookingParams = { subscribers: 500, rate: 20, seconds: 20, drainSeconds: 15, connectConcurrency: 50, seed: 1, channelsPerEvent: 3, faults: '' };
+export const BOOKING_DEFAULTS: BookingParams = {
+  subscribers: 500,
+  rate: 20,
+  seconds: 20,
+  drainSeconds: 15,
+  connectConcurrency: 50,
+  seed: 1,
+  channelsPerEvent: 3,
+  faults: '',
+};
 
 const SPECIALISTS = 200;
 const WORKPOINTS = 30;
@@ -72,10 +93,17 @@ export function bookingPlan(n: number): { channel: string; claims: TokenClaims }
 const prng = mulberry32;
 
 /** Each channel's current seq from GET /version (admin token, 100 channels per request). */
-export async function channelVersions(httpUrl: string, adminToken: string, channels: string[]): Promise<Map<string, number>> {
+export async function channelVersions(
+  httpUrl: string,
+  adminToken: string,
+  channels: string[],
+): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   for (let i = 0; i < channels.length; i += 100) {
-    const res = await fetch(`${httpUrl}/version?channels=${channels.slice(i, i + 100).join(',')}`, { headers: { authorization: `Bearer ${adminToken}` }, signal: AbortSignal.timeout(10_000) });
+    const res = await fetch(`${httpUrl}/version?channels=${channels.slice(i, i + 100).join(',')}`, {
+      headers: { authorization: `Bearer ${adminToken}` },
+      signal: AbortSignal.timeout(10_000),
+    });
     if (!res.ok) throw new Error(`GET /version answered ${res.status}: ${await res.text()}`);
     const body = (await res.json()) as { versions: Record<string, number> };
     for (const [c, v] of Object.entries(body.versions)) out.set(c, v);
@@ -113,14 +141,19 @@ export async function publishAtRate(
 }
 
 /** Waits until `expected` event frames arrived in all, or the deadline passed; then a short grace for stragglers/duplicates. */
-export async function drain(subs: Subscriber[], expected: number, deadline: number): Promise<{ complete: boolean; at: number }> {
+export async function drain(
+  subs: Subscriber[],
+  expected: number,
+  deadline: number,
+): Promise<{ complete: boolean; at: number }> {
   // Event frames only: presence frames (joins of the booking run's connects) must not end the wait early.
   // Counted incrementally: this runs every 50 ms in the process whose sockets are being measured.
   const scanned = subs.map(() => 0);
   let events = 0;
   const count = () => {
     subs.forEach((s, i) => {
-      for (let k = scanned[i] as number; k < s.frames.length; k++) if ((s.frames[k] as { text: string }).text.includes('"type":"event"')) events++;
+      for (let k = scanned[i] as number; k < s.frames.length; k++)
+        if ((s.frames[k] as { text: string }).text.includes('"type":"event"')) events++;
       scanned[i] = s.frames.length;
     });
     return events;
@@ -156,7 +189,19 @@ export interface ContractCheck {
  */
 export function checkDeliveries(subs: Subscriber[], sent: Sent[], baseline: Map<string, number>): ContractCheck {
   const byId = new Map(sent.map((s) => [s.id, s]));
-  const r: ContractCheck = { expected: 0, delivered: 0, missing: 0, duplicate: 0, outOfOrder: 0, wrongChannel: 0, other: 0, latenciesMs: [], lastReceiveAt: new Map(), firstReceiveAt: Infinity, lastReceiveAtAll: 0 };
+  const r: ContractCheck = {
+    expected: 0,
+    delivered: 0,
+    missing: 0,
+    duplicate: 0,
+    outOfOrder: 0,
+    wrongChannel: 0,
+    other: 0,
+    latenciesMs: [],
+    lastReceiveAt: new Map(),
+    firstReceiveAt: Infinity,
+    lastReceiveAtAll: 0,
+  };
   const receivedBy = new Map<string, number>(); // event id → sockets that got it
   const lastAt = new Map<string, number>();
   for (const sub of subs) {
@@ -216,7 +261,10 @@ export function expectedDeliveries(subs: Subscriber[], channelsPerEvent: string[
 
 export async function runBooking(p: BookingParams = BOOKING_DEFAULTS): Promise<ScenarioResult> {
   const run = runId();
-  const rt = await spawnLocal({ quiet: true, env: p.faults ? { SWITCHBOARD_LOCAL_FAULTS: p.faults, SWITCHBOARD_LOCAL_SEED: String(p.seed) } : {} });
+  const rt = await spawnLocal({
+    quiet: true,
+    env: p.faults ? { SWITCHBOARD_LOCAL_FAULTS: p.faults, SWITCHBOARD_LOCAL_SEED: String(p.seed) } : {},
+  });
   const publisher = snsPublisher(rt.endpoints);
   let subs: Subscriber[] = [];
   try {
@@ -232,7 +280,11 @@ export async function runBooking(p: BookingParams = BOOKING_DEFAULTS): Promise<S
     const connectMs = performance.now() - connectStart;
 
     const adminToken = await mintToken({ sub: 'bench-admin', role: 'admin' }, secret);
-    const allChannels = [...Array.from({ length: SPECIALISTS }, (_, i) => `specialist_${i + 1}`), ...Array.from({ length: WORKPOINTS }, (_, i) => `workpoint_${i + 1}`), 'admin'];
+    const allChannels = [
+      ...Array.from({ length: SPECIALISTS }, (_, i) => `specialist_${i + 1}`),
+      ...Array.from({ length: WORKPOINTS }, (_, i) => `workpoint_${i + 1}`),
+      'admin',
+    ];
     const baseline = await channelVersions(rt.endpoints.httpUrl, adminToken, allChannels);
 
     const random = prng(p.seed);
@@ -245,7 +297,12 @@ export async function runBooking(p: BookingParams = BOOKING_DEFAULTS): Promise<S
     const expected = expectedDeliveries(subs, channelsOf);
 
     const firstPublishAt = Date.now();
-    const pub = await publishAtRate(publisher, total, p.rate, (n, sentAt) => ({ id: `booking-${run}-${n}`, channels: channelsOf[n] as string[], event: 'update', data: { sentAt, n } }));
+    const pub = await publishAtRate(publisher, total, p.rate, (n, sentAt) => ({
+      id: `booking-${run}-${n}`,
+      channels: channelsOf[n] as string[],
+      event: 'update',
+      data: { sentAt, n },
+    }));
     const drained = await drain(subs, expected, pub.lastPublishAt + p.drainSeconds * 1000);
     const check = checkDeliveries(subs, pub.sent, baseline);
 
@@ -255,7 +312,14 @@ export async function runBooking(p: BookingParams = BOOKING_DEFAULTS): Promise<S
     const windows: Record<string, unknown>[] = [];
     const windowS = Math.max(1, Math.round(p.seconds / 4));
     for (let w = 0; w * windowS < p.seconds; w++) {
-      const ids = new Set(pub.sent.filter((s) => s.sentAt - firstPublishAt >= w * windowS * 1000 && s.sentAt - firstPublishAt < (w + 1) * windowS * 1000).map((s) => s.id));
+      const ids = new Set(
+        pub.sent
+          .filter(
+            (s) =>
+              s.sentAt - firstPublishAt >= w * windowS * 1000 && s.sentAt - firstPublishAt < (w + 1) * windowS * 1000,
+          )
+          .map((s) => s.id),
+      );
       const inWindow: number[] = [];
       for (const sub of subs)
         for (const { at, text } of sub.frames) {
@@ -268,12 +332,31 @@ export async function runBooking(p: BookingParams = BOOKING_DEFAULTS): Promise<S
     const pubMs = percentiles(pub.publishMs);
     const figures = {
       connect: { sockets: subs.length, ms: round(connectMs), perSecond: round(subs.length / (connectMs / 1000), 1) },
-      events: { published: pub.sent.length, publishErrors: pub.errors.length, firstErrors: pub.errors.slice(0, 5), snsPublishMs: { p50: pubMs.p50, p95: pubMs.p95, max: pubMs.max } },
+      events: {
+        published: pub.sent.length,
+        publishErrors: pub.errors.length,
+        firstErrors: pub.errors.slice(0, 5),
+        snsPublishMs: { p50: pubMs.p50, p95: pubMs.p95, max: pubMs.max },
+      },
       latencyMs: { p50: lat.p50, p95: lat.p95, p99: lat.p99, max: lat.max, min: lat.min },
       latencyByPublishWindow: windows,
-      deliveries: { expected: check.expected, delivered: check.delivered, perSecond: round(check.delivered / spanS, 1), spanSeconds: round(spanS, 2) },
-      contract: { missing: check.missing, duplicate: check.duplicate, outOfOrder: check.outOfOrder, wrongChannel: check.wrongChannel, otherFrames: check.other },
-      drain: { completeBeforeDeadline: drained.complete, lastDeliveryAfterLastPublishMs: check.lastReceiveAtAll ? check.lastReceiveAtAll - pub.lastPublishAt : null },
+      deliveries: {
+        expected: check.expected,
+        delivered: check.delivered,
+        perSecond: round(check.delivered / spanS, 1),
+        spanSeconds: round(spanS, 2),
+      },
+      contract: {
+        missing: check.missing,
+        duplicate: check.duplicate,
+        outOfOrder: check.outOfOrder,
+        wrongChannel: check.wrongChannel,
+        otherFrames: check.other,
+      },
+      drain: {
+        completeBeforeDeadline: drained.complete,
+        lastDeliveryAfterLastPublishMs: check.lastReceiveAtAll ? check.lastReceiveAtAll - pub.lastPublishAt : null,
+      },
       runtimeProblems: problemLines(rt.output()),
     };
     return {

@@ -1,6 +1,18 @@
 import { execFileSync } from 'node:child_process';
 import { mintToken } from '../../local/cli/common';
-import { closeSubscribers, openSubscribers, percentiles, problemLines, round, runId, sleep, snsPublisher, spawnLocal, type ScenarioResult, type Subscriber } from '../lib';
+import {
+  closeSubscribers,
+  openSubscribers,
+  percentiles,
+  problemLines,
+  round,
+  runId,
+  sleep,
+  snsPublisher,
+  spawnLocal,
+  type ScenarioResult,
+  type Subscriber,
+} from '../lib';
 import { channelVersions, checkDeliveries, drain, publishAtRate } from './booking';
 
 /**
@@ -18,7 +30,13 @@ export interface BroadcastParams {
   connectConcurrency: number;
 }
 
-export const BROADCAST_DEFAULTS: BroadcastParams = { sizes: [100, 1000, 2000], messages: 20, rate: 5, drainSeconds: 30, connectConcurrency: 100 };
+export const BROADCAST_DEFAULTS: BroadcastParams = {
+  sizes: [100, 1000, 2000],
+  messages: 20,
+  rate: 5,
+  drainSeconds: 30,
+  connectConcurrency: 100,
+};
 
 /**
  * Each socket takes 2 descriptors on this machine: the client end in this process and the gateway
@@ -32,7 +50,10 @@ function checkFdLimit(largest: number): void {
   } catch {
     // No shell: let the OS say no if it must.
   }
-  if (Number.isFinite(soft) && largest + 1000 > soft) throw new Error(`${largest} sockets need more descriptors than ulimit -n (${soft}) leaves room for; use --sizes with smaller numbers`);
+  if (Number.isFinite(soft) && largest + 1000 > soft)
+    throw new Error(
+      `${largest} sockets need more descriptors than ulimit -n (${soft}) leaves room for; use --sizes with smaller numbers`,
+    );
 }
 
 interface Row {
@@ -52,7 +73,10 @@ interface Row {
 async function waitForNoConnections(httpUrl: string, adminToken: string, timeoutMs = 60_000): Promise<number> {
   const start = Date.now();
   while (Date.now() - start < timeoutMs) {
-    const res = await fetch(`${httpUrl}/stats`, { headers: { authorization: `Bearer ${adminToken}` }, signal: AbortSignal.timeout(10_000) });
+    const res = await fetch(`${httpUrl}/stats`, {
+      headers: { authorization: `Bearer ${adminToken}` },
+      signal: AbortSignal.timeout(10_000),
+    });
     const stats = (await res.json()) as { connections?: number };
     if (res.ok && stats.connections === 0) return Date.now() - start;
     await sleep(200);
@@ -83,7 +107,12 @@ export async function runBroadcast(p: BroadcastParams = BROADCAST_DEFAULTS): Pro
       const baseline = await channelVersions(rt.endpoints.httpUrl, adminToken, [channel]);
 
       const firstPublishAt = Date.now();
-      const pub = await publishAtRate(publisher, p.messages, p.rate, (m, sentAt) => ({ id: `broadcast-${run}-${n}-${m}`, channels: [channel], event: 'broadcast', data: { sentAt, n: m } }));
+      const pub = await publishAtRate(publisher, p.messages, p.rate, (m, sentAt) => ({
+        id: `broadcast-${run}-${n}-${m}`,
+        channels: [channel],
+        event: 'broadcast',
+        data: { sentAt, n: m },
+      }));
       const drained = await drain(subs, n * p.messages, pub.lastPublishAt + p.drainSeconds * 1000);
       const check = checkDeliveries(subs, pub.sent, baseline);
 
@@ -103,8 +132,19 @@ export async function runBroadcast(p: BroadcastParams = BROADCAST_DEFAULTS): Pro
         connect: { ms: round(connectMs), perSecond: round(n / (connectMs / 1000), 1) },
         latencyMs: { p50: lat.p50, p95: lat.p95, p99: lat.p99, max: lat.max },
         lastSubscriberMs: { p50: toLast.p50, max: toLast.max, messagesComplete: toLast.count, perMessage },
-        deliveries: { expected: check.expected, delivered: check.delivered, perSecond: round(check.delivered / spanS, 1), spanSeconds: round(spanS, 2) },
-        contract: { missing: check.missing, duplicate: check.duplicate, outOfOrder: check.outOfOrder, wrongChannel: check.wrongChannel, otherFrames: check.other },
+        deliveries: {
+          expected: check.expected,
+          delivered: check.delivered,
+          perSecond: round(check.delivered / spanS, 1),
+          spanSeconds: round(spanS, 2),
+        },
+        contract: {
+          missing: check.missing,
+          duplicate: check.duplicate,
+          outOfOrder: check.outOfOrder,
+          wrongChannel: check.wrongChannel,
+          otherFrames: check.other,
+        },
         publishErrors: pub.errors.length,
         completeBeforeDeadline: drained.complete,
         disconnectCleanupMs,

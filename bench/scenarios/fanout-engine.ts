@@ -18,7 +18,12 @@ export interface FanoutEngineParams {
   repeats: number;
 }
 
-export const FANOUT_ENGINE_DEFAULTS: FanoutEngineParams = { sizes: [100, 1000, 5000], concurrencies: [16, 32, 64, 128], latencyMs: 20, repeats: 3 };
+export const FANOUT_ENGINE_DEFAULTS: FanoutEngineParams = {
+  sizes: [100, 1000, 5000],
+  concurrencies: [16, 32, 64, 128],
+  latencyMs: 20,
+  repeats: 3,
+};
 
 interface EngineRow {
   poster: string;
@@ -43,30 +48,61 @@ export async function runFanoutEngine(p: FanoutEngineParams = FANOUT_ENGINE_DEFA
       const channel = `bench_${n}`;
       for (const concurrency of p.concurrencies) {
         for (const kind of ['lean', 'sdk'] as const) {
-        const poster: Poster =
-          kind === 'lean'
-            ? new LeanPoster({ endpoint: mgmt, region: 'us-east-1', credentials: async () => ({ accessKeyId: 'bench', secretAccessKey: 'bench' }), maxSockets: concurrency, timeoutMs: 10_000 })
-            : new ManagementApiPoster(managementClient(mgmt, concurrency, 10_000));
-        const times: number[] = [];
-        const cpuBefore = process.cpuUsage();
-        for (let r = 0; r < p.repeats; r++) {
-          const message: LaneMessage = {
-            v: 1,
-            events: [{ head: frameHead({ id: `b-${n}-${concurrency}-${r}`, event: 'bench', data: { r } }, Date.now()), targets: Array.from({ length: n }, (_, i) => [`c${n}-${i}`, { [channel]: r + 1 }] as [string, Record<string, number>]) }],
-          };
-          resetSlowConnections(); // each run posts the same connections the same seqs again
-          const before = await api.posts();
-          const start = performance.now();
-          const report = await deliverLanes(poster, [message], { concurrency, retryBudgetMs: 1000, deadline: Date.now() + 120_000 });
-          times.push(performance.now() - start);
-          if (report.delivered !== n || (await api.posts()) - before !== n) throw new Error(`delivered ${report.delivered} of ${n}`);
-        }
-        const cpu = process.cpuUsage(cpuBefore);
-        const best = Math.min(...times);
-        const median = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)] as number;
-        const floor = (n * p.latencyMs) / concurrency;
-        if (kind === 'lean') (poster as LeanPoster).destroy();
-        rows.push({ poster: kind, subscribers: n, concurrency, completionMs: round(best), medianMs: round(median), allRunsMs: times.map((t) => round(t)), floorMs: round(floor), overFloor: round(best / floor), overFloorMedian: round(median / floor), postsPerSecond: Math.round((n / best) * 1000), cpuMicrosPerPost: Math.round((cpu.user + cpu.system) / (n * p.repeats)) });
+          const poster: Poster =
+            kind === 'lean'
+              ? new LeanPoster({
+                  endpoint: mgmt,
+                  region: 'us-east-1',
+                  credentials: async () => ({ accessKeyId: 'bench', secretAccessKey: 'bench' }),
+                  maxSockets: concurrency,
+                  timeoutMs: 10_000,
+                })
+              : new ManagementApiPoster(managementClient(mgmt, concurrency, 10_000));
+          const times: number[] = [];
+          const cpuBefore = process.cpuUsage();
+          for (let r = 0; r < p.repeats; r++) {
+            const message: LaneMessage = {
+              v: 1,
+              events: [
+                {
+                  head: frameHead({ id: `b-${n}-${concurrency}-${r}`, event: 'bench', data: { r } }, Date.now()),
+                  targets: Array.from(
+                    { length: n },
+                    (_, i) => [`c${n}-${i}`, { [channel]: r + 1 }] as [string, Record<string, number>],
+                  ),
+                },
+              ],
+            };
+            resetSlowConnections(); // each run posts the same connections the same seqs again
+            const before = await api.posts();
+            const start = performance.now();
+            const report = await deliverLanes(poster, [message], {
+              concurrency,
+              retryBudgetMs: 1000,
+              deadline: Date.now() + 120_000,
+            });
+            times.push(performance.now() - start);
+            if (report.delivered !== n || (await api.posts()) - before !== n)
+              throw new Error(`delivered ${report.delivered} of ${n}`);
+          }
+          const cpu = process.cpuUsage(cpuBefore);
+          const best = Math.min(...times);
+          const median = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)] as number;
+          const floor = (n * p.latencyMs) / concurrency;
+          if (kind === 'lean') (poster as LeanPoster).destroy();
+          rows.push({
+            poster: kind,
+            subscribers: n,
+            concurrency,
+            completionMs: round(best),
+            medianMs: round(median),
+            allRunsMs: times.map((t) => round(t)),
+            floorMs: round(floor),
+            overFloor: round(best / floor),
+            overFloorMedian: round(median / floor),
+            postsPerSecond: Math.round((n / best) * 1000),
+            cpuMicrosPerPost: Math.round((cpu.user + cpu.system) / (n * p.repeats)),
+          });
         }
       }
     }

@@ -75,7 +75,11 @@ class SimulatedConnectionsApi {
   refused = 0;
   lastDeliveryAt = 0;
 
-  constructor(private readonly rate: number, private readonly burst: number, private readonly latencyMs: number) {
+  constructor(
+    private readonly rate: number,
+    private readonly burst: number,
+    private readonly latencyMs: number,
+  ) {
     this.bucket = new TokenBucket(rate, burst);
   }
 
@@ -108,15 +112,27 @@ interface QueuedMessage {
 
 /** No DynamoDB here: the deliver stage's one write (the /stats counter) answers at once. */
 function noDynamo(): DynamoDBClient {
-  const client = new DynamoDBClient({ region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } });
-  client.middlewareStack.add(() => async () => ({ output: { $metadata: {} }, response: {} }), { step: 'initialize', name: 'benchNoDynamo' });
+  const client = new DynamoDBClient({
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
+  });
+  client.middlewareStack.add(() => async () => ({ output: { $metadata: {} }, response: {} }), {
+    step: 'initialize',
+    name: 'benchNoDynamo',
+  });
   return client;
 }
 
 async function runOnce(p: LargeChannelParams, rate: number) {
   resetSlowConnections();
   const api = new SimulatedConnectionsApi(rate, p.burst, p.latencyMs);
-  const config: Config = testConfig({ managementEndpoint: 'http://simulated', lanes: p.lanes, shardSize: p.shardSize, postConcurrency: p.postConcurrency, retryBaseSeconds: 1 });
+  const config: Config = testConfig({
+    managementEndpoint: 'http://simulated',
+    lanes: p.lanes,
+    shardSize: p.shardSize,
+    postConcurrency: p.postConcurrency,
+    retryBaseSeconds: 1,
+  });
   const dynamo = noDynamo();
   // A simulated Lambda container: its own Runtime (with its own post rate limiter) and handler.
   interface Container {
@@ -130,7 +146,14 @@ async function runOnce(p: LargeChannelParams, rate: number) {
     const reused = idle.pop();
     if (reused) return reused;
     const limiter = new PostRateLimiter(p.limiter);
-    const rt: Runtime = runtimeFrom({ config, dynamo, log: telemetry, metrics: telemetry, poster: () => api.poster, postLimiter: limiter });
+    const rt: Runtime = runtimeFrom({
+      config,
+      dynamo,
+      log: telemetry,
+      metrics: telemetry,
+      poster: () => api.poster,
+      postLimiter: limiter,
+    });
     const c = { limiter, handler: createDeliverHandler(async () => rt) };
     containers.push(c);
     return c;
@@ -139,8 +162,20 @@ async function runOnce(p: LargeChannelParams, rate: number) {
   // The sequencer's part: one event's targets into lane messages.
   const channel = `large_${rate}`;
   const t0 = performance.now();
-  const targets: LaneTarget[] = Array.from({ length: p.connections }, (_, i) => ({ connectionId: `conn-${i.toString(36)}-${rate}`, seqs: { [channel]: 1 } }));
-  const lanes = buildLaneMessages([{ id: `evt-${rate}`, head: frameHead({ id: `evt-${rate}`, event: 'big', data: { n: p.connections } }, Date.now()), targets }], { lanes: p.lanes, shardSize: p.shardSize, maxBytes: MAX_LANE_MESSAGE_BYTES });
+  const targets: LaneTarget[] = Array.from({ length: p.connections }, (_, i) => ({
+    connectionId: `conn-${i.toString(36)}-${rate}`,
+    seqs: { [channel]: 1 },
+  }));
+  const lanes = buildLaneMessages(
+    [
+      {
+        id: `evt-${rate}`,
+        head: frameHead({ id: `evt-${rate}`, event: 'big', data: { n: p.connections } }, Date.now()),
+        targets,
+      },
+    ],
+    { lanes: p.lanes, shardSize: p.shardSize, maxBytes: MAX_LANE_MESSAGE_BYTES },
+  );
   const buildMs = performance.now() - t0;
   const shards = lanes.reduce((a, l) => a + l.length, 0);
   const queues = new Map<string, QueuedMessage[]>();
@@ -176,7 +211,8 @@ async function runOnce(p: LargeChannelParams, rate: number) {
         continue;
       }
       const batch: QueuedMessage[] = [];
-      while (batch.length < fifo.batchSize && q.length > 0 && (q[0] as QueuedMessage).visibleAt <= t) batch.push(q.shift() as QueuedMessage);
+      while (batch.length < fifo.batchSize && q.length > 0 && (q[0] as QueuedMessage).visibleAt <= t)
+        batch.push(q.shift() as QueuedMessage);
       busy.add(group);
       running++;
       peakWorkers = Math.max(peakWorkers, running);
@@ -196,8 +232,16 @@ async function runOnce(p: LargeChannelParams, rate: number) {
     await sleep(p.invokeMs);
     const started = performance.now();
     const timeoutMs = FUNCTION_SETTINGS.deliver.timeoutSeconds * 1000;
-    const records: SqsRecord[] = batch.map((m) => ({ messageId: m.messageId, receiptHandle: m.messageId, body: m.body, attributes: { ApproximateReceiveCount: String(++m.receives), MessageGroupId: group } }));
-    const result = await c.handler({ Records: records }, { getRemainingTimeInMillis: () => timeoutMs - (performance.now() - started) });
+    const records: SqsRecord[] = batch.map((m) => ({
+      messageId: m.messageId,
+      receiptHandle: m.messageId,
+      body: m.body,
+      attributes: { ApproximateReceiveCount: String(++m.receives), MessageGroupId: group },
+    }));
+    const result = await c.handler(
+      { Records: records },
+      { getRemainingTimeInMillis: () => timeoutMs - (performance.now() - started) },
+    );
     const failed = new Set(result.batchItemFailures.map((f) => f.itemIdentifier));
     if (failed.size > 0) {
       failedRecords += failed.size;
@@ -228,7 +272,9 @@ async function runOnce(p: LargeChannelParams, rate: number) {
     if (n === 0) lost++;
     else duplicates += n - 1;
   }
-  const delivered = telemetry.lines.filter((l) => l.message === 'delivered').map((l) => l.extra as Record<string, number>);
+  const delivered = telemetry.lines
+    .filter((l) => l.message === 'delivered')
+    .map((l) => l.extra as Record<string, number>);
   const sum = (k: string) => delivered.reduce((a, r) => a + (r[k] ?? 0), 0);
   return {
     throttlePerSecond: rate,
@@ -260,15 +306,30 @@ export async function runLargeChannel(p: LargeChannelParams = LARGE_CHANNEL_DEFA
   for (const rate of p.rates) {
     const runs = [];
     for (let r = 0; r < p.repeats; r++) runs.push(await runOnce(p, rate));
-    const median = [...runs].sort((a, b) => a.lastDeliveryMs - b.lastDeliveryMs)[Math.floor(runs.length / 2)] as (typeof runs)[number];
-    rows.push({ ...median, allRunsLastDeliveryMs: runs.map((r) => r.lastDeliveryMs), lostInAnyRun: Math.max(...runs.map((r) => r.lost)), skippedInAnyRun: Math.max(...runs.map((r) => r.skipped)) });
+    const median = [...runs].sort((a, b) => a.lastDeliveryMs - b.lastDeliveryMs)[
+      Math.floor(runs.length / 2)
+    ] as (typeof runs)[number];
+    rows.push({
+      ...median,
+      allRunsLastDeliveryMs: runs.map((r) => r.lastDeliveryMs),
+      lostInAnyRun: Math.max(...runs.map((r) => r.lost)),
+      skippedInAnyRun: Math.max(...runs.map((r) => r.skipped)),
+    });
   }
   return {
     scenario: 'large-channel',
     summary: `large-channel (median of ${p.repeats}): ${p.connections} connections, ${p.latencyMs} ms/post, lanes ${p.lanes}, shardSize ${p.shardSize}: ${rows
-      .map((r) => `throttle ${r.throttlePerSecond}/s → last delivery ${r.lastDeliveryMs} ms (floor ${r.floorMs}, ${r.overFloor}×), ${r.shards} shards, ${r.peakWorkers} workers, ${r.lostInAnyRun} lost, ${r.refused429} 429s`)
+      .map(
+        (r) =>
+          `throttle ${r.throttlePerSecond}/s → last delivery ${r.lastDeliveryMs} ms (floor ${r.floorMs}, ${r.overFloor}×), ${r.shards} shards, ${r.peakWorkers} workers, ${r.lostInAnyRun} lost, ${r.refused429} 429s`,
+      )
       .join('; ')}`,
-    parameters: { ...p, deliverMaxConcurrency: PIPELINE.delivery.maxConcurrency, deliverBatchSize: PIPELINE.delivery.batchSize, deliverTimeoutSeconds: FUNCTION_SETTINGS.deliver.timeoutSeconds },
+    parameters: {
+      ...p,
+      deliverMaxConcurrency: PIPELINE.delivery.maxConcurrency,
+      deliverBatchSize: PIPELINE.delivery.batchSize,
+      deliverTimeoutSeconds: FUNCTION_SETTINGS.deliver.timeoutSeconds,
+    },
     figures: rows,
   };
 }

@@ -26,7 +26,13 @@ export interface OpsParams {
   /** Hours a user's tabs are open per month: 8 h × 22 working days. */
   userHoursPerMonth: number;
 }
-export const OPS_DEFAULTS: OpsParams = { broadcastSizes: [100, 1000], lambdaMemoryMb: 256, pingEverySeconds: 300, tabsPerUser: 3, userHoursPerMonth: 8 * 22 };
+export const OPS_DEFAULTS: OpsParams = {
+  broadcastSizes: [100, 1000],
+  lambdaMemoryMb: 256,
+  pingEverySeconds: 300,
+  tabsPerUser: 3,
+  userHoursPerMonth: 8 * 22,
+};
 
 const identity = { sub: 'bench', role: 'admin', exp: 4_000_000_000 };
 
@@ -38,7 +44,11 @@ const identity = { sub: 'bench', role: 'admin', exp: 4_000_000_000 };
 export function tabsCost(tabs: number, hours: number, perMillionUsd: number) {
   const row = (connections: number) => {
     const connectionMinutes = connections * hours * 60;
-    return { connections, connectionMinutesPerUserMonth: connectionMinutes, usdPer1000UsersMonth: round((connectionMinutes * 1000 * perMillionUsd) / 1e6, 2) };
+    return {
+      connections,
+      connectionMinutesPerUserMonth: connectionMinutes,
+      usdPer1000UsersMonth: round((connectionMinutes * 1000 * perMillionUsd) / 1e6, 2),
+    };
   };
   return { tabs, hoursPerMonth: hours, notShared: row(tabs), shared: row(1) };
 }
@@ -56,15 +66,25 @@ function queueCosts(laneMessages: number) {
   return { standard, fifo, invocations };
 }
 
-function dollars(ops: OpCounts, posts: number, deliveries: number, lambdaMs: number, memoryMb: number, laneMessages: number) {
+function dollars(
+  ops: OpCounts,
+  posts: number,
+  deliveries: number,
+  lambdaMs: number,
+  memoryMb: number,
+  laneMessages: number,
+) {
   const m = 1e6;
   const q = queueCosts(laneMessages);
   const perEvent = {
-    dynamoDb: (ops.writeUnits * PRICES.dynamoDbPerMillionWriteUnits + ops.readUnits * PRICES.dynamoDbPerMillionReadUnits) / m,
+    dynamoDb:
+      (ops.writeUnits * PRICES.dynamoDbPerMillionWriteUnits + ops.readUnits * PRICES.dynamoDbPerMillionReadUnits) / m,
     apiGatewayPosts: (posts * PRICES.apiGatewayWsPerMillionMessages) / m,
     sns: PRICES.snsPerMillionPublishes / m,
     sqs: (q.standard * PRICES.sqsStandardPerMillionRequests + q.fifo * PRICES.sqsFifoPerMillionRequests) / m,
-    lambda: (q.invocations * PRICES.lambdaPerMillionRequests) / m + (lambdaMs / 1000) * (memoryMb / 1024) * PRICES.lambdaArmPerGbSecond,
+    lambda:
+      (q.invocations * PRICES.lambdaPerMillionRequests) / m +
+      (lambdaMs / 1000) * (memoryMb / 1024) * PRICES.lambdaArmPerGbSecond,
   };
   const total = Object.values(perEvent).reduce((a, b) => a + b, 0);
   return { perEventUsd: perEvent, perMillionDeliveriesUsd: round((total / deliveries) * m, 3) };
@@ -72,13 +92,22 @@ function dollars(ops: OpCounts, posts: number, deliveries: number, lambdaMs: num
 
 export async function runOps(p: OpsParams = OPS_DEFAULTS, dynamoEndpoint?: string): Promise<ScenarioResult> {
   const ddb = dynamoEndpoint ? undefined : await startDynamoDbLocal();
-  const dynamo = new DynamoDBClient({ endpoint: dynamoEndpoint ?? ddb!.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } });
+  const dynamo = new DynamoDBClient({
+    endpoint: dynamoEndpoint ?? ddb!.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
+  });
   const mgmt = await new TestManagementServer().start();
   const sqs = await startSqsHarness();
   const tableName = `bench-ops-${Date.now()}`;
   await createTable(dynamo, tableName);
   const telemetry = new RecordingTelemetry();
-  const rt = runtimeFrom({ config: testConfig({ tableName, managementEndpoint: mgmt.endpoint }), dynamo, log: telemetry, metrics: telemetry });
+  const rt = runtimeFrom({
+    config: testConfig({ tableName, managementEndpoint: mgmt.endpoint }),
+    dynamo,
+    log: telemetry,
+    metrics: telemetry,
+  });
   const store = new ConnectionStore(rt.db, 3600);
   const shapes: (Record<string, unknown> & { shape: string; perMillionDeliveriesUsd: number })[] = [];
   const measure = async (name: string, channels: string[]) => {
@@ -109,7 +138,8 @@ export async function runOps(p: OpsParams = OPS_DEFAULTS, dynamoEndpoint?: strin
     const booking = ['specialist_1', 'workpoint_1', 'admin'];
     const counts = [2, 9, 10];
     let i = 0;
-    for (const [k, ch] of booking.entries()) for (let j = 0; j < (counts[k] ?? 0); j++) await store.create(`book-${i++}`, identity, [ch]);
+    for (const [k, ch] of booking.entries())
+      for (let j = 0; j < (counts[k] ?? 0); j++) await store.create(`book-${i++}`, identity, [ch]);
     await measure('booking (3 channels, 21 subscribers)', booking);
     for (const n of p.broadcastSizes) {
       const items = Array.from({ length: n }, (_, j) => store.create(`bc${n}-${j}`, identity, [`broadcast_${n}`]));
@@ -124,7 +154,9 @@ export async function runOps(p: OpsParams = OPS_DEFAULTS, dynamoEndpoint?: strin
   }
   const pingMsgsPerMinute = (2 * 60) / p.pingEverySeconds; // ping in + pong out
   const perMillionConnectionMinutes = round(
-    PRICES.apiGatewayWsPerMillionConnectionMinutes + pingMsgsPerMinute * PRICES.apiGatewayWsPerMillionMessages + (pingMsgsPerMinute / 2) * PRICES.lambdaPerMillionRequests,
+    PRICES.apiGatewayWsPerMillionConnectionMinutes +
+      pingMsgsPerMinute * PRICES.apiGatewayWsPerMillionMessages +
+      (pingMsgsPerMinute / 2) * PRICES.lambdaPerMillionRequests,
     3,
   );
   const booking = shapes[0] as { perMillionDeliveriesUsd: number };
@@ -132,7 +164,12 @@ export async function runOps(p: OpsParams = OPS_DEFAULTS, dynamoEndpoint?: strin
   return {
     scenario: 'ops',
     summary:
-      `ops: booking event $${booking.perMillionDeliveriesUsd}/M deliveries; ${shapes.slice(1).map((s) => `${s.shape}: $${s.perMillionDeliveriesUsd}/M`).join('; ')}; $${perMillionConnectionMinutes}/M connection-minutes (API Gateway alone: $${PRICES.apiGatewayWsPerMillionMessages}/M messages; AppSync Events: $${PRICES.appSyncEventsPerMillionOperations}/M operations); ` +
+      `ops: booking event $${booking.perMillionDeliveriesUsd}/M deliveries; ${shapes
+        .slice(1)
+        .map((s) => `${s.shape}: $${s.perMillionDeliveriesUsd}/M`)
+        .join(
+          '; ',
+        )}; $${perMillionConnectionMinutes}/M connection-minutes (API Gateway alone: $${PRICES.apiGatewayWsPerMillionMessages}/M messages; AppSync Events: $${PRICES.appSyncEventsPerMillionOperations}/M operations); ` +
       `${tabs.tabs} tabs per user, ${tabs.hoursPerMonth} h/month: ${tabs.notShared.connectionMinutesPerUserMonth} connection-minutes per user, $${tabs.notShared.usdPer1000UsersMonth}/1k users/month with a connection per tab, ${tabs.shared.connectionMinutesPerUserMonth} and $${tabs.shared.usdPer1000UsersMonth} shared`,
     parameters: { ...p, prices: PRICES },
     figures: { shapes, perMillionConnectionMinutesUsd: perMillionConnectionMinutes, tabsPerUser: tabs },

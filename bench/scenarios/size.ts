@@ -19,10 +19,17 @@ import { round, type ScenarioResult } from '../lib';
 const root = path.join(__dirname, '../..');
 
 function initOnce(outfile: string): number {
-  const ms = execFileSync(process.execPath, ['-e', `const t=performance.now();require(${JSON.stringify(outfile)});process.stdout.write(String(performance.now()-t))`], {
-    cwd: path.dirname(outfile),
-    env: { ...process.env, NODE_PATH: path.join(root, 'node_modules') },
-  }).toString();
+  const ms = execFileSync(
+    process.execPath,
+    [
+      '-e',
+      `const t=performance.now();require(${JSON.stringify(outfile)});process.stdout.write(String(performance.now()-t))`,
+    ],
+    {
+      cwd: path.dirname(outfile),
+      env: { ...process.env, NODE_PATH: path.join(root, 'node_modules') },
+    },
+  ).toString();
   return Number(ms);
 }
 
@@ -34,11 +41,30 @@ function medianInits(files: string[], runs: number): number[] {
 }
 
 async function bundle(name: string, outfile: string, external: readonly string[]) {
-  await build({ entryPoints: [path.join(root, 'functions', `${name}.ts`)], bundle: true, minify: BUNDLING.minify, sourcemap: BUNDLING.sourcemap, sourcesContent: BUNDLING.sourcesContent, platform: 'node', target: BUNDLING.target, format: 'cjs', mainFields: [...BUNDLING.mainFields], external: [...external], outfile, logLevel: 'silent' });
+  await build({
+    entryPoints: [path.join(root, 'functions', `${name}.ts`)],
+    bundle: true,
+    minify: BUNDLING.minify,
+    sourcemap: BUNDLING.sourcemap,
+    sourcesContent: BUNDLING.sourcesContent,
+    platform: 'node',
+    target: BUNDLING.target,
+    format: 'cjs',
+    mainFields: [...BUNDLING.mainFields],
+    external: [...external],
+    outfile,
+    logLevel: 'silent',
+  });
   const bytes = fs.statSync(outfile).size;
   const zip = path.join(path.dirname(outfile), `${name}.zip`);
   execFileSync('zip', ['-q', '-j', '-9', zip, outfile, `${outfile}.map`]);
-  return { bytes, kb: round(bytes / 1024, 1), gzipKb: round(zlib.gzipSync(fs.readFileSync(outfile)).length / 1024, 1), mapKb: round(fs.statSync(`${outfile}.map`).size / 1024, 1), zipKb: round(fs.statSync(zip).size / 1024, 1) };
+  return {
+    bytes,
+    kb: round(bytes / 1024, 1),
+    gzipKb: round(zlib.gzipSync(fs.readFileSync(outfile)).length / 1024, 1),
+    mapKb: round(fs.statSync(`${outfile}.map`).size / 1024, 1),
+    zipKb: round(fs.statSync(zip).size / 1024, 1),
+  };
 }
 
 export async function runSize(runs = 7): Promise<ScenarioResult> {
@@ -59,15 +85,34 @@ export async function runSize(runs = 7): Promise<ScenarioResult> {
   const clientEntry = path.join(root, 'client', 'src', 'index.ts');
   if (fs.existsSync(clientEntry)) {
     const outfile = path.join(out, 'client.js');
-    await build({ entryPoints: [clientEntry], bundle: true, minify: true, format: 'esm', target: 'es2020', outfile, logLevel: 'silent' });
+    await build({
+      entryPoints: [clientEntry],
+      bundle: true,
+      minify: true,
+      format: 'esm',
+      target: 'es2020',
+      outfile,
+      logLevel: 'silent',
+    });
     const buf = fs.readFileSync(outfile);
-    client = { minKb: round(buf.length / 1024, 2), minGzipKb: round(zlib.gzipSync(buf, { level: 9 }).length / 1024, 2) };
+    client = {
+      minKb: round(buf.length / 1024, 2),
+      minGzipKb: round(zlib.gzipSync(buf, { level: 9 }).length / 1024, 2),
+    };
   }
   fs.rmSync(out, { recursive: true, force: true });
   return {
     scenario: 'size',
     summary: `size: ${functions.map((f) => `${f.function} ${f.kb} KB, zip ${f.zipKb} KB (init ${f.initMs} ms)`).join(', ')}; with the runtime's SDK: ${runtimeSdk.map((f) => `${f.function} ${f.kb} KB (init ${f.initMs} ms)`).join(', ')}${client ? `; client ${client.minGzipKb} KB min+gzip` : ''}`,
-    parameters: { bundler: 'esbuild', minify: BUNDLING.minify, awsSdk: 'bundled (pinned)', external: BUNDLING.externalModules, target: BUNDLING.target, initRuns: runs, initStatistic: 'median' },
+    parameters: {
+      bundler: 'esbuild',
+      minify: BUNDLING.minify,
+      awsSdk: 'bundled (pinned)',
+      external: BUNDLING.externalModules,
+      target: BUNDLING.target,
+      initRuns: runs,
+      initStatistic: 'median',
+    },
     figures: { functions, runtimeSdk, client },
   };
 }

@@ -26,7 +26,14 @@ export async function runStartup(p: StartupParams = STARTUP_DEFAULTS): Promise<S
   for (let i = 0; i < p.runs; i++) {
     const rt = await spawnLocal({ quiet: false });
     const stopped = await rt.stop();
-    runs.push({ endpointsFileMs: Math.round(rt.fileMs), bannerMs: Math.round(rt.bannerMs ?? NaN), selfReportedMs: rt.selfReportedMs, stopMs: Math.round(stopped.ms), exitCode: stopped.code, killed: stopped.killed });
+    runs.push({
+      endpointsFileMs: Math.round(rt.fileMs),
+      bannerMs: Math.round(rt.bannerMs ?? NaN),
+      selfReportedMs: rt.selfReportedMs,
+      stopMs: Math.round(stopped.ms),
+      exitCode: stopped.code,
+      killed: stopped.killed,
+    });
   }
   const stat = (xs: number[]) => {
     const q = percentiles(xs);
@@ -41,7 +48,12 @@ export async function runStartup(p: StartupParams = STARTUP_DEFAULTS): Promise<S
     summary:
       `startup (${p.runs} runs): spawn → "is ready" min ${ready.min} / median ${ready.median} / max ${ready.max} ms ` +
       `(endpoints file median ${file.median} ms); SIGTERM → exit median ${stop.median} ms, max ${stop.max} ms${unclean ? `; ${unclean} unclean exits` : ''}`,
-    parameters: { ...p, command: 'node --import tsx local/start.ts', ports: 0, dynamodb: 'own DynamoDB Local, in memory' },
+    parameters: {
+      ...p,
+      command: 'node --import tsx local/start.ts',
+      ports: 0,
+      dynamodb: 'own DynamoDB Local, in memory',
+    },
     figures: { readyMs: ready, endpointsFileMs: file, stopMs: stop, runs },
   };
 }

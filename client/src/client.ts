@@ -1,7 +1,18 @@
 import { ChannelState } from './channel-state';
 import { errorCode, type ErrorCode, type SwitchboardError } from './codes';
 import type { SocketConstructor } from './connection';
-import { CHANNEL_NAME_PATTERN, isEvent, presenceFrame, subscribeFrame, type EventFrame, type EventsResponse, type Member, type MemberFrame, type PresenceFrame, type ServerFrame } from './frames';
+import {
+  CHANNEL_NAME_PATTERN,
+  isEvent,
+  presenceFrame,
+  subscribeFrame,
+  type EventFrame,
+  type EventsResponse,
+  type Member,
+  type MemberFrame,
+  type PresenceFrame,
+  type ServerFrame,
+} from './frames';
 import type { Link, LinkOwner, NetworkMonitor, State, Timing } from './link';
 import { LruMap } from './lru';
 import { SocketLink } from './socket-link';
@@ -40,7 +51,10 @@ export interface ClientEvents {
   presence: (channel: string, presence: Presence) => void;
 }
 
-export type FetchLike = (url: string, init: { headers: Record<string, string> }) => Promise<{ ok: boolean; status: number; json(): Promise<unknown> }>;
+export type FetchLike = (
+  url: string,
+  init: { headers: Record<string, string> },
+) => Promise<{ ok: boolean; status: number; json(): Promise<unknown> }>;
 
 export interface SwitchboardOptions extends Partial<Timing> {
   /** WebSocket URL (`wss://…`); `?token=` is added on each connect. */
@@ -110,7 +124,10 @@ export class SwitchboardClient {
   /** Channels whose member list is kept (asked with `presence()`): sub → member. */
   private readonly _rosters = new Map<string, Map<string, Member>>();
   /** Per channel asked and not answered yet: the `presence()` calls waiting, and the join/leave frames meanwhile (applied again after the answer). */
-  private readonly _asked = new Map<string, [[(p: Presence) => void, (e: SwitchboardError) => void][], MemberFrame[]]>();
+  private readonly _asked = new Map<
+    string,
+    [[(p: Presence) => void, (e: SwitchboardError) => void][], MemberFrame[]]
+  >();
   /** Event id → handlers that already got it. */
   private readonly _delivered: LruMap<string, Set<EventHandler>>;
   private readonly _owner: LinkOwner = {
@@ -160,7 +177,8 @@ export class SwitchboardClient {
       network: options.network === undefined ? browserNetwork() : options.network,
       timing,
     };
-    this._link = (options.share && tabLink(this._owner, settings, options.share)) || new SocketLink(this._owner, settings);
+    this._link =
+      (options.share && tabLink(this._owner, settings, options.share)) || new SocketLink(this._owner, settings);
     this.connect();
   }
 
@@ -195,7 +213,8 @@ export class SwitchboardClient {
 
   /** Subscribes `handler` to `channel`; the returned function removes it (and the subscription with the last handler). */
   subscribe(channel: string, handler: EventHandler): () => void {
-    if (!CHANNEL_NAME_PATTERN.test(channel)) throw new TypeError(`invalid channel name "${channel}": must match ${CHANNEL_NAME_PATTERN.source}`);
+    if (!CHANNEL_NAME_PATTERN.test(channel))
+      throw new TypeError(`invalid channel name "${channel}": must match ${CHANNEL_NAME_PATTERN.source}`);
     let ch = this._channels.get(channel);
     if (!ch) {
       ch = { state: new ChannelState(), _handlers: new Set(), _recoveries: 0 };
@@ -205,7 +224,8 @@ export class SwitchboardClient {
     const sub = ch;
     sub._handlers.add(handler);
     return () => {
-      if (this._channels.get(channel) === sub && sub._handlers.delete(handler) && sub._handlers.size === 0) this.unsubscribe(channel);
+      if (this._channels.get(channel) === sub && sub._handlers.delete(handler) && sub._handlers.size === 0)
+        this.unsubscribe(channel);
     };
   }
 
@@ -446,7 +466,8 @@ export class SwitchboardClient {
 
   private async _pollLoop(run: number): Promise<void> {
     await this._poll();
-    if (run === this._pollRun) this._pollTimer = setTimeout(() => void this._pollLoop(run), this._timing.pollIntervalMs);
+    if (run === this._pollRun)
+      this._pollTimer = setTimeout(() => void this._pollLoop(run), this._timing.pollIntervalMs);
   }
 
   /** `GET /version` for every channel; channels whose version grew fetch what they missed. */
@@ -455,7 +476,11 @@ export class SwitchboardClient {
     if (names.length === 0) return;
     let versions: Record<string, unknown>;
     try {
-      versions = (await this._http<{ versions: Record<string, unknown> }>(`/version?channels=${names.map(encodeURIComponent).join(',')}`)).versions;
+      versions = (
+        await this._http<{ versions: Record<string, unknown> }>(
+          `/version?channels=${names.map(encodeURIComponent).join(',')}`,
+        )
+      ).versions;
     } catch (err) {
       return this._httpFailed(err);
     }
@@ -497,7 +522,8 @@ export class SwitchboardClient {
   }
 
   private _emit<K extends keyof ClientEvents>(type: K, ...args: Parameters<ClientEvents[K]>): void {
-    for (const listener of [...(this._listeners[type] ?? [])]) safely(() => (listener as (...a: Parameters<ClientEvents[K]>) => void)(...args));
+    for (const listener of [...(this._listeners[type] ?? [])])
+      safely(() => (listener as (...a: Parameters<ClientEvents[K]>) => void)(...args));
   }
 }
 

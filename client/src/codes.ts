@@ -2,7 +2,13 @@
  * Every error and close code the client deals in, in one place (protocol §3 and §5).
  */
 
-import { HTTP_ERROR_CODES, HTTP_ERROR_STATUS, WS_ERROR_CODES, type HttpErrorCode, type WsErrorCode } from '../../shared/wire';
+import {
+  HTTP_ERROR_CODES,
+  HTTP_ERROR_STATUS,
+  WS_ERROR_CODES,
+  type HttpErrorCode,
+  type WsErrorCode,
+} from '../../shared/wire';
 
 /** The contract's codes (shared/wire.ts, shared with the server). */
 export { HTTP_ERROR_CODES, WS_ERROR_CODES, type HttpErrorCode, type WsErrorCode };
@@ -27,7 +33,6 @@ export const CLOSE = {
   CONNECT_TIMEOUT: 4001, // the handshake neither succeeded nor failed in time
   TOKEN_REFUSED: 4003, // a channel allowed before was refused (expired token): reconnect with a fresh one
 } as const;
-
 
 /** The contract code of an error frame or body; an HTTP answer without one (a gateway's 429) goes by its status. */
 export function errorCode(value: unknown, status?: number): ErrorCode {

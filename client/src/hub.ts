@@ -89,7 +89,17 @@ export class Hub implements LinkOwner {
     if (m.k === 'st' || m.k === 'dn' || this._life.signal.aborted) return;
     if (m.k === 'bye') return this._leave(m.f);
     this._join(m.f);
-    if (m.k === 'hi') this._tab._post({ k: 'st', f: this._tab.id, t: m.f, s: this._current, c: this._conn, n: this._members.size + 1, e: this._since, q: this._seen });
+    if (m.k === 'hi')
+      this._tab._post({
+        k: 'st',
+        f: this._tab.id,
+        t: m.f,
+        s: this._current,
+        c: this._conn,
+        n: this._members.size + 1,
+        e: this._since,
+        q: this._seen,
+      });
     else if (m.k === 'up') this._up(m.f, m.m);
     else this._refresh(m.c);
   }
@@ -112,7 +122,9 @@ export class Hub implements LinkOwner {
     if (this._members.has(tab)) return;
     this._members.add(tab);
     this._announce();
-    this._tab._locks.request(`${this._tab.name} ${tab}`, { signal: this._life.signal }, () => this._leave(tab)).catch(() => undefined);
+    this._tab._locks
+      .request(`${this._tab.name} ${tab}`, { signal: this._life.signal }, () => this._leave(tab))
+      .catch(() => undefined);
   }
 
   private _leave(tab: string): void {

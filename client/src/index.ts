@@ -1,5 +1,14 @@
 export { SwitchboardClient } from './client';
-export type { ClientEvents, EventHandler, FetchLike, NetworkMonitor, Presence, State, SwitchboardOptions, Timing } from './client';
+export type {
+  ClientEvents,
+  EventHandler,
+  FetchLike,
+  NetworkMonitor,
+  Presence,
+  State,
+  SwitchboardOptions,
+  Timing,
+} from './client';
 export type { SocketConstructor, SocketLike } from './connection';
 export type { EventFrame, Member } from './frames';
 export type { ChannelLike, LocksLike, ShareOptions } from './tab-link';

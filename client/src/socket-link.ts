@@ -65,7 +65,8 @@ export class SocketLink implements Link {
     if (this._next?._opened) {
       this._next.send(frame);
       if (frame.action === 'subscribe') this._awaitingAcks.add(frame.id);
-      if (frame.action === 'unsubscribe' && this._awaitingAcks.delete(frame.id) && this._awaitingAcks.size === 0) this._swap();
+      if (frame.action === 'unsubscribe' && this._awaitingAcks.delete(frame.id) && this._awaitingAcks.size === 0)
+        this._swap();
     }
     if (!this._conn?._opened) return false;
     this._conn.send(frame);
@@ -128,7 +129,11 @@ export class SocketLink implements Link {
     try {
       const token = await getToken();
       if (generation !== this._generation || (rotation && !this._conn?._opened)) return;
-      conn = new Connection(new Socket(`${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`), this._hooks, timing);
+      conn = new Connection(
+        new Socket(`${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`),
+        this._hooks,
+        timing,
+      );
     } catch {
       if (generation !== this._generation) return;
     }
@@ -216,6 +221,13 @@ export class SocketLink implements Link {
 
   private _onFrame(conn: Connection, frame: ServerFrame): void {
     this._owner.frame(frame, conn === this._next);
-    if (conn === this._next && (frame.type === 'subscribed' || frame.type === 'error') && frame.id !== undefined && this._awaitingAcks.delete(frame.id) && this._awaitingAcks.size === 0) this._swap();
+    if (
+      conn === this._next &&
+      (frame.type === 'subscribed' || frame.type === 'error') &&
+      frame.id !== undefined &&
+      this._awaitingAcks.delete(frame.id) &&
+      this._awaitingAcks.size === 0
+    )
+      this._swap();
   }
 }

@@ -6,7 +6,11 @@ type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'];
 
 /** The part of `navigator.locks` (Web Locks API) the sharing uses; tests pass a fake. */
 export interface LocksLike {
-  request<T>(name: string, options: { signal?: AbortSignal; steal?: boolean; ifAvailable?: boolean }, callback: (lock: unknown) => T | Promise<T>): Promise<T>;
+  request<T>(
+    name: string,
+    options: { signal?: AbortSignal; steal?: boolean; ifAvailable?: boolean },
+    callback: (lock: unknown) => T | Promise<T>,
+  ): Promise<T>;
 }
 /** The part of a `BroadcastChannel` the sharing uses; tests pass a fake. */
 export interface ChannelLike {
@@ -52,7 +56,8 @@ const VERSION = 1;
 /** The sharing link for this tab, or undefined where the browser lacks Web Locks or BroadcastChannel. */
 export function tabLink(owner: LinkOwner, settings: SocketSettings, share: ShareOptions): Link | undefined {
   const locks = share.locks ?? (globalThis as { navigator?: { locks?: LocksLike } }).navigator?.locks;
-  const Channel = share.BroadcastChannel ?? (globalThis as { BroadcastChannel?: new (name: string) => ChannelLike }).BroadcastChannel;
+  const Channel =
+    share.BroadcastChannel ?? (globalThis as { BroadcastChannel?: new (name: string) => ChannelLike }).BroadcastChannel;
   return locks && Channel ? new TabLink(owner, settings, share, locks, Channel) : undefined;
 }
 
@@ -110,7 +115,13 @@ export class TabLink implements Link {
     this._channel = new this._Channel(this.name);
     this._channel.onmessage = (e) => this._receive(e.data as TabMessage); // only this client version posts on this name
     // Held while this tab runs: a leader waiting for it hears at once when the tab is gone (closed, crashed).
-    this._locks.request(`${this.name} ${this.id}`, { signal: life.signal }, () => new Promise((gone) => life.signal.addEventListener('abort', gone))).catch(noop);
+    this._locks
+      .request(
+        `${this.name} ${this.id}`,
+        { signal: life.signal },
+        () => new Promise((gone) => life.signal.addEventListener('abort', gone)),
+      )
+      .catch(noop);
     this._elect(false);
     this._checked = Date.now();
     this._timer = setInterval(() => this._check(), this._timeout / 2);

@@ -67,16 +67,26 @@ export type CliOptions = Record<string, { type: 'string' | 'boolean'; short?: st
  * takes a value and is followed by something that looks like an option is reported with the
  * value it got, so the option's own check can say what is wrong with it.
  */
-export function parseCli(options: CliOptions, usage: string, args: string[] = process.argv.slice(2)): Record<string, string | boolean | undefined> {
-  const spec = Object.fromEntries(Object.entries(options).map(([k, o]) => [k, { type: o.type, ...(o.short && { short: o.short }) }]));
+export function parseCli(
+  options: CliOptions,
+  usage: string,
+  args: string[] = process.argv.slice(2),
+): Record<string, string | boolean | undefined> {
+  const spec = Object.fromEntries(
+    Object.entries(options).map(([k, o]) => [k, { type: o.type, ...(o.short && { short: o.short }) }]),
+  );
   const fixed: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
     const name = arg.startsWith('--') && !arg.includes('=') ? arg.slice(2) : undefined;
     if (name !== undefined && options[name]?.type === 'string') {
       const next = args[i + 1];
-      const isOption = next !== undefined && (next === '-h' || (next.startsWith('--') && next.slice(2).split('=')[0]! in options));
-      if (next === undefined || isOption) throw new CliError(`--${name} needs a value${options[name]?.value ? ` (${options[name]?.value})` : ''}\n${usage}`);
+      const isOption =
+        next !== undefined && (next === '-h' || (next.startsWith('--') && next.slice(2).split('=')[0]! in options));
+      if (next === undefined || isOption)
+        throw new CliError(
+          `--${name} needs a value${options[name]?.value ? ` (${options[name]?.value})` : ''}\n${usage}`,
+        );
       // A value that starts with "-" is taken as the value, as the user meant it (`--since -1`).
       fixed.push(`--${name}=${next}`);
       i++;
@@ -91,14 +101,17 @@ export function parseCli(options: CliOptions, usage: string, args: string[] = pr
     const unknown = e.message?.match(/Unknown option '([^']+)'/)?.[1];
     if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new CliError(`unknown option ${unknown ?? ''}\n${usage}`);
     const positional = e.message?.match(/Unexpected argument '([^']+)'/)?.[1];
-    if (e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') throw new CliError(`unexpected argument "${positional ?? ''}" (every value follows its --option)\n${usage}`);
+    if (e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL')
+      throw new CliError(`unexpected argument "${positional ?? ''}" (every value follows its --option)\n${usage}`);
     throw new CliError(`${e.message ?? String(err)}\n${usage}`);
   }
 }
 
 /** The usage line's option list, from the options themselves: `--help` can never miss one. */
 export function usageOf(command: string, options: CliOptions, lead = ''): string {
-  const parts = Object.entries(options).map(([k, o]) => (o.type === 'boolean' ? `[--${k}]` : `[--${k} ${o.value ?? 'VALUE'}]`));
+  const parts = Object.entries(options).map(([k, o]) =>
+    o.type === 'boolean' ? `[--${k}]` : `[--${k} ${o.value ?? 'VALUE'}]`,
+  );
   return `usage: ${command}${lead ? ` ${lead}` : ''} ${parts.join(' ')}`;
 }
 
@@ -113,6 +126,7 @@ export function splitList(value: string | undefined): string[] {
 export function explainNetworkError(err: unknown, what: string, url: string | undefined): Error {
   const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string } };
   const code = e?.code ?? e?.cause?.code;
-  if (code === 'ECONNREFUSED' || e?.name === 'ECONNREFUSED') return new CliError(`cannot reach ${what} at ${url ?? '?'}: is \`npm start\` running?`);
+  if (code === 'ECONNREFUSED' || e?.name === 'ECONNREFUSED')
+    return new CliError(`cannot reach ${what} at ${url ?? '?'}: is \`npm start\` running?`);
   return err instanceof Error ? err : new Error(String(err));
 }

@@ -1,4 +1,14 @@
-import { CliError, endpointsFile, explainNetworkError, parseCli, readEndpoints, runCli, splitList, usageOf, type CliOptions } from './common';
+import {
+  CliError,
+  endpointsFile,
+  explainNetworkError,
+  parseCli,
+  readEndpoints,
+  runCli,
+  splitList,
+  usageOf,
+  type CliOptions,
+} from './common';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { parsePublishMessage } from '../../shared/publish-message';
 
@@ -45,7 +55,9 @@ runCli('publish', async () => {
   // --message is the whole Message: the flags that build one would be silently dropped.
   const building = (['channels', 'event', 'data', 'id'] as const).filter((k) => values[k] !== undefined);
   if (values.message !== undefined && building.length > 0) {
-    throw new CliError(`--message is the whole message; it cannot be combined with ${building.map((k) => `--${k}`).join(', ')} (put them inside the JSON, or drop --message)`);
+    throw new CliError(
+      `--message is the whole message; it cannot be combined with ${building.map((k) => `--${k}`).join(', ')} (put them inside the JSON, or drop --message)`,
+    );
   }
   const message = values.message ?? buildMessage(values);
   // Say here what the fanout would reject, instead of publishing something that is dropped.
@@ -54,16 +66,24 @@ runCli('publish', async () => {
   const explicitArn = values['topic-arn'] ?? process.env.SWITCHBOARD_TOPIC_ARN;
   const explicitEndpoint = values.endpoint ?? process.env.SWITCHBOARD_SNS_ENDPOINT;
   // An explicit topic without an endpoint means AWS itself; otherwise the local emulator.
-  const local = explicitArn === undefined || explicitEndpoint !== undefined ? readEndpoints(endpointsFile(values['endpoints-file'])) : undefined;
+  const local =
+    explicitArn === undefined || explicitEndpoint !== undefined
+      ? readEndpoints(endpointsFile(values['endpoints-file']))
+      : undefined;
   const topicArn = explicitArn ?? local?.topicArn;
-  if (!topicArn) throw new CliError('no topic: start the local runtime (`npm start`, which writes .local/endpoints.json) or pass --topic-arn');
+  if (!topicArn)
+    throw new CliError(
+      'no topic: start the local runtime (`npm start`, which writes .local/endpoints.json) or pass --topic-arn',
+    );
   const endpoint = explicitEndpoint ?? (explicitArn === undefined ? local?.snsEndpoint : undefined);
-  const region = values.region ?? (endpoint ? local?.region : undefined) ?? topicArn.split(':')[3] ?? process.env.AWS_REGION;
+  const region =
+    values.region ?? (endpoint ? local?.region : undefined) ?? topicArn.split(':')[3] ?? process.env.AWS_REGION;
   const sns = new SNSClient({
     region,
     ...(endpoint && { endpoint }),
     // The emulator accepts any credentials; use the real chain only when talking to AWS.
-    ...(endpoint && !process.env.AWS_ACCESS_KEY_ID && { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
+    ...(endpoint &&
+      !process.env.AWS_ACCESS_KEY_ID && { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
   });
   try {
     const r = await sns.send(new PublishCommand({ TopicArn: topicArn, Message: message }));

@@ -1,4 +1,12 @@
-import { CliError, endpointsFile, mintToken, readEndpoints, splitList, type CliOptions, type TokenClaims } from './common';
+import {
+  CliError,
+  endpointsFile,
+  mintToken,
+  readEndpoints,
+  splitList,
+  type CliOptions,
+  type TokenClaims,
+} from './common';
 
 /** The flags that describe a token, shared by `token` and `tail`. */
 export const TOKEN_OPTIONS = {
@@ -29,9 +37,13 @@ export function secretFrom(f: Pick<TokenFlags, 'secret' | 'endpoints-file'>): st
 /** Mints a token from the flags; `channelsClaim` becomes the `channels` claim. */
 export async function tokenFromFlags(f: TokenFlags, channelsClaim?: string): Promise<string> {
   const ttl = f.ttl === undefined ? 3600 : Number(f.ttl);
-  if (!Number.isInteger(ttl) || ttl < 1) throw new CliError(`--ttl must be a positive number of seconds, got "${f.ttl}"`);
+  if (!Number.isInteger(ttl) || ttl < 1)
+    throw new CliError(`--ttl must be a positive number of seconds, got "${f.ttl}"`);
   // The server refuses a token without a subject (protocol §1: `sub` is required); say so here.
-  if (f.sub !== undefined && f.sub.trim() === '') throw new CliError('--sub must not be empty: the server refuses a token without a subject (leave --sub out for "local-user")');
+  if (f.sub !== undefined && f.sub.trim() === '')
+    throw new CliError(
+      '--sub must not be empty: the server refuses a token without a subject (leave --sub out for "local-user")',
+    );
   const claims: TokenClaims = { sub: f.sub ?? 'local-user' };
   if (f.role) claims.role = f.role;
   if (f['specialist-id'] !== undefined) claims.specialist_id = f['specialist-id'];

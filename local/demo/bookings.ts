@@ -1,4 +1,10 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { randomUUID } from 'node:crypto';
 import type { ChannelPolicy } from '../../shared/channel-rules';
@@ -61,7 +67,14 @@ export class BookingService {
     const items: Booking[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
-      const r = await this.deps.doc.send(new QueryCommand({ TableName: this.deps.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': PK }, ExclusiveStartKey: startKey }));
+      const r = await this.deps.doc.send(
+        new QueryCommand({
+          TableName: this.deps.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': PK },
+          ExclusiveStartKey: startKey,
+        }),
+      );
       for (const item of r.Items ?? []) items.push(item.booking as Booking);
       startKey = r.LastEvaluatedKey;
     } while (startKey);
@@ -114,7 +127,9 @@ export class BookingService {
   }
 
   private async save(booking: Booking): Promise<void> {
-    await this.deps.doc.send(new PutCommand({ TableName: this.deps.tableName, Item: { pk: PK, sk: booking.id, booking } }));
+    await this.deps.doc.send(
+      new PutCommand({ TableName: this.deps.tableName, Item: { pk: PK, sk: booking.id, booking } }),
+    );
   }
 
   /** What a PHP backend does: one SNS publish per change, with an idempotency id. */
@@ -122,7 +137,12 @@ export class BookingService {
     await this.deps.sns.send(
       new PublishCommand({
         TopicArn: this.deps.topicArn,
-        Message: JSON.stringify({ channels: bookingChannels(booking), event, data: booking, id: `booking-${booking.id}-${event}-${booking.updatedAt}` }),
+        Message: JSON.stringify({
+          channels: bookingChannels(booking),
+          event,
+          data: booking,
+          id: `booking-${booking.id}-${event}-${booking.updatedAt}`,
+        }),
       }),
     );
   }
@@ -133,7 +153,8 @@ export class BookingService {
 }
 
 function text(v: unknown, field: string): string {
-  if (typeof v !== 'string' || v.trim() === '' || v.length > 200) throw new DemoError(400, `${field} must be a non-empty string of at most 200 characters`);
+  if (typeof v !== 'string' || v.trim() === '' || v.length > 200)
+    throw new DemoError(400, `${field} must be a non-empty string of at most 200 characters`);
   return v.trim();
 }
 

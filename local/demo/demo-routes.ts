@@ -12,9 +12,18 @@ import { BookingService, DemoError, SPECIALISTS, scalarText, type BookingDeps } 
  */
 /** Who the demo lets you be; `name` is the display name others see in presence (protocol §8). */
 export const PERSONAS: Record<string, { label: string; claims: Record<string, string | number> }> = {
-  'specialist-1': { label: 'Specialist 1 (Dr. Ana Ribeiro)', claims: { role: 'specialist', specialist_id: 1, name: 'Dr. Ana Ribeiro' } },
-  'specialist-2': { label: 'Specialist 2 (Dr. Ben Okafor)', claims: { role: 'specialist', specialist_id: 2, name: 'Dr. Ben Okafor' } },
-  'supervisor-5': { label: 'Supervisor of workpoint 5', claims: { role: 'supervisor', workpoint_id: 5, name: 'Sofia Marques' } },
+  'specialist-1': {
+    label: 'Specialist 1 (Dr. Ana Ribeiro)',
+    claims: { role: 'specialist', specialist_id: 1, name: 'Dr. Ana Ribeiro' },
+  },
+  'specialist-2': {
+    label: 'Specialist 2 (Dr. Ben Okafor)',
+    claims: { role: 'specialist', specialist_id: 2, name: 'Dr. Ben Okafor' },
+  },
+  'supervisor-5': {
+    label: 'Supervisor of workpoint 5',
+    claims: { role: 'supervisor', workpoint_id: 5, name: 'Sofia Marques' },
+  },
   admin: { label: 'Admin', claims: { role: 'admin', name: 'Alex Admin' } },
 };
 
@@ -31,9 +40,13 @@ export function createDemoRoutes(opts: DemoOptions) {
   let clientBundle: Promise<string> | undefined;
   const bundleClient = (): Promise<string> =>
     // The same build options as `npm run build:client` (client/build.ts), so the page runs what ships.
-    (clientBundle ??= build({ ...common, format: 'iife', globalName: 'Switchboard', write: false, logLevel: 'silent' }).then(
-      (r) => r.outputFiles[0]?.text ?? '',
-    ));
+    (clientBundle ??= build({
+      ...common,
+      format: 'iife',
+      globalName: 'Switchboard',
+      write: false,
+      logLevel: 'silent',
+    }).then((r) => r.outputFiles[0]?.text ?? ''));
 
   async function identity(req: IncomingMessage) {
     const token = req.headers.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
@@ -55,7 +68,12 @@ export function createDemoRoutes(opts: DemoOptions) {
       }
       if (!url.pathname.startsWith('/demo/')) return false;
       if (method === 'GET' && url.pathname === '/demo/config') {
-        json(res, 200, { websocketUrl: opts.websocketUrl, httpUrl: opts.httpUrl, specialists: SPECIALISTS, personas: Object.fromEntries(Object.entries(PERSONAS).map(([k, v]) => [k, v.label])) });
+        json(res, 200, {
+          websocketUrl: opts.websocketUrl,
+          httpUrl: opts.httpUrl,
+          specialists: SPECIALISTS,
+          personas: Object.fromEntries(Object.entries(PERSONAS).map(([k, v]) => [k, v.label])),
+        });
         return true;
       }
       if (method === 'POST' && url.pathname === '/demo/token') {
@@ -81,7 +99,8 @@ export function createDemoRoutes(opts: DemoOptions) {
     } catch (err) {
       if (err instanceof DemoError) json(res, err.status, { error: { message: err.message } });
       else json(res, 500, { error: { message: 'the demo backend failed; see the terminal' } });
-      if (!(err instanceof DemoError)) process.stderr.write(`demo backend error: ${err instanceof Error ? err.message : String(err)}\n`);
+      if (!(err instanceof DemoError))
+        process.stderr.write(`demo backend error: ${err instanceof Error ? err.message : String(err)}\n`);
       return true;
     }
   };

@@ -48,7 +48,14 @@ export class ChannelStore {
   }
 
   async seq(channel: string): Promise<number> {
-    const r = await this.db.doc.send(new GetCommand({ TableName: this.db.tableName, Key: keys.version(channel), ProjectionExpression: 'seq', ReturnConsumedCapacity: 'TOTAL' }));
+    const r = await this.db.doc.send(
+      new GetCommand({
+        TableName: this.db.tableName,
+        Key: keys.version(channel),
+        ProjectionExpression: 'seq',
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
     this.db.count('getRequests', r.ConsumedCapacity);
     return Number(r.Item?.seq ?? 0);
   }
@@ -59,13 +66,19 @@ export class ChannelStore {
     const unique = [...new Set(channels)];
     for (let i = 0; i < unique.length; i += 100) {
       let request: Record<string, { Keys: Record<string, unknown>[]; ProjectionExpression?: string }> | undefined = {
-        [this.db.tableName]: { Keys: unique.slice(i, i + 100).map((c) => keys.version(c)), ProjectionExpression: 'pk, seq' },
+        [this.db.tableName]: {
+          Keys: unique.slice(i, i + 100).map((c) => keys.version(c)),
+          ProjectionExpression: 'pk, seq',
+        },
       };
       for (let attempt = 0; request && Object.keys(request).length > 0; attempt++) {
         if (attempt > 0) await sleep(fullJitterDelay(attempt, 50, 1000)); // DynamoDB asked us to back off
-        const r = await this.db.doc.send(new BatchGetCommand({ RequestItems: request, ReturnConsumedCapacity: 'TOTAL' }));
+        const r = await this.db.doc.send(
+          new BatchGetCommand({ RequestItems: request, ReturnConsumedCapacity: 'TOTAL' }),
+        );
         this.db.count('batchRequests', r.ConsumedCapacity);
-        for (const item of r.Responses?.[this.db.tableName] ?? []) out[(item.pk as string).slice(2)] = Number(item.seq ?? 0);
+        for (const item of r.Responses?.[this.db.tableName] ?? [])
+          out[(item.pk as string).slice(2)] = Number(item.seq ?? 0);
         request = r.UnprocessedKeys as typeof request;
       }
     }
@@ -121,7 +134,8 @@ export class ChannelStore {
   async retainedCount(channel: string, current: number): Promise<number> {
     if (current === 0 || this.retention.retainEvents === 0) return 0;
     const cutoff = this.cutoffTs();
-    return (await this.readRange(channel, this.firstRetainedSeq(current), current)).filter((e) => e.ts >= cutoff).length;
+    return (await this.readRange(channel, this.firstRetainedSeq(current), current)).filter((e) => e.ts >= cutoff)
+      .length;
   }
 
   private async readRange(channel: string, from: number, to: number): Promise<StoredEvent[]> {
@@ -131,7 +145,13 @@ export class ChannelStore {
       ExpressionAttributeValues: { ':pk': keys.historyPk(channel), ':from': seqKey(from), ':to': seqKey(to) },
     })) {
       for (const item of page.Items ?? []) {
-        out.push({ id: item.id as string, event: item.event as string, data: JSON.parse(item.data as string) as unknown, ts: item.ts as number, seq: Number(item.sk) });
+        out.push({
+          id: item.id as string,
+          event: item.event as string,
+          data: JSON.parse(item.data as string) as unknown,
+          ts: item.ts as number,
+          seq: Number(item.sk),
+        });
       }
     }
     return out;

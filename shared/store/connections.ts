@@ -54,18 +54,33 @@ export class ConnectionStore {
       ]),
     ];
     const writing = (async () => {
-      for (let i = 0; i < items.length; i += 25) await this.batchWrite(items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })));
+      for (let i = 0; i < items.length; i += 25)
+        await this.batchWrite(items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })));
     })();
-    const [written, counted] = await Promise.allSettled([writing, addStats(this.db, { connections: 1, subscriptions: channels.length })]);
+    const [written, counted] = await Promise.allSettled([
+      writing,
+      addStats(this.db, { connections: 1, subscriptions: channels.length }),
+    ]);
     if (written.status === 'rejected') throw written.reason;
     if (counted.status === 'rejected') throw counted.reason;
   }
 
   async get(connectionId: string): Promise<ConnectionRecord | undefined> {
-    const r = await this.db.doc.send(new GetCommand({ TableName: this.db.tableName, Key: keys.connection(connectionId), ReturnConsumedCapacity: 'TOTAL' }));
+    const r = await this.db.doc.send(
+      new GetCommand({
+        TableName: this.db.tableName,
+        Key: keys.connection(connectionId),
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
     this.db.count('getRequests', r.ConsumedCapacity);
     if (!r.Item) return undefined;
-    return { connectionId, identity: r.Item.identity as Identity, connectedAt: r.Item.connectedAt as number, subCount: r.Item.subCount as number };
+    return {
+      connectionId,
+      identity: r.Item.identity as Identity,
+      connectedAt: r.Item.connectedAt as number,
+      subCount: r.Item.subCount as number,
+    };
   }
 
   /** Adds one subscription, enforcing the per-connection limit atomically. */
@@ -92,7 +107,12 @@ export class ConnectionStore {
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
             },
-            { Put: { TableName: this.db.tableName, Item: { ...keys.channelSubscriber(channel, connectionId), connectionId, ttl } } },
+            {
+              Put: {
+                TableName: this.db.tableName,
+                Item: { ...keys.channelSubscriber(channel, connectionId), connectionId, ttl },
+              },
+            },
           ],
         }),
       );
@@ -116,7 +136,13 @@ export class ConnectionStore {
         new TransactWriteCommand({
           ReturnConsumedCapacity: 'TOTAL',
           TransactItems: [
-            { Delete: { TableName: this.db.tableName, Key: keys.connectionSubscription(connectionId, channel), ConditionExpression: 'attribute_exists(pk)' } },
+            {
+              Delete: {
+                TableName: this.db.tableName,
+                Key: keys.connectionSubscription(connectionId, channel),
+                ConditionExpression: 'attribute_exists(pk)',
+              },
+            },
             { Delete: { TableName: this.db.tableName, Key: keys.channelSubscriber(channel, connectionId) } },
             {
               Update: {
@@ -152,20 +178,35 @@ export class ConnectionStore {
 
     // Fan-out must stop finding this connection: drop the subscriber items first, 25 per request.
     for (let i = 0; i < channels.length; i += 25) {
-      await this.batchWrite(channels.slice(i, i + 25).map((channel) => ({ DeleteRequest: { Key: keys.channelSubscriber(channel, connectionId) } })));
+      await this.batchWrite(
+        channels
+          .slice(i, i + 25)
+          .map((channel) => ({ DeleteRequest: { Key: keys.channelSubscriber(channel, connectionId) } })),
+      );
     }
-    const removed = await mapWithLimit(channels, 10, async (channel) => (await this.deleteExisting(keys.connectionSubscription(connectionId, channel))) !== undefined);
+    const removed = await mapWithLimit(
+      channels,
+      10,
+      async (channel) => (await this.deleteExisting(keys.connectionSubscription(connectionId, channel))) !== undefined,
+    );
     const record = await this.deleteExisting(keys.connection(connectionId));
     const existed = record !== undefined;
     const subscriptions = removed.filter(Boolean).length;
-    if (existed || subscriptions > 0) await addStats(this.db, { connections: existed ? -1 : 0, subscriptions: -subscriptions });
+    if (existed || subscriptions > 0)
+      await addStats(this.db, { connections: existed ? -1 : 0, subscriptions: -subscriptions });
     return { existed, subscriptions, channels, ...(record && { identity: record.identity as Identity }) };
   }
 
   /** True when the connection is subscribed to the channel now (a strongly consistent read). */
   async isSubscribed(connectionId: string, channel: string): Promise<boolean> {
     const r = await this.db.doc.send(
-      new GetCommand({ TableName: this.db.tableName, Key: keys.connectionSubscription(connectionId, channel), ConsistentRead: true, ProjectionExpression: 'pk', ReturnConsumedCapacity: 'TOTAL' }),
+      new GetCommand({
+        TableName: this.db.tableName,
+        Key: keys.connectionSubscription(connectionId, channel),
+        ConsistentRead: true,
+        ProjectionExpression: 'pk',
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
     );
     this.db.count('getRequests', r.ConsumedCapacity);
     return r.Item !== undefined;
@@ -189,9 +230,18 @@ export class ConnectionStore {
   async describe(connectionId: string): Promise<{ record?: ConnectionRecord; channels: string[] }> {
     const channels: string[] = [];
     let record: ConnectionRecord | undefined;
-    for await (const page of this.db.queryPages({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.connectionPk(connectionId) } })) {
+    for await (const page of this.db.queryPages({
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': keys.connectionPk(connectionId) },
+    })) {
       for (const item of page.Items ?? []) {
-        if (item.sk === 'meta') record = { connectionId, identity: item.identity as Identity, connectedAt: item.connectedAt as number, subCount: item.subCount as number };
+        if (item.sk === 'meta')
+          record = {
+            connectionId,
+            identity: item.identity as Identity,
+            connectedAt: item.connectedAt as number,
+            subCount: item.subCount as number,
+          };
         else if (typeof item.channel === 'string') channels.push(item.channel);
       }
     }
@@ -213,7 +263,11 @@ export class ConnectionStore {
 
   async countSubscribers(channel: string): Promise<number> {
     let total = 0;
-    for await (const page of this.db.queryPages({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.subscribersPk(channel) }, Select: 'COUNT' })) {
+    for await (const page of this.db.queryPages({
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': keys.subscribersPk(channel) },
+      Select: 'COUNT',
+    })) {
       total += page.Count ?? 0;
     }
     return total;
@@ -221,17 +275,28 @@ export class ConnectionStore {
 
   /** Deletes an item; what it held, or undefined when there was none. */
   private async deleteExisting(key: { pk: string; sk: string }): Promise<Record<string, unknown> | undefined> {
-    const r = await this.db.doc.send(new DeleteCommand({ TableName: this.db.tableName, Key: key, ReturnValues: 'ALL_OLD', ReturnConsumedCapacity: 'TOTAL' }));
+    const r = await this.db.doc.send(
+      new DeleteCommand({
+        TableName: this.db.tableName,
+        Key: key,
+        ReturnValues: 'ALL_OLD',
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
     this.db.count('deleteRequests', r.ConsumedCapacity);
     return r.Attributes;
   }
 
-  private async batchWrite(requests: NonNullable<ConstructorParameters<typeof BatchWriteCommand>[0]['RequestItems']>[string]): Promise<void> {
+  private async batchWrite(
+    requests: NonNullable<ConstructorParameters<typeof BatchWriteCommand>[0]['RequestItems']>[string],
+  ): Promise<void> {
     let pending = requests;
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (attempt > 0) await sleep(fullJitterDelay(attempt, 50, 1000)); // DynamoDB asked us to back off
       if (attempt > 8) throw new Error(`DynamoDB left ${pending.length} batch writes unprocessed`);
-      const r = await this.db.doc.send(new BatchWriteCommand({ RequestItems: { [this.db.tableName]: pending }, ReturnConsumedCapacity: 'TOTAL' }));
+      const r = await this.db.doc.send(
+        new BatchWriteCommand({ RequestItems: { [this.db.tableName]: pending }, ReturnConsumedCapacity: 'TOTAL' }),
+      );
       this.db.count('batchRequests', r.ConsumedCapacity);
       pending = r.UnprocessedItems?.[this.db.tableName] ?? [];
     }

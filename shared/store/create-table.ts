@@ -1,4 +1,9 @@
-import { CreateTableCommand, DescribeTableCommand, UpdateTimeToLiveCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  UpdateTimeToLiveCommand,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 import { TABLE_DEFINITION } from './table-definition';
 
 /** Creates the Switchboard table from TABLE_DEFINITION (local mode and tests; CDK makes it on AWS). */

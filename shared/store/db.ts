@@ -1,4 +1,9 @@
-import { QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
+import {
+  QueryCommand,
+  type DynamoDBDocumentClient,
+  type QueryCommandInput,
+  type QueryCommandOutput,
+} from '@aws-sdk/lib-dynamodb';
 import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb';
 import type { Clock } from '../clock';
 
@@ -19,7 +24,17 @@ export interface OpCounts {
 }
 
 export function newOpCounts(): OpCounts {
-  return { getRequests: 0, putRequests: 0, updateRequests: 0, deleteRequests: 0, queryPages: 0, batchRequests: 0, transactRequests: 0, readUnits: 0, writeUnits: 0 };
+  return {
+    getRequests: 0,
+    putRequests: 0,
+    updateRequests: 0,
+    deleteRequests: 0,
+    queryPages: 0,
+    batchRequests: 0,
+    transactRequests: 0,
+    readUnits: 0,
+    writeUnits: 0,
+  };
 }
 
 /** What every store module shares: the document client, the table, the clock and a counter. */
@@ -36,7 +51,17 @@ export class Db {
     return new Db(this.doc, this.tableName, this.clock, counts);
   }
 
-  count(kind: 'getRequests' | 'putRequests' | 'updateRequests' | 'deleteRequests' | 'queryPages' | 'batchRequests' | 'transactRequests', consumed?: ConsumedCapacity | ConsumedCapacity[]): void {
+  count(
+    kind:
+      | 'getRequests'
+      | 'putRequests'
+      | 'updateRequests'
+      | 'deleteRequests'
+      | 'queryPages'
+      | 'batchRequests'
+      | 'transactRequests',
+    consumed?: ConsumedCapacity | ConsumedCapacity[],
+  ): void {
     this.counts[kind] += 1;
     for (const c of Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) {
       this.counts.readUnits += c.ReadCapacityUnits ?? 0;
@@ -49,10 +74,19 @@ export class Db {
   }
 
   /** Runs a Query on this table page by page (following LastEvaluatedKey), counting each page. */
-  async *queryPages(input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey' | 'ReturnConsumedCapacity'>): AsyncGenerator<QueryCommandOutput> {
+  async *queryPages(
+    input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey' | 'ReturnConsumedCapacity'>,
+  ): AsyncGenerator<QueryCommandOutput> {
     let startKey: Record<string, unknown> | undefined;
     do {
-      const page = await this.doc.send(new QueryCommand({ ...input, TableName: this.tableName, ExclusiveStartKey: startKey, ReturnConsumedCapacity: 'TOTAL' }));
+      const page = await this.doc.send(
+        new QueryCommand({
+          ...input,
+          TableName: this.tableName,
+          ExclusiveStartKey: startKey,
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
       this.count('queryPages', page.ConsumedCapacity);
       yield page;
       startKey = page.LastEvaluatedKey;

@@ -48,7 +48,9 @@ export class EventLog {
   async snapshot(ids: readonly string[], channels: readonly string[]): Promise<Snapshot> {
     const now = this.db.nowSeconds();
     const out: Snapshot = { records: new Map(), seqs: new Map(channels.map((c) => [c, 0])) };
-    const wanted = [...new Set(ids)].map((id) => keys.idempotency(id)).concat([...new Set(channels)].map((c) => keys.version(c)));
+    const wanted = [...new Set(ids)]
+      .map((id) => keys.idempotency(id))
+      .concat([...new Set(channels)].map((c) => keys.version(c)));
     for (let i = 0; i < wanted.length; i += 100) {
       let request: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean }> | undefined = {
         [this.db.tableName]: { Keys: wanted.slice(i, i + 100), ConsistentRead: true },
@@ -56,13 +58,19 @@ export class EventLog {
       for (let attempt = 0; request && Object.keys(request).length > 0; attempt++) {
         if (attempt > 0) await sleep(fullJitterDelay(attempt, 25, 500)); // DynamoDB asked us to back off
         if (attempt > 10) throw new Error('DynamoDB left keys unprocessed after 10 attempts');
-        const r = await this.db.doc.send(new BatchGetCommand({ RequestItems: request, ReturnConsumedCapacity: 'TOTAL' }));
+        const r = await this.db.doc.send(
+          new BatchGetCommand({ RequestItems: request, ReturnConsumedCapacity: 'TOTAL' }),
+        );
         this.db.count('batchRequests', r.ConsumedCapacity);
         for (const item of r.Responses?.[this.db.tableName] ?? []) {
           const pk = item.pk as string;
           if (pk.startsWith('V#')) out.seqs.set(pk.slice(2), Number(item.seq ?? 0));
           else if (pk.startsWith('I#') && Number(item.ttl ?? 0) >= now && typeof item.by === 'string') {
-            out.records.set(pk.slice(2), { by: item.by, seqs: (item.seqs ?? {}) as Record<string, number>, ts: Number(item.ts) });
+            out.records.set(pk.slice(2), {
+              by: item.by,
+              seqs: (item.seqs ?? {}) as Record<string, number>,
+              ts: Number(item.ts),
+            });
           }
         }
         request = r.UnprocessedKeys as typeof request;
@@ -94,7 +102,13 @@ export class EventLog {
       items.push({
         Put: {
           TableName,
-          Item: { ...keys.idempotency(e.id), by: e.by, seqs: e.seqs, ts: e.ts, ttl: now + this.opts.idempotencySeconds },
+          Item: {
+            ...keys.idempotency(e.id),
+            by: e.by,
+            seqs: e.seqs,
+            ts: e.ts,
+            ttl: now + this.opts.idempotencySeconds,
+          },
           ConditionExpression: 'attribute_not_exists(pk) OR #ttl < :now',
           ExpressionAttributeNames: { '#ttl': 'ttl' },
           ExpressionAttributeValues: { ':now': now },
@@ -127,17 +141,23 @@ export class EventLog {
           Key: keys.version(channel),
           UpdateExpression: 'SET seq = :to, lastTs = :ts',
           ConditionExpression: prev === 0 ? 'attribute_not_exists(seq) OR seq = :zero' : 'seq = :from',
-          ExpressionAttributeValues: prev === 0 ? { ':to': seq, ':ts': ts, ':zero': 0 } : { ':to': seq, ':ts': ts, ':from': prev },
+          ExpressionAttributeValues:
+            prev === 0 ? { ':to': seq, ':ts': ts, ':zero': 0 } : { ':to': seq, ':ts': ts, ':from': prev },
         },
       });
     }
     try {
-      const r = await this.db.doc.send(new TransactWriteCommand({ TransactItems: items, ReturnConsumedCapacity: 'TOTAL' }));
+      const r = await this.db.doc.send(
+        new TransactWriteCommand({ TransactItems: items, ReturnConsumedCapacity: 'TOTAL' }),
+      );
       this.db.count('transactRequests', r.ConsumedCapacity);
     } catch (err) {
       this.db.count('transactRequests');
       const codes = cancellationCodes(err);
-      if (codes?.includes('ConditionalCheckFailed')) throw new SnapshotStaleError('the table changed since the snapshot (a seq moved or an id was taken)', { cause: err });
+      if (codes?.includes('ConditionalCheckFailed'))
+        throw new SnapshotStaleError('the table changed since the snapshot (a seq moved or an id was taken)', {
+          cause: err,
+        });
       throw err;
     }
   }

@@ -58,7 +58,12 @@ export class PresenceStore {
       Key: keys.presence(channel, member.sub),
       UpdateExpression: 'ADD conns :c SET #x = :until, #member = :member, #ttl = :ttl',
       ExpressionAttributeNames: { '#x': expiryName(connectionId), '#member': 'member', '#ttl': 'ttl' },
-      ExpressionAttributeValues: { ':c': new Set([connectionId]), ':until': this.until(), ':member': member, ':ttl': this.itemTtl() },
+      ExpressionAttributeValues: {
+        ':c': new Set([connectionId]),
+        ':until': this.until(),
+        ':member': member,
+        ':ttl': this.itemTtl(),
+      },
       ReturnValues: 'UPDATED_OLD',
     });
     return r?.Attributes?.conns === undefined;
@@ -153,7 +158,10 @@ export class PresenceStore {
    * who has left without a leave having been made. `sweep: false` only leaves them out (a reader that
    * cannot send leave frames, such as `GET /presence`).
    */
-  async snapshot(channel: string, opts: { sweep: boolean; consistent?: boolean }): Promise<{ members: Member[]; occupancy: number; left: Member[] }> {
+  async snapshot(
+    channel: string,
+    opts: { sweep: boolean; consistent?: boolean },
+  ): Promise<{ members: Member[]; occupancy: number; left: Member[] }> {
     const now = this.db.clock.now();
     const read = await this.entries(channel, { consistent: opts.consistent });
     const left: Member[] = [];
@@ -168,15 +176,26 @@ export class PresenceStore {
   }
 
   private async get(channel: string, sub: string): Promise<MemberEntry | undefined> {
-    const r = await this.db.doc.send(new GetCommand({ TableName: this.db.tableName, Key: keys.presence(channel, sub), ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' }));
+    const r = await this.db.doc.send(
+      new GetCommand({
+        TableName: this.db.tableName,
+        Key: keys.presence(channel, sub),
+        ConsistentRead: true,
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
     this.db.count('getRequests', r.ConsumedCapacity);
     return r.Item ? parseEntry(r.Item) : undefined;
   }
 
   /** One UpdateItem, counted; undefined when its condition failed. */
-  private async update(input: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName' | 'ReturnConsumedCapacity'>): Promise<UpdateCommandOutput | undefined> {
+  private async update(
+    input: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName' | 'ReturnConsumedCapacity'>,
+  ): Promise<UpdateCommandOutput | undefined> {
     try {
-      const r = await this.db.doc.send(new UpdateCommand({ ...input, TableName: this.db.tableName, ReturnConsumedCapacity: 'TOTAL' }));
+      const r = await this.db.doc.send(
+        new UpdateCommand({ ...input, TableName: this.db.tableName, ReturnConsumedCapacity: 'TOTAL' }),
+      );
       this.db.count('updateRequests', r.ConsumedCapacity);
       return r;
     } catch (err) {

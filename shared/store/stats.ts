@@ -40,8 +40,13 @@ export async function addStats(db: Db, delta: Partial<Stats>, random: () => numb
 
 export async function readStats(db: Db): Promise<Stats> {
   const sums: Stats = { connections: 0, subscriptions: 0, channels: 0, published: 0, delivered: 0 };
-  const pages = db.queryPages({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.statsPk() }, ConsistentRead: true });
-  for await (const page of pages) for (const item of page.Items ?? []) for (const k of STATS_FIELDS) sums[k] += Number(item[k] ?? 0);
+  const pages = db.queryPages({
+    KeyConditionExpression: 'pk = :pk',
+    ExpressionAttributeValues: { ':pk': keys.statsPk() },
+    ConsistentRead: true,
+  });
+  for await (const page of pages)
+    for (const item of page.Items ?? []) for (const k of STATS_FIELDS) sums[k] += Number(item[k] ?? 0);
   for (const k of STATS_FIELDS) sums[k] = Math.max(0, sums[k]);
   return sums;
 }

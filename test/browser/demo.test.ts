@@ -26,8 +26,10 @@ async function open(as: string, query: Record<string, string> = {}): Promise<Pag
 }
 
 /** The page has loaded its list from the channel's starting point: every later change arrives as an event. */
-const loaded = (page: Page) => page.waitForSelector('[data-testid=booking-list][data-loaded=true]', { state: 'attached', timeout: UI_TIMEOUT });
-const status = (page: Page, state: string) => page.waitForSelector(`[data-testid=status][data-state=${state}]`, { timeout: UI_TIMEOUT });
+const loaded = (page: Page) =>
+  page.waitForSelector('[data-testid=booking-list][data-loaded=true]', { state: 'attached', timeout: UI_TIMEOUT });
+const status = (page: Page, state: string) =>
+  page.waitForSelector(`[data-testid=status][data-state=${state}]`, { timeout: UI_TIMEOUT });
 const booking = (page: Page, customer: string) => page.locator('[data-testid=booking]', { hasText: customer });
 
 async function book(page: Page, customer: string, specialistId?: string): Promise<string> {
@@ -40,8 +42,14 @@ async function book(page: Page, customer: string, specialistId?: string): Promis
 
 /** Books through the demo backend directly, as another receptionist would. */
 async function bookViaApi(as: string, customer: string, specialistId: string): Promise<string> {
-  const { token } = (await (await fetch(`${e2e.rt.endpoints.httpUrl}/demo/token`, { method: 'POST', body: JSON.stringify({ as }) })).json()) as { token: string };
-  const r = await fetch(`${e2e.rt.endpoints.httpUrl}/demo/bookings`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ customer, time: '12:00', specialistId }) });
+  const { token } = (await (
+    await fetch(`${e2e.rt.endpoints.httpUrl}/demo/token`, { method: 'POST', body: JSON.stringify({ as }) })
+  ).json()) as { token: string };
+  const r = await fetch(`${e2e.rt.endpoints.httpUrl}/demo/bookings`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}` },
+    body: JSON.stringify({ customer, time: '12:00', specialistId }),
+  });
   if (r.status !== 201) throw new Error(`booking failed: ${r.status} ${await r.text()}`);
   return ((await r.json()) as { booking: { id: string } }).booking.id;
 }
@@ -51,7 +59,12 @@ const seenStates = (page: Page) => page.evaluate(() => (globalThis as unknown as
 
 describe('live booking page', () => {
   test('a booking shows up live in the pages whose role may see it, and never in the others; update and delete too', async () => {
-    const [admin, spec1, spec2, supervisor] = await Promise.all([open('admin'), open('specialist-1'), open('specialist-2'), open('supervisor-5')]);
+    const [admin, spec1, spec2, supervisor] = await Promise.all([
+      open('admin'),
+      open('specialist-1'),
+      open('specialist-2'),
+      open('supervisor-5'),
+    ]);
     await Promise.all([admin, spec1, spec2, supervisor].map((p) => status(p, 'live').then(() => loaded(p))));
     expect(await admin.getAttribute('[data-testid=status]', 'title')).toMatch(/live/);
 
@@ -66,11 +79,13 @@ describe('live booking page', () => {
 
     // Update: move Maria one hour later from the specialist's own page.
     await spec1.locator(`[data-booking-id="${id}"] [data-testid=move]`).click();
-    for (const p of [admin, supervisor, spec1]) await p.locator(`[data-booking-id="${id}"] .time`, { hasText: '10:00' }).waitFor({ timeout: UI_TIMEOUT });
+    for (const p of [admin, supervisor, spec1])
+      await p.locator(`[data-booking-id="${id}"] .time`, { hasText: '10:00' }).waitFor({ timeout: UI_TIMEOUT });
 
     // Delete from the supervisor's page: gone everywhere it was.
     await supervisor.locator(`[data-booking-id="${id}"] [data-testid=delete]`).click();
-    for (const p of [admin, spec1, supervisor]) await p.locator(`[data-booking-id="${id}"]`).waitFor({ state: 'detached', timeout: UI_TIMEOUT });
+    for (const p of [admin, spec1, supervisor])
+      await p.locator(`[data-booking-id="${id}"]`).waitFor({ state: 'detached', timeout: UI_TIMEOUT });
 
     // A page opened later loads the current list, filtered by the same rules.
     const late = await open('specialist-2');
@@ -80,7 +95,8 @@ describe('live booking page', () => {
 
   test('who is online: the admin and supervisor pages list the people on their channels; a specialist page opening and closing shows live', async () => {
     await e2e.rt.settle(); // the pages of earlier tests are gone
-    const online = (page: Page, sub: string, channel: string) => page.locator(`[data-testid=online-member][data-sub="${sub}"][data-channel="${channel}"]`);
+    const online = (page: Page, sub: string, channel: string) =>
+      page.locator(`[data-testid=online-member][data-sub="${sub}"][data-channel="${channel}"]`);
     const [admin, supervisor] = await Promise.all([open('admin'), open('supervisor-5')]);
     await Promise.all([admin, supervisor].map((p) => status(p, 'live')));
     await online(admin, 'admin', 'admin').waitFor({ timeout: UI_TIMEOUT }); // itself
@@ -107,7 +123,9 @@ describe('live booking page', () => {
       const page = await open('admin', { ws: proxy.url, reconnectCap: '1000' });
       await status(page, 'live');
       await loaded(page);
-      const before = e2e.rt.events.filter((e) => e.type === 'connected').map((e) => (e as { connectionId: string }).connectionId);
+      const before = e2e.rt.events
+        .filter((e) => e.type === 'connected')
+        .map((e) => (e as { connectionId: string }).connectionId);
 
       await proxy.down(); // the connection is cut and new ones are refused until it comes back
       await page.waitForSelector('[data-testid=status][data-color=yellow]', { timeout: UI_TIMEOUT });

@@ -28,7 +28,9 @@ async function newContext(): Promise<{ context: BrowserContext; sockets: Sockets
   const context = await e2e.browser.newContext();
   contexts.push(context);
   const sockets: Sockets = { opened: [] };
-  context.on('page', (page) => page.on('websocket', (ws) => sockets.opened.push({ page, url: ws.url(), at: Date.now() })));
+  context.on('page', (page) =>
+    page.on('websocket', (ws) => sockets.opened.push({ page, url: ws.url(), at: Date.now() })),
+  );
   return { context, sockets };
 }
 
@@ -39,9 +41,11 @@ async function open(context: BrowserContext, as: string): Promise<Page> {
   return page;
 }
 
-const loaded = (page: Page) => page.waitForSelector('[data-testid=booking-list][data-loaded=true]', { state: 'attached', timeout: UI_TIMEOUT });
+const loaded = (page: Page) =>
+  page.waitForSelector('[data-testid=booking-list][data-loaded=true]', { state: 'attached', timeout: UI_TIMEOUT });
 const live = (page: Page) => page.waitForSelector('[data-testid=status][data-state=live]', { timeout: UI_TIMEOUT });
-const sharedWith = (page: Page, n: number) => page.waitForSelector(`[data-testid=tabs][data-tabs="${n}"]`, { timeout: UI_TIMEOUT });
+const sharedWith = (page: Page, n: number) =>
+  page.waitForSelector(`[data-testid=tabs][data-tabs="${n}"]`, { timeout: UI_TIMEOUT });
 const booking = (page: Page, customer: string) => page.locator('[data-testid=booking]', { hasText: customer });
 const isLeader = async (page: Page) => (await page.getAttribute('[data-testid=tabs]', 'data-leader')) === 'true';
 
@@ -64,7 +68,9 @@ async function bookViaApi(customer: string, specialistId: string): Promise<strin
 /** Open connections, as the runtime counts them (admin token), once every connect and disconnect has run. */
 async function connections(): Promise<number> {
   await e2e.rt.settle();
-  const r = await fetch(`${e2e.rt.endpoints.httpUrl}/stats`, { headers: { authorization: `Bearer ${await token('admin')}` } });
+  const r = await fetch(`${e2e.rt.endpoints.httpUrl}/stats`, {
+    headers: { authorization: `Bearer ${await token('admin')}` },
+  });
   return ((await r.json()) as { connections: number }).connections;
 }
 
@@ -87,7 +93,13 @@ async function statesSince(page: Page, t: number): Promise<[string, number][]> {
 async function threeTabs(context: BrowserContext, as: string): Promise<Page[]> {
   const pages: Page[] = [];
   for (let i = 0; i < 3; i++) pages.push(await open(context, as));
-  await Promise.all(pages.map((p) => live(p).then(() => loaded(p)).then(() => sharedWith(p, 3))));
+  await Promise.all(
+    pages.map((p) =>
+      live(p)
+        .then(() => loaded(p))
+        .then(() => sharedWith(p, 3)),
+    ),
+  );
   return pages;
 }
 
@@ -118,7 +130,10 @@ test('the leading tab closes: the others are live again on a new connection, and
 
   const closedAt = Date.now();
   // The booking is published while the leader goes and the next tab connects.
-  const [, [id, bookedAt]] = await Promise.all([leading.close(), bookViaApi('Handover Patient', '1').then((booked) => [booked, Date.now()] as const)]);
+  const [, [id, bookedAt]] = await Promise.all([
+    leading.close(),
+    bookViaApi('Handover Patient', '1').then((booked) => [booked, Date.now()] as const),
+  ]);
   await Promise.all(rest.map((p) => live(p)));
   await Promise.all(rest.map((p) => booking(p, 'Handover Patient').waitFor({ timeout: UI_TIMEOUT })));
   await Promise.all(rest.map((p) => sharedWith(p, 2)));
@@ -127,7 +142,9 @@ test('the leading tab closes: the others are live again on a new connection, and
   const changes = await Promise.all(rest.map((p) => statesSince(p, closedAt)));
   for (const c of changes) expect(c.map(([s]) => s)).toEqual(['reconnecting', 'live']);
   const handoverMs = Math.max(...changes.map((c) => (c.at(-1)?.[1] ?? Infinity) - closedAt));
-  process.stdout.write(`tabs: handover after the leading tab closed: ${handoverMs} ms (both remaining tabs live on the new connection); the booking was published ${bookedAt - closedAt} ms after the close began\n`);
+  process.stdout.write(
+    `tabs: handover after the leading tab closed: ${handoverMs} ms (both remaining tabs live on the new connection); the booking was published ${bookedAt - closedAt} ms after the close began\n`,
+  );
   expect(handoverMs).toBeLessThan(UI_TIMEOUT);
 
   expect(sockets.opened).toHaveLength(2);
@@ -149,7 +166,13 @@ test("two people in one browser: two connections, and neither sees the other one
   const { context, sockets } = await newContext();
   const ana = [await open(context, 'specialist-1'), await open(context, 'specialist-1')];
   const ben = [await open(context, 'specialist-2'), await open(context, 'specialist-2')];
-  await Promise.all([...ana, ...ben].map((p) => live(p).then(() => loaded(p)).then(() => sharedWith(p, 2))));
+  await Promise.all(
+    [...ana, ...ben].map((p) =>
+      live(p)
+        .then(() => loaded(p))
+        .then(() => sharedWith(p, 2)),
+    ),
+  );
   expect(sockets.opened).toHaveLength(2);
   expect(await connections()).toBe(2);
 
@@ -157,8 +180,18 @@ test("two people in one browser: two connections, and neither sees the other one
   const forBen = await bookViaApi('Patient Of Ben', '2');
   for (const p of ana) await booking(p, 'Patient Of Ana').waitFor({ timeout: UI_TIMEOUT });
   for (const p of ben) await booking(p, 'Patient Of Ben').waitFor({ timeout: UI_TIMEOUT });
-  for (const p of ana) expect([await deliveries(p, forAna), await deliveries(p, forBen), await booking(p, 'Patient Of Ben').count()]).toEqual([1, 0, 0]);
-  for (const p of ben) expect([await deliveries(p, forBen), await deliveries(p, forAna), await booking(p, 'Patient Of Ana').count()]).toEqual([1, 0, 0]);
+  for (const p of ana)
+    expect([
+      await deliveries(p, forAna),
+      await deliveries(p, forBen),
+      await booking(p, 'Patient Of Ben').count(),
+    ]).toEqual([1, 0, 0]);
+  for (const p of ben)
+    expect([
+      await deliveries(p, forBen),
+      await deliveries(p, forAna),
+      await booking(p, 'Patient Of Ana').count(),
+    ]).toEqual([1, 0, 0]);
 });
 
 /**
@@ -210,10 +243,20 @@ test('presence: three tabs of one person are one member and one connection; they
   await online.waitFor({ timeout: UI_TIMEOUT });
   const presence = async () => {
     await e2e.rt.settle();
-    const r = await fetch(`${e2e.rt.endpoints.httpUrl}/presence?channel=specialist_1`, { headers: { authorization: `Bearer ${await token('admin')}` } });
+    const r = await fetch(`${e2e.rt.endpoints.httpUrl}/presence?channel=specialist_1`, {
+      headers: { authorization: `Bearer ${await token('admin')}` },
+    });
     return r.json();
   };
-  expect(await presence()).toEqual({ type: 'presence', channel: 'specialist_1', members: [expect.objectContaining({ sub: 'admin' }), { sub: 'specialist-1', role: 'specialist', name: 'Dr. Ana Ribeiro' }], occupancy: 2 });
+  expect(await presence()).toEqual({
+    type: 'presence',
+    channel: 'specialist_1',
+    members: [
+      expect.objectContaining({ sub: 'admin' }),
+      { sub: 'specialist-1', role: 'specialist', name: 'Dr. Ana Ribeiro' },
+    ],
+    occupancy: 2,
+  });
 
   // The tabs that follow close first: the connection stays, and so does the member.
   const leader = (await Promise.all(pages.map(isLeader))).indexOf(true);

@@ -10,15 +10,35 @@ describe('backoffDelay: capped exponential with full jitter', () => {
   });
 
   test('full jitter: random() scales the whole range, from 0 up to (not including) the ceiling', () => {
-    expect(backoffDelay(3, opts(() => 0))).toBe(0);
-    expect(backoffDelay(3, opts(() => 0.25))).toBe(1000);
-    expect(backoffDelay(3, opts(() => 0.5))).toBe(2000);
-    expect(backoffDelay(3, opts(() => 0.999999))).toBe(3999);
+    expect(
+      backoffDelay(
+        3,
+        opts(() => 0),
+      ),
+    ).toBe(0);
+    expect(
+      backoffDelay(
+        3,
+        opts(() => 0.25),
+      ),
+    ).toBe(1000);
+    expect(
+      backoffDelay(
+        3,
+        opts(() => 0.5),
+      ),
+    ).toBe(2000);
+    expect(
+      backoffDelay(
+        3,
+        opts(() => 0.999999),
+      ),
+    ).toBe(3999);
   });
 
   test('stays within [0, min(cap, base * 2^attempt)) for any random value and attempt', () => {
     let seed = 42;
-    const lcg = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const lcg = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
     const seen = new Set<number>();
     for (let attempt = 0; attempt < 40; attempt++) {
       for (let i = 0; i < 50; i++) {
@@ -33,7 +53,17 @@ describe('backoffDelay: capped exponential with full jitter', () => {
   });
 
   test('a negative attempt counts as 0 and a huge one stays finite at the cap', () => {
-    expect(backoffDelay(-3, opts(() => 0.999999))).toBe(499);
-    expect(backoffDelay(10_000, opts(() => 0.5))).toBe(15_000);
+    expect(
+      backoffDelay(
+        -3,
+        opts(() => 0.999999),
+      ),
+    ).toBe(499);
+    expect(
+      backoffDelay(
+        10_000,
+        opts(() => 0.5),
+      ),
+    ).toBe(15_000);
   });
 });

@@ -71,7 +71,9 @@ test('the built bundle: events in order, a gap from pong seqs recovered, presenc
   await tick(250);
   const again = sockets.at(-1) as FakeSocket;
   again.open();
-  expect(again.sent.filter((f) => f.action === 'presence')).toEqual([{ action: 'presence', channel: 'admin', id: '?admin' }]);
+  expect(again.sent.filter((f) => f.action === 'presence')).toEqual([
+    { action: 'presence', channel: 'admin', id: '?admin' },
+  ]);
   again.receive({ type: 'presence', channel: 'admin', members: [{ sub: 'adm' }], occupancy: 1, id: '?admin' });
   expect(c.members('admin').map((m) => m.sub)).toEqual(['adm']);
   c.close();
@@ -80,7 +82,9 @@ test('the built bundle: events in order, a gap from pong seqs recovered, presenc
 test('the built bundle: two tabs share one connection; each gets its events, a follower its presence answer', async () => {
   const browser = new FakeBrowser();
   const sockets: FakeSocket[] = [];
-  const tabs = [browser.tab(), browser.tab()].map((tab) => client(sockets, { share: { key: 'u1', locks: tab.locks, BroadcastChannel: tab.BroadcastChannel } }));
+  const tabs = [browser.tab(), browser.tab()].map((tab) =>
+    client(sockets, { share: { key: 'u1', locks: tab.locks, BroadcastChannel: tab.BroadcastChannel } }),
+  );
   await tick();
   expect(sockets).toHaveLength(1);
   const s = sockets[0] as FakeSocket;
@@ -103,7 +107,9 @@ test('the built bundle: two tabs share one connection; each gets its events, a f
 test('the bundle carries no server code: every input is under client/src or is the wire contract (shared/wire.ts)', async () => {
   const r = await build({ ...common, format: 'esm', write: false, metafile: true });
   const root = path.resolve(__dirname, '../..');
-  const inputs = Object.keys(r.metafile.inputs).map((f) => path.relative(root, path.resolve(process.cwd(), f)).split(path.sep).join('/'));
+  const inputs = Object.keys(r.metafile.inputs).map((f) =>
+    path.relative(root, path.resolve(process.cwd(), f)).split(path.sep).join('/'),
+  );
   expect(inputs).toContain('shared/wire.ts');
   expect(inputs.filter((f) => !f.startsWith('client/src/') && f !== 'shared/wire.ts')).toEqual([]);
 });

@@ -24,7 +24,12 @@ describe('subscribe and deliver', () => {
     h.client.subscribe('b', () => undefined);
     await h.tick(250);
     h.socket().open();
-    expect(h.socket().subscribes().map((f) => f.channel)).toEqual(['a', 'b']);
+    expect(
+      h
+        .socket()
+        .subscribes()
+        .map((f) => f.channel),
+    ).toEqual(['a', 'b']);
   });
 
   test('invalid channel names are refused before anything is sent', async () => {
@@ -71,7 +76,12 @@ describe('subscribe and deliver', () => {
     const errors: SwitchboardError[] = [];
     h.client.on('error', (e) => errors.push(e));
     h.client.subscribe('admin', () => undefined);
-    h.socket().receive({ type: 'error', code: 'forbidden', message: 'not allowed to subscribe to "admin"', id: 'admin' });
+    h.socket().receive({
+      type: 'error',
+      code: 'forbidden',
+      message: 'not allowed to subscribe to "admin"',
+      id: 'admin',
+    });
     h.socket().receive({ type: 'error', code: 'limit', message: 'at most 100 subscriptions per connection', id: 'x' });
     h.socket().receive({ type: 'error', code: 'something_new', message: '?' });
     expect(errors).toEqual([
@@ -93,7 +103,12 @@ describe('subscribe and deliver', () => {
     h.socket().drop();
     await h.tick(250);
     h.socket().open();
-    expect(h.socket().subscribes().map((f) => f.channel)).toEqual(['flaky', 'a']);
+    expect(
+      h
+        .socket()
+        .subscribes()
+        .map((f) => f.channel),
+    ).toEqual(['flaky', 'a']);
   });
 
   test('forbidden for a channel allowed before (expired token): reconnect once with a fresh token, then drop', async () => {
@@ -101,7 +116,12 @@ describe('subscribe and deliver', () => {
     const h = await liveHarness({ getToken: async () => `t${++n}` });
     const a = record(h.client, 'a');
     h.socket().receive({ type: 'subscribed', channel: 'a', seq: 3, id: 'a' });
-    h.socket().receive({ type: 'error', code: 'forbidden', message: 'token expired; reconnect with a fresh token', id: 'a' });
+    h.socket().receive({
+      type: 'error',
+      code: 'forbidden',
+      message: 'token expired; reconnect with a fresh token',
+      id: 'a',
+    });
     expect(h.sockets[0]?.closedWith?.code).toBe(CLOSE.TOKEN_REFUSED);
     await h.tick(250);
     expect(h.socket().url).toMatch(/token=t2$/);

@@ -118,7 +118,10 @@ export async function liveHarness(options: Partial<SwitchboardOptions> = {}): Pr
 }
 
 /** Subscribes a recording handler. */
-export function record(client: SwitchboardClient, channel: string): { ids: string[]; frames: EventFrame[]; off: () => void } {
+export function record(
+  client: SwitchboardClient,
+  channel: string,
+): { ids: string[]; frames: EventFrame[]; off: () => void } {
   const ids: string[] = [];
   const frames: EventFrame[] = [];
   const off = client.subscribe(channel, (e, ch) => {

@@ -26,7 +26,12 @@ export class FakeBrowser {
     return Object.fromEntries([...this.held].map(([name, r]) => [name, r.tab.clientId]));
   }
 
-  request(tab: FakeTab, name: string, options: { signal?: AbortSignal; steal?: boolean; ifAvailable?: boolean }, callback: (lock: unknown) => unknown): Promise<unknown> {
+  request(
+    tab: FakeTab,
+    name: string,
+    options: { signal?: AbortSignal; steal?: boolean; ifAvailable?: boolean },
+    callback: (lock: unknown) => unknown,
+  ): Promise<unknown> {
     return new Promise((resolve, reject) => {
       if (tab.crashed) return;
       if (options.signal?.aborted) return tab.run(() => reject(abortError()));
@@ -57,7 +62,11 @@ export class FakeBrowser {
 
   /** The tab's process is gone: its locks are released, its queued requests dropped, nothing reaches it again. */
   crash(tab: FakeTab): void {
-    for (const [name, queue] of this.queues) this.queues.set(name, queue.filter((r) => r.tab !== tab));
+    for (const [name, queue] of this.queues)
+      this.queues.set(
+        name,
+        queue.filter((r) => r.tab !== tab),
+      );
     for (const [name, r] of [...this.held]) if (r.tab === tab) this.release(name, r);
     for (const ch of [...this.channels]) if (ch.tab === tab) this.channels.delete(ch);
   }
@@ -66,7 +75,11 @@ export class FakeBrowser {
     this.held.set(req.name, req);
     req.tab.run(() => {
       if (this.held.get(req.name) !== req) return; // stolen before the tab got to it
-      settle(req, () => req.callback({ name: req.name }), () => this.release(req.name, req));
+      settle(
+        req,
+        () => req.callback({ name: req.name }),
+        () => this.release(req.name, req),
+      );
     });
   }
 
@@ -118,7 +131,9 @@ export class FakeTab {
   ) {
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the class expression below has its own `this`
     const tab = this;
-    this.locks = { request: (name, options, callback) => browser.request(tab, name, options, callback) as Promise<never> };
+    this.locks = {
+      request: (name, options, callback) => browser.request(tab, name, options, callback) as Promise<never>,
+    };
     this.BroadcastChannel = class extends FakeChannel {
       constructor(name: string) {
         super(tab, name);

@@ -24,15 +24,29 @@ function fakeApi() {
     const channel = u.searchParams.get('channel') ?? '';
     const since = Number(u.searchParams.get('since') ?? 0);
     const seq = versions[channel] ?? 0;
-    if (since + 1 < (retainFrom[channel] ?? 1) && since < seq) return json(200, { channel, seq, events: [], reset: true });
-    return json(200, { channel, seq, events: (history[channel] ?? []).filter((e) => (e.seqs[channel] ?? 0) > since), reset: false });
+    if (since + 1 < (retainFrom[channel] ?? 1) && since < seq)
+      return json(200, { channel, seq, events: [], reset: true });
+    return json(200, {
+      channel,
+      seq,
+      events: (history[channel] ?? []).filter((e) => (e.seqs[channel] ?? 0) > since),
+      reset: false,
+    });
   };
   const publish = (channel: string, id: string) => {
     const seq = (versions[channel] ?? 0) + 1;
     versions[channel] = seq;
     (history[channel] ??= []).push(event(id, { [channel]: seq }));
   };
-  return { fetch, requests, versions, retainFrom, publish, fail: (status: number, body: unknown) => (failWith = { status, body }), heal: () => (failWith = undefined) };
+  return {
+    fetch,
+    requests,
+    versions,
+    retainFrom,
+    publish,
+    fail: (status: number, body: unknown) => (failWith = { status, body }),
+    heal: () => (failWith = undefined),
+  };
 }
 
 /** Lets `n` WebSocket attempts in a row fail to open (each closes before opening); the first poll then runs. */
@@ -60,7 +74,9 @@ describe('polling fallback', () => {
     h.socket().drop();
     expect(h.client.state).toBe('polling');
     await h.tick();
-    expect(api.requests).toEqual([{ url: 'https://api.example.test/version?channels=specialist_2,workpoint_5', auth: 'Bearer tok' }]);
+    expect(api.requests).toEqual([
+      { url: 'https://api.example.test/version?channels=specialist_2,workpoint_5', auth: 'Bearer tok' },
+    ]);
     expect(h.states).toEqual(['polling']);
   });
 
@@ -123,7 +139,12 @@ describe('polling fallback', () => {
 
   test('keeps trying the WebSocket with backoff while polling, and goes back to live when it opens', async () => {
     const api = fakeApi();
-    const h = await harness({ fetch: api.fetch, reconnectBaseMs: 1000, reconnectCapMs: 8000, connectTimeoutMs: 600_000 });
+    const h = await harness({
+      fetch: api.fetch,
+      reconnectBaseMs: 1000,
+      reconnectCapMs: 8000,
+      connectTimeoutMs: 600_000,
+    });
     const a = record(h.client, 'a');
     h.socket().drop(); // attempt 0: 500 ms
     await h.tick(500);

@@ -60,8 +60,18 @@ describe('presence(channel)', () => {
     h.client.on('error', (e) => errors.push(e));
     const forbidden = h.client.presence('admin');
     const off = h.client.presence('public_lobby');
-    h.socket().receive({ type: 'error', code: 'forbidden', message: 'not allowed to subscribe to "admin"', id: '?admin' });
-    h.socket().receive({ type: 'error', code: 'bad_request', message: 'presence is off for "public_lobby"', id: '?public_lobby' });
+    h.socket().receive({
+      type: 'error',
+      code: 'forbidden',
+      message: 'not allowed to subscribe to "admin"',
+      id: '?admin',
+    });
+    h.socket().receive({
+      type: 'error',
+      code: 'bad_request',
+      message: 'presence is off for "public_lobby"',
+      id: '?public_lobby',
+    });
     await expect(forbidden).rejects.toEqual({ code: 'forbidden', message: 'not allowed to subscribe to "admin"' });
     await expect(off).rejects.toMatchObject({ code: 'bad_request' });
     expect(errors).toEqual([]);
@@ -164,13 +174,21 @@ describe('the member list', () => {
   });
 
   test('while polling, a refused GET /presence rejects with the HTTP error', async () => {
-    const fetch: FetchLike = async () => ({ ok: false, status: 403, json: async () => ({ error: { code: 'forbidden', message: 'not allowed to read "admin"' } }) });
+    const fetch: FetchLike = async () => ({
+      ok: false,
+      status: 403,
+      json: async () => ({ error: { code: 'forbidden', message: 'not allowed to read "admin"' } }),
+    });
     const h = await harness({ fetch, reconnectCapMs: 1000 });
     for (let i = 0; i < 3; i++) {
       h.socket().drop();
       await h.tick(i < 2 ? 1000 : 0);
     }
-    await expect(h.client.presence('admin')).rejects.toEqual({ code: 'forbidden', message: 'not allowed to read "admin"', status: 403 });
+    await expect(h.client.presence('admin')).rejects.toEqual({
+      code: 'forbidden',
+      message: 'not allowed to read "admin"',
+      status: 403,
+    });
   });
 
   test('a join without a kept list is still emitted (the app may keep its own)', async () => {

@@ -134,7 +134,12 @@ describe('election', () => {
     await tick();
     expect(anaGot.ids).toEqual(['for-ana']);
     expect(benGot.ids).toEqual([]);
-    expect([ana.client.tabCount, ana.client.leading, ben.client.tabCount, ben.client.leading]).toEqual([1, true, 1, true]);
+    expect([ana.client.tabCount, ana.client.leading, ben.client.tabCount, ben.client.leading]).toEqual([
+      1,
+      true,
+      1,
+      true,
+    ]);
   });
 
   test('without Web Locks or BroadcastChannel, or with share: false, each tab has its own connection', async () => {
@@ -209,11 +214,21 @@ describe('channels across tabs', () => {
     last().receive({ type: 'presence', channel: 'admin', members: [ada], occupancy: 1, id: '?admin' });
     await expect(asked).resolves.toEqual({ members: [ada], occupancy: 1 });
     const joins: string[] = [];
-    for (const [name, t] of [['a', a], ['b', b], ['c', c]] as const) t.client.on('join', (ch, m) => joins.push(`${name} ${ch} ${m.sub}`));
+    for (const [name, t] of [
+      ['a', a],
+      ['b', b],
+      ['c', c],
+    ] as const)
+      t.client.on('join', (ch, m) => joins.push(`${name} ${ch} ${m.sub}`));
     last().receive({ type: 'join', channel: 'admin', member: ben });
     await tick();
     expect(joins.sort()).toEqual(['a admin spec-2', 'b admin spec-2']); // c has no admin channel
-    expect(follower.client.members('admin').map((m) => m.sub).sort()).toEqual(['adm', 'spec-2']);
+    expect(
+      follower.client
+        .members('admin')
+        .map((m) => m.sub)
+        .sort(),
+    ).toEqual(['adm', 'spec-2']);
     expect(other.client.members('admin')).toEqual([]); // it never asked
   });
 
@@ -242,7 +257,9 @@ describe('channels across tabs', () => {
     await tick();
     b.tab.crash();
     await tick();
-    expect(last().sent.filter((f) => f.action === 'unsubscribe')).toEqual([{ action: 'unsubscribe', channel: 'only_b', id: 'only_b' }]);
+    expect(last().sent.filter((f) => f.action === 'unsubscribe')).toEqual([
+      { action: 'unsubscribe', channel: 'only_b', id: 'only_b' },
+    ]);
     expect(a.shared()).toEqual([2, true]);
   });
 });
@@ -264,7 +281,8 @@ describe('handover', () => {
     const top = Math.max(...Object.keys(events).map(Number));
     for (const f of socket.subscribes()) {
       answer(socket, f, top);
-      for (const [seq, id] of Object.entries(events)) if (Number(seq) > Number(f.since)) socket.receive(event(id, { a: Number(seq) }));
+      for (const [seq, id] of Object.entries(events))
+        if (Number(seq) > Number(f.since)) socket.receive(event(id, { a: Number(seq) }));
     }
   }
 
@@ -282,7 +300,11 @@ describe('handover', () => {
     await tick();
     expect([b.client.state, c.client.state]).toEqual(['live', 'live']);
     // Both remaining tabs resubscribed with since=6 on the new connection; e7, e8 were published meanwhile.
-    expect(last().subscribes().map((f) => f.since)).toEqual([6, 6]);
+    expect(
+      last()
+        .subscribes()
+        .map((f) => f.since),
+    ).toEqual([6, 6]);
     replay(last(), { 7: 'e7', 8: 'e8' });
     last().receive(event('e9', { a: 9 }));
     await tick();
@@ -407,7 +429,11 @@ describe('handover', () => {
     c.tab.thaw();
     last().receive({ type: 'pong', ts: Date.now(), seqs: { a: 7 } });
     await tick(1000); // the gap is held, then recovered with since
-    expect(last().subscribes().filter((f) => f.since === 6)).toHaveLength(1);
+    expect(
+      last()
+        .subscribes()
+        .filter((f) => f.since === 6),
+    ).toHaveLength(1);
     replay(last(), { 7: 'e7' });
     await tick();
     expect(got).toEqual([
@@ -430,7 +456,12 @@ describe('the shared connection', () => {
     await tick();
     const sub = last().subscribes()[0] ?? {};
     answer(last(), sub, 3);
-    last().receive({ type: 'error', code: 'forbidden', message: 'token expired; reconnect with a fresh token', id: sub.id });
+    last().receive({
+      type: 'error',
+      code: 'forbidden',
+      message: 'token expired; reconnect with a fresh token',
+      id: sub.id,
+    });
     await tick();
     expect(sockets[0]?.closedWith?.code).toBe(4003);
     await tick(250);
@@ -442,10 +473,16 @@ describe('the shared connection', () => {
 
   test("the leader's state is every tab's; while polling, each tab polls its own channels with its own token", async () => {
     const requests: string[] = [];
-    const api = (who: string): FetchLike => async (url, init) => {
-      requests.push(`${who} ${url.replace('https://api.example.test', '')} ${init.headers.authorization}`);
-      return { ok: true, status: 200, json: async () => ({ versions: { [new URL(url).searchParams.get('channels') ?? '']: 0 } }) };
-    };
+    const api =
+      (who: string): FetchLike =>
+      async (url, init) => {
+        requests.push(`${who} ${url.replace('https://api.example.test', '')} ${init.headers.authorization}`);
+        return {
+          ok: true,
+          status: 200,
+          json: async () => ({ versions: { [new URL(url).searchParams.get('channels') ?? '']: 0 } }),
+        };
+      };
     const a = openTab({ fetch: api('a'), getToken: async () => 'ta', reconnectCapMs: 1000 });
     const b = openTab({ fetch: api('b'), getToken: async () => 'tb' });
     record(a.client, 'for_a');
@@ -462,7 +499,7 @@ describe('the shared connection', () => {
     expect([a.client.state, b.client.state]).toEqual(['live', 'live']);
   });
 
-  test('the planned reconnect is the leader\'s: it resubscribes the union with the highest seq seen; tabs stay live', async () => {
+  test("the planned reconnect is the leader's: it resubscribes the union with the highest seq seen; tabs stay live", async () => {
     const [a, b] = await threeTabs({ maxConnectionMs: 60_000 });
     const gotA = record(a.client, 'a');
     const gotB = record(b.client, 'b');

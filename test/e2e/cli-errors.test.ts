@@ -14,7 +14,11 @@ const cli = (tool: 'token' | 'publish' | 'tail', args: string[], env: Record<str
     cwd: REPO_ROOT,
     encoding: 'utf8',
     timeout: 30_000,
-    env: { ...process.env, SWITCHBOARD_LOCAL_ENDPOINTS_FILE: path.join(REPO_ROOT, '.local', 'no-such-endpoints.json'), ...env },
+    env: {
+      ...process.env,
+      SWITCHBOARD_LOCAL_ENDPOINTS_FILE: path.join(REPO_ROOT, '.local', 'no-such-endpoints.json'),
+      ...env,
+    },
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr.trim() };
 };
@@ -31,13 +35,18 @@ async function closedPort(): Promise<number> {
 test('tail with the runtime down says so, instead of "connection closed (1006)"', async () => {
   const port = await closedPort();
   const r = cli('tail', ['--channels', 'admin', '--role', 'admin', '--ws-url', `ws://127.0.0.1:${port}`]);
-  expect(r).toMatchObject({ status: 2, stderr: `tail: cannot reach ws://127.0.0.1:${port}: is \`npm start\` running?` });
+  expect(r).toMatchObject({
+    status: 2,
+    stderr: `tail: cannot reach ws://127.0.0.1:${port}: is \`npm start\` running?`,
+  });
 });
 
 test('tail --ws-url http://... and --since -1 are explained in our words', () => {
   expect(cli('tail', ['--channels', 'a', '--ws-url', 'http://127.0.0.1:3000'])).toMatchObject({
     status: 2,
-    stderr: expect.stringMatching(/^tail: --ws-url must be a ws:\/\/ or wss:\/\/ URL, got "http:\/\/127\.0\.0\.1:3000" \(an HTTP URL.*WebSocketUrl output\)$/),
+    stderr: expect.stringMatching(
+      /^tail: --ws-url must be a ws:\/\/ or wss:\/\/ URL, got "http:\/\/127\.0\.0\.1:3000" \(an HTTP URL.*WebSocketUrl output\)$/,
+    ),
   });
   for (const since of ['-1', 'abc', '1.5']) {
     expect(cli('tail', ['--channels', 'a', '--since', since, '--ws-url', 'ws://127.0.0.1:1'])).toMatchObject({
@@ -45,22 +54,44 @@ test('tail --ws-url http://... and --since -1 are explained in our words', () =>
       stderr: `tail: --since must be a non-negative integer (the last seq you have; 0 replays all that is retained), got "${since}"`,
     });
   }
-  expect(cli('tail', ['--channels', '--since', '3'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/^tail: --channels needs a value \(a,b\)\nusage: /) });
+  expect(cli('tail', ['--channels', '--since', '3'])).toMatchObject({
+    status: 2,
+    stderr: expect.stringMatching(/^tail: --channels needs a value \(a,b\)\nusage: /),
+  });
 });
 
 test("token --sub '' is refused: the server would refuse the token", () => {
-  expect(cli('token', ['--sub', ''])).toMatchObject({ status: 2, stdout: '', stderr: expect.stringContaining('--sub must not be empty') });
+  expect(cli('token', ['--sub', ''])).toMatchObject({
+    status: 2,
+    stdout: '',
+    stderr: expect.stringContaining('--sub must not be empty'),
+  });
   expect(cli('token', ['--sub', '   '])).toMatchObject({ status: 2 });
   expect(cli('token', ['--sub', 'u1']).stdout).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+\n$/);
 });
 
 test('publish --message mixed with the flags that build a message is refused, naming them', () => {
-  const r = cli('publish', ['--message', '{"channels":["a"],"event":"x","data":null}', '--channels', 'b', '--event', 'y']);
-  expect(r).toMatchObject({ status: 2, stderr: 'publish: --message is the whole message; it cannot be combined with --channels, --event (put them inside the JSON, or drop --message)' });
+  const r = cli('publish', [
+    '--message',
+    '{"channels":["a"],"event":"x","data":null}',
+    '--channels',
+    'b',
+    '--event',
+    'y',
+  ]);
+  expect(r).toMatchObject({
+    status: 2,
+    stderr:
+      'publish: --message is the whole message; it cannot be combined with --channels, --event (put them inside the JSON, or drop --message)',
+  });
 });
 
 test('--help lists every option each tool accepts, --endpoints-file included; unknown options and stray words are named', () => {
-  const sources = { token: ['token.ts', 'token-flags.ts'], publish: ['publish.ts'], tail: ['tail.ts', 'token-flags.ts'] } as const;
+  const sources = {
+    token: ['token.ts', 'token-flags.ts'],
+    publish: ['publish.ts'],
+    tail: ['tail.ts', 'token-flags.ts'],
+  } as const;
   for (const tool of Object.keys(sources) as (keyof typeof sources)[]) {
     const help = cli(tool, ['--help']);
     expect(help.status).toBe(0);
@@ -70,14 +101,24 @@ test('--help lists every option each tool accepts, --endpoints-file included; un
     const declared = [...text.matchAll(/^\s+'?([a-z-]+)'?: \{ type: '(string|boolean)'/gm)].map((m) => m[1]);
     expect(declared.length).toBeGreaterThan(5);
     for (const option of declared) expect(`${tool}: ${help.stdout}`).toContain(`--${option}`);
-    expect(cli(tool, ['--bogus'])).toMatchObject({ status: 2, stderr: expect.stringMatching(new RegExp(`^${tool}: unknown option --bogus\\nusage: `)) });
+    expect(cli(tool, ['--bogus'])).toMatchObject({
+      status: 2,
+      stderr: expect.stringMatching(new RegExp(`^${tool}: unknown option --bogus\\nusage: `)),
+    });
   }
-  expect(cli('publish', ['admin'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/^publish: unexpected argument "admin"/) });
+  expect(cli('publish', ['admin'])).toMatchObject({
+    status: 2,
+    stderr: expect.stringMatching(/^publish: unexpected argument "admin"/),
+  });
 });
 
 test("the banner's token command works inside $(...) as printed", () => {
   const line = fs.readFileSync(path.join(REPO_ROOT, 'local/start.ts'), 'utf8').match(/'Make a token:\s+(.+)',$/m)?.[1];
   expect(line).toMatch(/^TOKEN=\$\(npm run -s token -- .+\)$/);
-  const r = spawnSync('bash', ['-c', `${line}; printf '%s' "$TOKEN"`], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync('bash', ['-c', `${line}; printf '%s' "$TOKEN"`], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   expect(r.stdout).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
 });

@@ -30,7 +30,11 @@ async function connect(claims: TokenClaims, opts: { channels?: string } = {}): P
 type FanoutEvent = Extract<RuntimeEvent, { type: 'fanout' }>;
 const fanout = (messageId: string, outcome: FanoutEvent['outcome'] = 'ok', attempt?: number) =>
   e2e.rt.waitForEvent<FanoutEvent>(
-    (e) => e.type === 'fanout' && e.messageId === messageId && e.outcome === outcome && (attempt === undefined || e.attempt === attempt),
+    (e) =>
+      e.type === 'fanout' &&
+      e.messageId === messageId &&
+      e.outcome === outcome &&
+      (attempt === undefined || e.attempt === attempt),
     15_000,
     `fanout ${outcome} of ${messageId}`,
   );
@@ -49,23 +53,41 @@ describe('channel rules, end to end', () => {
     const supervisor = await connect({ sub: 'sup', role: 'supervisor', workpoint_id: wp });
     const admin = await connect({ sub: 'adm', role: 'admin' });
 
-    expect(await specialist.subscribe(specialistCh)).toMatchObject({ type: 'subscribed', channel: specialistCh, seq: 0 });
-    for (const ch of [`specialist_${sp + 1}`, workpointCh, 'admin']) expect(await specialist.subscribe(ch)).toMatchObject({ type: 'error', code: 'forbidden' });
+    expect(await specialist.subscribe(specialistCh)).toMatchObject({
+      type: 'subscribed',
+      channel: specialistCh,
+      seq: 0,
+    });
+    for (const ch of [`specialist_${sp + 1}`, workpointCh, 'admin'])
+      expect(await specialist.subscribe(ch)).toMatchObject({ type: 'error', code: 'forbidden' });
     expect(await supervisor.subscribe(workpointCh)).toMatchObject({ type: 'subscribed', channel: workpointCh, seq: 0 });
-    for (const ch of [`workpoint_${wp + 1}`, specialistCh, 'admin']) expect(await supervisor.subscribe(ch)).toMatchObject({ type: 'error', code: 'forbidden' });
-    for (const ch of [specialistCh, workpointCh, 'admin']) expect(await admin.subscribe(ch)).toMatchObject({ type: 'subscribed', channel: ch });
+    for (const ch of [`workpoint_${wp + 1}`, specialistCh, 'admin'])
+      expect(await supervisor.subscribe(ch)).toMatchObject({ type: 'error', code: 'forbidden' });
+    for (const ch of [specialistCh, workpointCh, 'admin'])
+      expect(await admin.subscribe(ch)).toMatchObject({ type: 'subscribed', channel: ch });
 
     const all = await e2e.pub.publish([specialistCh, workpointCh, 'admin'], 'create', { booking_id: 9 });
     const onlyWorkpoint = await e2e.pub.publish([workpointCh], 'update', { booking_id: 9 });
     const onlySpecialist = await e2e.pub.publish([specialistCh], 'delete', { booking_id: 9 });
 
     const s1 = await specialist.nextEvent();
-    expect(s1).toMatchObject({ type: 'event', id: all.id, event: 'create', data: { booking_id: 9 }, channel: specialistCh, seqs: { [specialistCh]: 1 } });
+    expect(s1).toMatchObject({
+      type: 'event',
+      id: all.id,
+      event: 'create',
+      data: { booking_id: 9 },
+      channel: specialistCh,
+      seqs: { [specialistCh]: 1 },
+    });
     expect(typeof s1.ts).toBe('number');
     // The workpoint-only event never reaches the specialist: the next one it gets is the later event.
     expect(await specialist.nextEvent()).toMatchObject({ id: onlySpecialist.id, seqs: { [specialistCh]: 2 } });
 
-    expect(await supervisor.nextEvent()).toMatchObject({ id: all.id, channel: workpointCh, seqs: { [workpointCh]: 1 } });
+    expect(await supervisor.nextEvent()).toMatchObject({
+      id: all.id,
+      channel: workpointCh,
+      seqs: { [workpointCh]: 1 },
+    });
     expect(await supervisor.nextEvent()).toMatchObject({ id: onlyWorkpoint.id, seqs: { [workpointCh]: 2 } });
 
     // The admin is subscribed to all three channels and gets ONE frame naming each channel's seq.
@@ -129,7 +151,11 @@ describe('order, replay and reset', () => {
     for (let i = 6; i <= 8; i++) await sequenced((await e2e.pub.publish([ch], 'e', { i })).id);
     const late = await connect({ sub: 'u' });
     expect(await late.subscribe(ch, 2)).toMatchObject({ type: 'subscribed', seq: 8 });
-    expect(await late.next((f) => f.type === 'reset' || f.type === 'event')).toEqual({ type: 'reset', channel: ch, seq: 8 });
+    expect(await late.next((f) => f.type === 'reset' || f.type === 'event')).toEqual({
+      type: 'reset',
+      channel: ch,
+      seq: 8,
+    });
 
     const covered = await connect({ sub: 'u' });
     expect(await covered.subscribe(ch, 3)).toMatchObject({ type: 'subscribed', seq: 8 });
@@ -139,7 +165,11 @@ describe('order, replay and reset', () => {
 
     const ahead = await connect({ sub: 'u' });
     expect(await ahead.subscribe(ch, 9)).toMatchObject({ type: 'subscribed', seq: 8 });
-    expect(await ahead.next((f) => f.type === 'reset' || f.type === 'event')).toEqual({ type: 'reset', channel: ch, seq: 8 });
+    expect(await ahead.next((f) => f.type === 'reset' || f.type === 'event')).toEqual({
+      type: 'reset',
+      channel: ch,
+      seq: 8,
+    });
   });
 });
 
@@ -173,7 +203,9 @@ describe('publishing', () => {
     const good = await e2e.pub.publish([ch], 'ok', { fine: true });
     expect(await c.nextEvent()).toMatchObject({ id: good.id, seqs: { [ch]: 1 } });
     for (const messageId of bad) await fanout(messageId, 'ok', 1);
-    expect(e2e.rt.events.filter((e) => e.type === 'fanout' && bad.includes(e.messageId) && e.outcome !== 'ok')).toEqual([]);
+    expect(e2e.rt.events.filter((e) => e.type === 'fanout' && bad.includes(e.messageId) && e.outcome !== 'ok')).toEqual(
+      [],
+    );
   });
 
   test('a failing fanout invocation is retried, and delivered when a retry succeeds', async () => {
@@ -197,12 +229,23 @@ describe('publishing', () => {
     const lost = await e2e.pub.publish([ch], 'lost', { n: 1 });
     await fanout(lost.messageId, 'parked', attempts);
 
-    const sqs = new SQSClient({ endpoint: e2e.rt.endpoints.snsEndpoint, region: e2e.rt.endpoints.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    const sqs = new SQSClient({
+      endpoint: e2e.rt.endpoints.snsEndpoint,
+      region: e2e.rt.endpoints.region,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
     try {
-      const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: e2e.rt.dlqUrl, WaitTimeSeconds: 10, MaxNumberOfMessages: 10 }));
-      const parked = (r.Messages ?? []).map((m) => JSON.parse(m.Body ?? '{}') as { MessageId?: string; Message?: string });
+      const r = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: e2e.rt.dlqUrl, WaitTimeSeconds: 10, MaxNumberOfMessages: 10 }),
+      );
+      const parked = (r.Messages ?? []).map(
+        (m) => JSON.parse(m.Body ?? '{}') as { MessageId?: string; Message?: string },
+      );
       expect(parked.map((p) => p.MessageId)).toContain(lost.messageId);
-      expect(JSON.parse(parked.find((p) => p.MessageId === lost.messageId)?.Message ?? '{}')).toMatchObject({ channels: [ch], event: 'lost' });
+      expect(JSON.parse(parked.find((p) => p.MessageId === lost.messageId)?.Message ?? '{}')).toMatchObject({
+        channels: [ch],
+        event: 'lost',
+      });
     } finally {
       sqs.destroy();
     }

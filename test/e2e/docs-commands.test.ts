@@ -72,9 +72,15 @@ function awsCliV2(): string {
 
 function requirePhp(): void {
   const modules = spawnSync('php', ['-m'], { encoding: 'utf8' });
-  if (modules.error || !/^curl$/m.test(modules.stdout)) throw new Error('PHP with curl is not installed: apt-get install php-cli php-curl (.ci/run does)');
-  const asyncAws = spawnSync('php', ['-r', "require 'AsyncAws/Sns/autoload.php'; echo class_exists('AsyncAws\\\\Sns\\\\SnsClient') ? 'ok' : 'no';"], { encoding: 'utf8' });
-  if (asyncAws.stdout !== 'ok') throw new Error('AsyncAws SNS for PHP is not installed: apt-get install php-async-aws-sns (.ci/run does)');
+  if (modules.error || !/^curl$/m.test(modules.stdout))
+    throw new Error('PHP with curl is not installed: apt-get install php-cli php-curl (.ci/run does)');
+  const asyncAws = spawnSync(
+    'php',
+    ['-r', "require 'AsyncAws/Sns/autoload.php'; echo class_exists('AsyncAws\\\\Sns\\\\SnsClient') ? 'ok' : 'no';"],
+    { encoding: 'utf8' },
+  );
+  if (asyncAws.stdout !== 'ok')
+    throw new Error('AsyncAws SNS for PHP is not installed: apt-get install php-async-aws-sns (.ci/run does)');
 }
 
 /** The docs' default local addresses → this runtime's; the shared idempotency id → one per example. */
@@ -111,7 +117,12 @@ async function runShell(code: string): Promise<ShellRun> {
   for (const command of commandsOf(code)) {
     const assignment = command.match(/^([A-Z_]+)=(\$\(.*\)|'[^']*')\s*(#.*)?$/);
     if (assignment) {
-      const r = spawnSync('bash', ['-c', `${assignment[1]}=${assignment[2]}; printf '%s' "$${assignment[1]}"`], { cwd: REPO_ROOT, env: { ...env, ...vars }, encoding: 'utf8', timeout: 60_000 });
+      const r = spawnSync('bash', ['-c', `${assignment[1]}=${assignment[2]}; printf '%s' "$${assignment[1]}"`], {
+        cwd: REPO_ROOT,
+        env: { ...env, ...vars },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
       expect({ command, status: r.status, stderr: r.stderr }).toEqual({ command, status: 0, stderr: '' });
       vars[assignment[1]!] = r.stdout;
       continue;
@@ -124,17 +135,35 @@ async function runShell(code: string): Promise<ShellRun> {
       child.stderr.on('data', (d: Buffer) => (output += d.toString()));
       const tail = { command, output: () => output };
       run.tails.push(tail);
-      await waitFor(() => /connected to ws:\/\//.test(output), `${command} to connect`, () => output);
+      await waitFor(
+        () => /connected to ws:\/\//.test(output),
+        `${command} to connect`,
+        () => output,
+      );
       continue;
     }
-    const r = spawnSync('bash', ['-c', command], { cwd: REPO_ROOT, env: { ...env, ...vars }, encoding: 'utf8', timeout: 60_000 });
-    expect({ command, status: r.status, stderr: r.stderr.replace(/^npm warn.*\n/gm, '') }).toEqual({ command, status: 0, stderr: '' });
+    const r = spawnSync('bash', ['-c', command], {
+      cwd: REPO_ROOT,
+      env: { ...env, ...vars },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect({ command, status: r.status, stderr: r.stderr.replace(/^npm warn.*\n/gm, '') }).toEqual({
+      command,
+      status: 0,
+      stderr: '',
+    });
     run.outputs.push({ command, stdout: r.stdout });
   }
   return run;
 }
 
-async function waitFor(check: () => boolean, what: string, detail: () => string = () => '', timeoutMs = 20_000): Promise<void> {
+async function waitFor(
+  check: () => boolean,
+  what: string,
+  detail: () => string = () => '',
+  timeoutMs = 20_000,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}: ${detail().slice(-1500)}`);
@@ -167,7 +196,9 @@ beforeAll(async () => {
     npm_config_update_notifier: 'false',
   };
   for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION']) delete env[k];
-  subscriber = await TestClient.connect(rt.endpoints.websocketUrl, await signToken({ sub: 'docs', role: 'admin' }), { channels: 'specialist_2,workpoint_5,admin' });
+  subscriber = await TestClient.connect(rt.endpoints.websocketUrl, await signToken({ sub: 'docs', role: 'admin' }), {
+    channels: 'specialist_2,workpoint_5,admin',
+  });
   publisher = new Publisher(rt.endpoints);
 }, 120_000);
 
@@ -194,16 +225,28 @@ async function stopTail(child: ChildProcess): Promise<void> {
 
 test('every tested block is where the docs say', () => {
   for (const [file, names] of Object.entries(EXPECTED_BLOCKS)) {
-    expect(Object.entries(blocks).filter(([, b]) => b.file === file).map(([n]) => n)).toEqual(names);
+    expect(
+      Object.entries(blocks)
+        .filter(([, b]) => b.file === file)
+        .map(([n]) => n),
+    ).toEqual(names);
   }
 });
 
 test('README quick start: tail prints what publish sends', async () => {
   const run = await runShell(blocks.quickstart!.code);
   // `npm run` without -s prints its own two header lines first.
-  expect(run.outputs.map((o) => o.stdout)).toEqual([expect.stringMatching(/^published [\w-]+ to arn:aws:sns:us-east-1:000000000000:switchboard$/m)]);
-  const frame = await subscriber.next((f) => f.type === 'event' && f.event === 'hello' && JSON.stringify(f.data) === '{"hi":1}');
-  await waitFor(() => run.tails[0]!.output().includes(`"id":"${frame.id as string}"`), 'the tail to print the event', run.tails[0]!.output);
+  expect(run.outputs.map((o) => o.stdout)).toEqual([
+    expect.stringMatching(/^published [\w-]+ to arn:aws:sns:us-east-1:000000000000:switchboard$/m),
+  ]);
+  const frame = await subscriber.next(
+    (f) => f.type === 'event' && f.event === 'hello' && JSON.stringify(f.data) === '{"hi":1}',
+  );
+  await waitFor(
+    () => run.tails[0]!.output().includes(`"id":"${frame.id as string}"`),
+    'the tail to print the event',
+    run.tails[0]!.output,
+  );
   await stopTail(tails[tails.length - 1]!);
   // Ctrl-C closes the WebSocket normally.
   expect(run.tails[0]!.output()).toContain('connection closed (1000 bye)');
@@ -215,7 +258,11 @@ test.each([['readme-aws-cli'], ['aws-cli']])('%s: the AWS CLI v2 publishes to th
   expect(MessageId).toMatch(/^[\w-]{36}$/);
   const id = blocks[name]!.code.includes('"id":"booking-9-create"') ? `booking-9-create-${name}` : MessageId;
   const frame = await subscriber.next(eventWithId(id));
-  expect(frame).toMatchObject({ event: 'create', data: { booking_id: 9 }, seqs: expect.objectContaining({ specialist_2: expect.any(Number), admin: expect.any(Number) }) });
+  expect(frame).toMatchObject({
+    event: 'create',
+    data: { booking_id: 9 },
+    seqs: expect.objectContaining({ specialist_2: expect.any(Number), admin: expect.any(Number) }),
+  });
 });
 
 test('PHP with AsyncAws SNS publishes as written', async () => {
@@ -227,7 +274,10 @@ test('PHP with AsyncAws SNS publishes as written', async () => {
   const r = spawnSync('php', ['publish.php'], { cwd: dir, env, encoding: 'utf8', timeout: 30_000 });
   expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
   expect(r.stdout).toMatch(/^[\w-]{36}\n$/);
-  expect(await subscriber.next(eventWithId('booking-9-create-php'))).toMatchObject({ event: 'create', data: { booking_id: 9 } });
+  expect(await subscriber.next(eventWithId('booking-9-create-php'))).toMatchObject({
+    event: 'create',
+    data: { booking_id: 9 },
+  });
 });
 
 test.each([['php-aws-sdk'], ['deploy-php']])('%s: the AWS SDK for PHP example is valid PHP (php -l)', (name) => {
@@ -245,7 +295,10 @@ test('Node: the example runs as written (an ES module with its import)', async (
   const r = spawnSync(process.execPath, ['publish.mjs'], { cwd: dir, env, encoding: 'utf8', timeout: 30_000 });
   expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
   expect(r.stdout).toMatch(/^[\w-]{36}\n$/);
-  expect(await subscriber.next(eventWithId('booking-9-create-node'))).toMatchObject({ event: 'create', data: { booking_id: 9 } });
+  expect(await subscriber.next(eventWithId('booking-9-create-node'))).toMatchObject({
+    event: 'create',
+    data: { booking_id: 9 },
+  });
 });
 
 test('deploy.md Node example is a valid ES module (node --check)', () => {
@@ -258,7 +311,9 @@ test('polling with curl: /version and /events answer for what was published', as
   const { id } = await publisher.publish(['specialist_2'], 'poll-check', { n: 1 }, `poll-${randomUUID()}`);
   await subscriber.next(eventWithId(id));
   const run = await runShell(localize(blocks.poll!.code, 'poll'));
-  const [version, events] = run.outputs.map((o) => JSON.parse(o.stdout) as { versions: Record<string, number>; events: Frame[] });
+  const [version, events] = run.outputs.map(
+    (o) => JSON.parse(o.stdout) as { versions: Record<string, number>; events: Frame[] },
+  );
   expect(version!.versions.specialist_2).toBeGreaterThan(0);
   expect(version!.versions).toHaveProperty('admin');
   expect(events).toMatchObject({ channel: 'specialist_2', reset: false });
@@ -273,7 +328,11 @@ test('CLI tools block: token, publish with --id, tail live and tail --since repl
   await subscriber.next(eventWithId('booking-9'));
   const [live, replay] = run.tails;
   // --since 0 replays the retained events of specialist_2, booking-9 among them.
-  await waitFor(() => replay!.output().includes('"id":"booking-9"'), 'the --since tail to replay booking-9', replay!.output);
+  await waitFor(
+    () => replay!.output().includes('"id":"booking-9"'),
+    'the --since tail to replay booking-9',
+    replay!.output,
+  );
   // The live tail prints what is published from now on.
   const { id } = await publisher.publish(['admin'], 'after', { n: 2 }, `after-${randomUUID()}`);
   await waitFor(() => live!.output().includes(`"id":"${id}"`), 'the live tail to print a new event', live!.output);
@@ -282,14 +341,18 @@ test('CLI tools block: token, publish with --id, tail live and tail --since repl
 });
 
 test('deploy.md smoke test, against the local runtime (outputs replaced by local values)', async () => {
-  const code = blocks['smoke-test']!.code
-    .replace("HTTP_URL='<HttpUrl>'", `HTTP_URL='${rt.endpoints.httpUrl}/'`)
+  const code = blocks['smoke-test']!.code.replace("HTTP_URL='<HttpUrl>'", `HTTP_URL='${rt.endpoints.httpUrl}/'`)
     .replace("TOPIC_ARN='<TopicArn>'", `TOPIC_ARN='${rt.endpoints.topicArn}'`)
     .replace(/^SECRET=\$\(aws secretsmanager .*\)$/m, `SECRET='${rt.endpoints.jwtSecret}'`);
   expect(code).not.toMatch(/<[A-Za-z]+>/);
   // The publish goes to the topic ARN given; the endpoint is the only local part.
   const saved = env;
-  env = { ...env, SWITCHBOARD_SNS_ENDPOINT: rt.endpoints.snsEndpoint, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' };
+  env = {
+    ...env,
+    SWITCHBOARD_SNS_ENDPOINT: rt.endpoints.snsEndpoint,
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+  };
   try {
     const run = await runShell(code);
     const [health, version, published] = run.outputs.map((o) => o.stdout);
@@ -304,9 +367,10 @@ test('deploy.md smoke test, against the local runtime (outputs replaced by local
 });
 
 test('deploy.md AWS CLI publish, pointed at the local endpoint', async () => {
-  const code = blocks['deploy-aws-cli']!.code
-    .replace("'<TopicArn>'", rt.endpoints.topicArn)
-    .replace('aws sns publish', `AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws sns publish --endpoint-url ${rt.endpoints.snsEndpoint} --region us-east-1`);
+  const code = blocks['deploy-aws-cli']!.code.replace("'<TopicArn>'", rt.endpoints.topicArn).replace(
+    'aws sns publish',
+    `AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws sns publish --endpoint-url ${rt.endpoints.snsEndpoint} --region us-east-1`,
+  );
   const run = await runShell(code);
   const { MessageId } = JSON.parse(run.outputs[0]!.stdout) as { MessageId: string };
   expect(await subscriber.next(eventWithId(MessageId))).toMatchObject({ event: 'create', data: { booking_id: 9 } });

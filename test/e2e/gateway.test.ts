@@ -57,8 +57,14 @@ async function handshakeStatus(token: string | undefined, channels?: string): Pr
   }
 }
 
-async function http(path: string, init: { token?: string; method?: string } = {}): Promise<{ status: number; headers: Headers; body: unknown; text: string }> {
-  const res = await fetch(`${e2e.rt.endpoints.httpUrl}${path}`, { method: init.method ?? 'GET', headers: init.token ? { authorization: `Bearer ${init.token}` } : {} });
+async function http(
+  path: string,
+  init: { token?: string; method?: string } = {},
+): Promise<{ status: number; headers: Headers; body: unknown; text: string }> {
+  const res = await fetch(`${e2e.rt.endpoints.httpUrl}${path}`, {
+    method: init.method ?? 'GET',
+    headers: init.token ? { authorization: `Bearer ${init.token}` } : {},
+  });
   const text = await res.text();
   let body: unknown;
   try {
@@ -70,7 +76,11 @@ async function http(path: string, init: { token?: string; method?: string } = {}
 }
 
 const disconnectedEvent = (connectionId: string) =>
-  e2e.rt.waitForEvent<Extract<RuntimeEvent, { type: 'disconnected' }>>((e) => e.type === 'disconnected' && e.connectionId === connectionId, 10_000, `$disconnect of ${connectionId}`);
+  e2e.rt.waitForEvent<Extract<RuntimeEvent, { type: 'disconnected' }>>(
+    (e) => e.type === 'disconnected' && e.connectionId === connectionId,
+    10_000,
+    `$disconnect of ${connectionId}`,
+  );
 
 describe('routes', () => {
   test('the gateway dispatches exactly the shared route table', async () => {
@@ -164,10 +174,16 @@ describe('management API (@connections) through the AWS SDK', () => {
     const big = JSON.stringify({ type: 'big', pad: 'y'.repeat(100 * 1024) });
     await mgmt.send(new PostToConnectionCommand({ ConnectionId: id, Data: Buffer.from(big) }));
     expect((await c.next()).pad).toHaveLength(100 * 1024);
-    await expect(mgmt.send(new PostToConnectionCommand({ ConnectionId: id, Data: Buffer.alloc(129 * 1024, 'z') }))).rejects.toBeInstanceOf(PayloadTooLargeException);
+    await expect(
+      mgmt.send(new PostToConnectionCommand({ ConnectionId: id, Data: Buffer.alloc(129 * 1024, 'z') })),
+    ).rejects.toBeInstanceOf(PayloadTooLargeException);
 
-    await expect(mgmt.send(new PostToConnectionCommand({ ConnectionId: 'nobodyHere0000=', Data: Buffer.from('{}') }))).rejects.toBeInstanceOf(GoneException);
-    await expect(mgmt.send(new GetConnectionCommand({ ConnectionId: 'nobodyHere0000=' }))).rejects.toBeInstanceOf(GoneException);
+    await expect(
+      mgmt.send(new PostToConnectionCommand({ ConnectionId: 'nobodyHere0000=', Data: Buffer.from('{}') })),
+    ).rejects.toBeInstanceOf(GoneException);
+    await expect(mgmt.send(new GetConnectionCommand({ ConnectionId: 'nobodyHere0000=' }))).rejects.toBeInstanceOf(
+      GoneException,
+    );
 
     await mgmt.send(new DeleteConnectionCommand({ ConnectionId: id }));
     await c.closed;
@@ -213,7 +229,10 @@ describe('HTTP API', () => {
     expect(health.headers.get('apigw-requestid')).toBeTruthy();
 
     const token = await signToken({ sub: 'u' });
-    expect(await http('/version?channels=public_nothing_yet', { token })).toMatchObject({ status: 200, body: { versions: { public_nothing_yet: 0 } } });
+    expect(await http('/version?channels=public_nothing_yet', { token })).toMatchObject({
+      status: 200,
+      body: { versions: { public_nothing_yet: 0 } },
+    });
     expect(await http('/version?channels=public_a')).toMatchObject({ status: 401 });
     expect(await http('/stats', { token })).toMatchObject({ status: 403 });
 

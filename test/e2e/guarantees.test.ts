@@ -11,19 +11,32 @@ import { CheckingClient } from './support/checking-client';
  * connection receives each of its channels' events in seq order (a repeat only with the same id),
  * and whatever it missed live is in history for it; the dead-letter queues hold nothing.
  */
-const FAULTS = 'post_429=0.03,post_5xx=0.03,post_timeout=0.01,post_gone_at_connect=0.03,ddb_throttle=0.02,fanout_crash=0.03,fanout_timeout=0.01';
+const FAULTS =
+  'post_429=0.03,post_5xx=0.03,post_timeout=0.01,post_gone_at_connect=0.03,ddb_throttle=0.02,fanout_crash=0.03,fanout_timeout=0.01';
 const SPECIALISTS = 8;
 const WORKPOINTS = 4;
 const SECONDS = 20;
 const RATE = 10;
 
 const clients: CheckingClient[] = [];
-const e2e = runtimeForFile({ SWITCHBOARD_LOCAL_FAULTS: FAULTS, SWITCHBOARD_LOCAL_SEED: '20261129', SWITCHBOARD_RETAIN_EVENTS: '1000' }, { beforeStop: () => { for (const c of clients) c.close(); } });
+const e2e = runtimeForFile(
+  { SWITCHBOARD_LOCAL_FAULTS: FAULTS, SWITCHBOARD_LOCAL_SEED: '20261129', SWITCHBOARD_RETAIN_EVENTS: '1000' },
+  {
+    beforeStop: () => {
+      for (const c of clients) c.close();
+    },
+  },
+);
 test('faults on: nothing valid lost, contiguous seqs, per-connection seq order', async () => {
   const admin = await signToken({ sub: 'checker', role: 'admin' });
   const e = e2e.rt.endpoints;
   const make = async (claims: Parameters<typeof signToken>[0], channels: string[], viaQuery: boolean) => {
-    const c = new CheckingClient({ websocketUrl: e.websocketUrl, httpUrl: e.httpUrl, token: await signToken(claims), adminToken: admin });
+    const c = new CheckingClient({
+      websocketUrl: e.websocketUrl,
+      httpUrl: e.httpUrl,
+      token: await signToken(claims),
+      adminToken: admin,
+    });
     clients.push(c);
     await c.open(channels, viaQuery);
     return c;
@@ -31,9 +44,22 @@ test('faults on: nothing valid lost, contiguous seqs, per-connection seq order',
   // 202 subscribers: 15 per specialist, 12 per workpoint, 10 admins, 24 on the hot channel; a third
   // of them subscribe in the handshake (?channels=), where the $connect race lives.
   const opening: Promise<CheckingClient>[] = [];
-  for (let s = 1; s <= SPECIALISTS; s++) for (let i = 0; i < 15; i++) opening.push(make({ sub: `sp${s}-${i}`, role: 'specialist', specialist_id: s }, [`specialist_${s}`], i % 3 === 0));
-  for (let w = 1; w <= WORKPOINTS; w++) for (let i = 0; i < 12; i++) opening.push(make({ sub: `sv${w}-${i}`, role: 'supervisor', workpoint_id: w }, [`workpoint_${w}`], i % 3 === 0));
-  for (let i = 0; i < 10; i++) opening.push(make({ sub: `ad-${i}`, role: 'admin' }, i % 2 === 0 ? ['admin'] : ['admin', 'specialist_1', 'workpoint_1'], i % 3 === 0));
+  for (let s = 1; s <= SPECIALISTS; s++)
+    for (let i = 0; i < 15; i++)
+      opening.push(
+        make({ sub: `sp${s}-${i}`, role: 'specialist', specialist_id: s }, [`specialist_${s}`], i % 3 === 0),
+      );
+  for (let w = 1; w <= WORKPOINTS; w++)
+    for (let i = 0; i < 12; i++)
+      opening.push(make({ sub: `sv${w}-${i}`, role: 'supervisor', workpoint_id: w }, [`workpoint_${w}`], i % 3 === 0));
+  for (let i = 0; i < 10; i++)
+    opening.push(
+      make(
+        { sub: `ad-${i}`, role: 'admin' },
+        i % 2 === 0 ? ['admin'] : ['admin', 'specialist_1', 'workpoint_1'],
+        i % 3 === 0,
+      ),
+    );
   for (let i = 0; i < 24; i++) opening.push(make({ sub: `hot-${i}` }, ['public_hot'], i % 3 === 0));
   const t0 = Date.now();
   const subscribers = await Promise.all(opening);
@@ -69,19 +95,30 @@ test('faults on: nothing valid lost, contiguous seqs, per-connection seq order',
   const waiting = new Set(published.keys());
   for (const ev of e2e.rt.events) if (ev.type === 'sequenced') for (const id of ev.ids) waiting.delete(id);
   while (waiting.size > 0) {
-    const ev = await e2e.rt.waitForEvent((x) => x.type === 'sequenced' && x.ids.some((id) => waiting.has(id)), 120_000, `sequencing of ${waiting.size} events`);
+    const ev = await e2e.rt.waitForEvent(
+      (x) => x.type === 'sequenced' && x.ids.some((id) => waiting.has(id)),
+      120_000,
+      `sequencing of ${waiting.size} events`,
+    );
     if (ev.type === 'sequenced') for (const id of ev.ids) waiting.delete(id);
   }
 
   const tSequenced = Date.now();
   // History: every event once per channel, seqs 1..N without a hole or a repeat.
   const perChannel = new Map<string, string[]>();
-  for (const [id, channels] of published) for (const c of channels) perChannel.set(c, [...(perChannel.get(c) ?? []), id]);
+  for (const [id, channels] of published)
+    for (const c of channels) perChannel.set(c, [...(perChannel.get(c) ?? []), id]);
   const finals: Record<string, number> = {};
   const historyIds = new Map<string, Map<number, string>>();
   for (const [channel, ids] of perChannel) {
-    const r = await fetch(`${e.httpUrl}/events?channel=${channel}&since=0`, { headers: { authorization: `Bearer ${admin}` } });
-    const body = (await r.json()) as { seq: number; reset: boolean; events: { id: string; seqs: Record<string, number> }[] };
+    const r = await fetch(`${e.httpUrl}/events?channel=${channel}&since=0`, {
+      headers: { authorization: `Bearer ${admin}` },
+    });
+    const body = (await r.json()) as {
+      seq: number;
+      reset: boolean;
+      events: { id: string; seqs: Record<string, number> }[];
+    };
     expect({ channel, reset: body.reset, seq: body.seq }).toEqual({ channel, reset: false, seq: ids.length });
     expect(body.events.map((ev) => ev.seqs[channel])).toEqual(ids.map((_, i) => i + 1));
     expect(new Set(body.events.map((ev) => ev.id))).toEqual(new Set(ids));
@@ -91,10 +128,23 @@ test('faults on: nothing valid lost, contiguous seqs, per-connection seq order',
 
   // Every reading connection: live frames in seq order, each seq with its history id, nothing missing
   // (once the queues are empty, what a connection lacks it fetches with since, as the client does).
-  const sqs = new SQSClient({ endpoint: e.snsEndpoint, region: e.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, useQueueUrlAsEndpoint: false });
+  const sqs = new SQSClient({
+    endpoint: e.snsEndpoint,
+    region: e.region,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    useQueueUrlAsEndpoint: false,
+  });
   const depth = async (url: string) => {
-    const a = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
-    return Number(a.Attributes?.ApproximateNumberOfMessages ?? 0) + Number(a.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+    const a = await sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: url,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
+    );
+    return (
+      Number(a.Attributes?.ApproximateNumberOfMessages ?? 0) +
+      Number(a.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
+    );
   };
   for (let wait = 50; ; wait = Math.min(1000, wait * 2)) {
     if ((await Promise.all(e2e.rt.queueUrls.map(depth))).every((d) => d === 0)) break;
@@ -107,9 +157,18 @@ test('faults on: nothing valid lost, contiguous seqs, per-connection seq order',
   let recovered = 0;
   for (const c of subscribers) {
     for (const [channel, log] of c.channels) {
-      expect({ channel, outOfOrder: log.outOfOrder, conflicts: log.conflicts }).toEqual({ channel, outOfOrder: [], conflicts: [] });
-      const expected = [...(historyIds.get(channel) ?? new Map<number, string>())].filter(([seq]) => seq > log.baseline);
-      expect({ channel, got: expected.filter(([seq, id]) => log.ids.get(seq) !== id).length }).toEqual({ channel, got: 0 });
+      expect({ channel, outOfOrder: log.outOfOrder, conflicts: log.conflicts }).toEqual({
+        channel,
+        outOfOrder: [],
+        conflicts: [],
+      });
+      const expected = [...(historyIds.get(channel) ?? new Map<number, string>())].filter(
+        ([seq]) => seq > log.baseline,
+      );
+      expect({ channel, got: expected.filter(([seq, id]) => log.ids.get(seq) !== id).length }).toEqual({
+        channel,
+        got: 0,
+      });
       live += log.live;
       recovered += log.recovered;
     }

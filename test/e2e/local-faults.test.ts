@@ -1,4 +1,8 @@
-import { ApiGatewayManagementApiClient, LimitExceededException, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import {
+  ApiGatewayManagementApiClient,
+  LimitExceededException,
+  PostToConnectionCommand,
+} from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -7,7 +11,15 @@ import path from 'node:path';
 import { FAULT_NAMES } from '../../local/faults';
 import type { LocalEndpoints } from '../../local/runtime';
 import { signToken } from '../helpers/runtime';
-import { bannerShown, killStartedProcesses, REPO_ROOT, sharedDynamoEnv, spawnStart, startEnv, type StartedProcess } from '../helpers/local-start';
+import {
+  bannerShown,
+  killStartedProcesses,
+  REPO_ROOT,
+  sharedDynamoEnv,
+  spawnStart,
+  startEnv,
+  type StartedProcess,
+} from '../helpers/local-start';
 import { HandshakeRejected, TestClient } from './support/ws-client';
 
 /**
@@ -39,10 +51,26 @@ async function stop(s: Started): Promise<number | null> {
 
 describe('a bad SWITCHBOARD_LOCAL_FAULTS is refused at start with one line and exit code 1', () => {
   const cases: [string, Record<string, string>, RegExp][] = [
-    ['an unknown name', { SWITCHBOARD_LOCAL_FAULTS: 'post_429=0.1,post_teapot=0.2' }, /^switchboard: could not start: SWITCHBOARD_LOCAL_FAULTS: unknown fault "post_teapot" \(known: post_429, .*fanout_timeout\)$/],
-    ['a probability over 1', { SWITCHBOARD_LOCAL_FAULTS: 'post_5xx=1.5' }, /^switchboard: could not start: SWITCHBOARD_LOCAL_FAULTS: post_5xx needs a probability from 0 to 1, as in post_5xx=0.05, got "1.5"$/],
-    ['a negative probability', { SWITCHBOARD_LOCAL_FAULTS: 'ddb_throttle=-0.1' }, /^switchboard: could not start: SWITCHBOARD_LOCAL_FAULTS: ddb_throttle needs a probability from 0 to 1.*got "-0.1"$/],
-    ['a seed that is no integer', { SWITCHBOARD_LOCAL_FAULTS: 'post_429=0.1', SWITCHBOARD_LOCAL_SEED: 'abc' }, /^switchboard: could not start: SWITCHBOARD_LOCAL_SEED must be an integer, got "abc"$/],
+    [
+      'an unknown name',
+      { SWITCHBOARD_LOCAL_FAULTS: 'post_429=0.1,post_teapot=0.2' },
+      /^switchboard: could not start: SWITCHBOARD_LOCAL_FAULTS: unknown fault "post_teapot" \(known: post_429, .*fanout_timeout\)$/,
+    ],
+    [
+      'a probability over 1',
+      { SWITCHBOARD_LOCAL_FAULTS: 'post_5xx=1.5' },
+      /^switchboard: could not start: SWITCHBOARD_LOCAL_FAULTS: post_5xx needs a probability from 0 to 1, as in post_5xx=0.05, got "1.5"$/,
+    ],
+    [
+      'a negative probability',
+      { SWITCHBOARD_LOCAL_FAULTS: 'ddb_throttle=-0.1' },
+      /^switchboard: could not start: SWITCHBOARD_LOCAL_FAULTS: ddb_throttle needs a probability from 0 to 1.*got "-0.1"$/,
+    ],
+    [
+      'a seed that is no integer',
+      { SWITCHBOARD_LOCAL_FAULTS: 'post_429=0.1', SWITCHBOARD_LOCAL_SEED: 'abc' },
+      /^switchboard: could not start: SWITCHBOARD_LOCAL_SEED must be an integer, got "abc"$/,
+    ],
   ];
   test.each(cases)('%s', async (_what, env, line) => {
     const s = start(env);
@@ -74,7 +102,12 @@ test('ddb_throttle=1,post_429=1: the banner lists them with the seed; handlers a
   expect(endpoints.dynamodbEndpoint).toBe(process.env.SWITCHBOARD_TEST_DYNAMODB_ENDPOINT);
 
   // endpoints.json's DynamoDB is the real one: never throttled.
-  const ddb = new DynamoDBClient({ endpoint: endpoints.dynamodbEndpoint, region: endpoints.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
+  const ddb = new DynamoDBClient({
+    endpoint: endpoints.dynamodbEndpoint,
+    region: endpoints.region,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    maxAttempts: 1,
+  });
   const mgmt = new ApiGatewayManagementApiClient({
     endpoint: endpoints.websocketUrl.replace(/^ws:/, 'http:'),
     region: endpoints.region,
@@ -85,11 +118,15 @@ test('ddb_throttle=1,post_429=1: the banner lists them with the seed; handlers a
     const tables = await ddb.send(new ListTablesCommand({}));
     expect(tables.TableNames).toContain(endpoints.tableName);
     // $connect's DynamoDB writes are throttled on every attempt: the handler fails, the handshake is 500.
-    const err = await TestClient.connect(endpoints.websocketUrl, await signToken({ sub: 'u' })).catch((e: unknown) => e);
+    const err = await TestClient.connect(endpoints.websocketUrl, await signToken({ sub: 'u' })).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(HandshakeRejected);
     expect((err as HandshakeRejected).status).toBe(500);
     // post_429 answers before the connection is looked up.
-    await expect(mgmt.send(new PostToConnectionCommand({ ConnectionId: 'AAAAAAAAAAAAAAA=', Data: Buffer.from('{}') }))).rejects.toBeInstanceOf(LimitExceededException);
+    await expect(
+      mgmt.send(new PostToConnectionCommand({ ConnectionId: 'AAAAAAAAAAAAAAA=', Data: Buffer.from('{}') })),
+    ).rejects.toBeInstanceOf(LimitExceededException);
   } finally {
     ddb.destroy();
     mgmt.destroy();

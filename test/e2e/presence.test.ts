@@ -30,9 +30,14 @@ async function connect(r: RuntimeProcess, claims: TokenClaims, opts: { channels?
   return c;
 }
 
-const member = (c: TokenClaims) => ({ sub: c.sub, ...(c.role && { role: c.role }), ...(typeof c.name === 'string' && { name: c.name }) });
+const member = (c: TokenClaims) => ({
+  sub: c.sub,
+  ...(c.role && { role: c.role }),
+  ...(typeof c.name === 'string' && { name: c.name }),
+});
 const isMemberFrame = (f: Frame) => f.type === 'join' || f.type === 'leave';
-const memberFrame = (type: 'join' | 'leave', channel: string, sub: string) => (f: Frame) => f.type === type && f.channel === channel && (f.member as { sub?: string }).sub === sub;
+const memberFrame = (type: 'join' | 'leave', channel: string, sub: string) => (f: Frame) =>
+  f.type === type && f.channel === channel && (f.member as { sub?: string }).sub === sub;
 
 async function presence(c: TestClient, channel: string): Promise<Frame> {
   const id = `p-${uniqueId()}`;
@@ -40,8 +45,14 @@ async function presence(c: TestClient, channel: string): Promise<Frame> {
   return c.next((f) => f.id === id, 10_000, `the answer to presence ${channel}`);
 }
 
-async function getPresence(r: RuntimeProcess, claims: TokenClaims, channel: string): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(`${r.endpoints.httpUrl}/presence?channel=${channel}`, { headers: { authorization: `Bearer ${await signToken(claims)}` } });
+async function getPresence(
+  r: RuntimeProcess,
+  claims: TokenClaims,
+  channel: string,
+): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(`${r.endpoints.httpUrl}/presence?channel=${channel}`, {
+    headers: { authorization: `Bearer ${await signToken(claims)}` },
+  });
   return { status: res.status, body: await res.json() };
 }
 
@@ -62,11 +73,20 @@ describe('join and leave', () => {
 
     const phone = await connect(rt, ben, { channels: ch }); // subscribed in the handshake: no join
     expect(await laptop.subscribe(ch)).toMatchObject({ type: 'subscribed' }); // subscribed again: no join
-    expect(await presence(watcher, ch)).toMatchObject({ type: 'presence', channel: ch, members: [member(admin), member(ben)], occupancy: 3 });
+    expect(await presence(watcher, ch)).toMatchObject({
+      type: 'presence',
+      channel: ch,
+      members: [member(admin), member(ben)],
+      occupancy: 3,
+    });
 
     const laptopId = await rt.connectionIdOf(laptop.tag);
     await laptop.close(); // one of two: no leave
-    await rt.waitForEvent((e) => e.type === 'disconnected' && e.connectionId === laptopId, 10_000, 'the $disconnect of the laptop');
+    await rt.waitForEvent(
+      (e) => e.type === 'disconnected' && e.connectionId === laptopId,
+      10_000,
+      'the $disconnect of the laptop',
+    );
     expect(await presence(watcher, ch)).toMatchObject({ members: [member(admin), member(ben)], occupancy: 2 });
     phone.send({ action: 'unsubscribe', channel: ch, id: 'u' });
     await phone.next((f) => f.id === 'u');
@@ -80,10 +100,18 @@ describe('join and leave', () => {
     const ch = `workpoint_${wp}`;
     const watcher = await connect(rt, { sub: `adm-${wp}`, role: 'admin' }, { channels: ch });
     const sup = await connect(rt, { sub: `sup-${wp}`, role: 'supervisor', workpoint_id: wp }, { channels: ch });
-    expect(await watcher.next(isMemberFrame)).toEqual({ type: 'join', channel: ch, member: { sub: `sup-${wp}`, role: 'supervisor' } });
+    expect(await watcher.next(isMemberFrame)).toEqual({
+      type: 'join',
+      channel: ch,
+      member: { sub: `sup-${wp}`, role: 'supervisor' },
+    });
     expect(await presence(watcher, ch)).toMatchObject({ occupancy: 2 });
     sup.ws.terminate();
-    expect(await watcher.next(isMemberFrame)).toEqual({ type: 'leave', channel: ch, member: { sub: `sup-${wp}`, role: 'supervisor' } });
+    expect(await watcher.next(isMemberFrame)).toEqual({
+      type: 'leave',
+      channel: ch,
+      member: { sub: `sup-${wp}`, role: 'supervisor' },
+    });
   });
 });
 
@@ -92,14 +120,29 @@ describe('presence requests', () => {
     const sp = uniqueId();
     const c = await connect(rt, { sub: `spec-${sp}`, role: 'specialist', specialist_id: sp });
     c.send({ action: 'presence', channel: 'public_lobby', id: 'off' });
-    expect(await c.next((f) => f.id === 'off')).toEqual({ type: 'error', code: 'bad_request', message: 'presence is off for "public_lobby"', id: 'off' });
+    expect(await c.next((f) => f.id === 'off')).toEqual({
+      type: 'error',
+      code: 'bad_request',
+      message: 'presence is off for "public_lobby"',
+      id: 'off',
+    });
     c.send({ action: 'presence', channel: `user_spec-${sp}`, id: 'own' });
     expect(await c.next((f) => f.id === 'own')).toMatchObject({ type: 'error', code: 'bad_request' });
     c.send({ action: 'presence', channel: 'admin', id: 'no' });
-    expect(await c.next((f) => f.id === 'no')).toEqual({ type: 'error', code: 'forbidden', message: 'not allowed to subscribe to "admin"', id: 'no' });
+    expect(await c.next((f) => f.id === 'no')).toEqual({
+      type: 'error',
+      code: 'forbidden',
+      message: 'not allowed to subscribe to "admin"',
+      id: 'no',
+    });
     c.send({ action: 'presence', channel: `specialist_${sp + 1}`, id: 'other' });
     expect(await c.next((f) => f.id === 'other')).toMatchObject({ type: 'error', code: 'forbidden' });
-    expect(await presence(c, `specialist_${sp}`)).toMatchObject({ type: 'presence', channel: `specialist_${sp}`, members: [], occupancy: 0 });
+    expect(await presence(c, `specialist_${sp}`)).toMatchObject({
+      type: 'presence',
+      channel: `specialist_${sp}`,
+      members: [],
+      occupancy: 0,
+    });
   });
 
   test('GET /presence: 200 with the body of the presence frame with access; 403 without; 400 when presence is off; 401 without a token', async () => {
@@ -110,8 +153,14 @@ describe('presence requests', () => {
     const body = { type: 'presence', channel: ch, members: [member(sup)], occupancy: 1 };
     expect(await getPresence(rt, sup, ch)).toEqual({ status: 200, body });
     expect(await getPresence(rt, { sub: 'adm', role: 'admin' }, ch)).toEqual({ status: 200, body });
-    expect(await getPresence(rt, { sub: 'other', role: 'supervisor', workpoint_id: wp + 1 }, ch)).toMatchObject({ status: 403, body: { error: { code: 'forbidden' } } });
-    expect(await getPresence(rt, { sub: 'adm', role: 'admin' }, 'public_lobby')).toMatchObject({ status: 400, body: { error: { code: 'bad_request' } } });
+    expect(await getPresence(rt, { sub: 'other', role: 'supervisor', workpoint_id: wp + 1 }, ch)).toMatchObject({
+      status: 403,
+      body: { error: { code: 'forbidden' } },
+    });
+    expect(await getPresence(rt, { sub: 'adm', role: 'admin' }, 'public_lobby')).toMatchObject({
+      status: 400,
+      body: { error: { code: 'bad_request' } },
+    });
     expect((await fetch(`${rt.endpoints.httpUrl}/presence?channel=${ch}`)).status).toBe(401);
   });
 });
@@ -122,10 +171,18 @@ describe('20 users joining and leaving at once', () => {
     const ch = `workpoint_${wp}`;
     const observer = { sub: `obs-${wp}`, role: 'admin' };
     const watcher = await connect(rt, observer, { channels: ch });
-    const users = Array.from({ length: 20 }, (_, i) => ({ sub: `u${String(i).padStart(2, '0')}-${wp}`, role: 'supervisor', workpoint_id: wp, name: `User ${i}` }));
+    const users = Array.from({ length: 20 }, (_, i) => ({
+      sub: `u${String(i).padStart(2, '0')}-${wp}`,
+      role: 'supervisor',
+      workpoint_id: wp,
+      name: `User ${i}`,
+    }));
     const frames: Frame[] = [];
     const collect = async (count: number, type: 'join' | 'leave') => {
-      for (let i = 0; i < count; i++) frames.push(await watcher.next((f) => f.type === type && f.channel === ch, 30_000, `${type} ${i + 1} of ${count}`));
+      for (let i = 0; i < count; i++)
+        frames.push(
+          await watcher.next((f) => f.type === type && f.channel === ch, 30_000, `${type} ${i + 1} of ${count}`),
+        );
     };
 
     // Each user opens two connections at once: one subscribes in its handshake, one with a frame.
@@ -157,7 +214,9 @@ describe('20 users joining and leaving at once', () => {
     );
     await collect(10, 'leave');
     await rt.settle();
-    expect(((await presence(watcher, ch)).members as { sub: string }[]).map((m) => m.sub)).toEqual([observer, ...users.slice(10)].map((u) => u.sub).sort());
+    expect(((await presence(watcher, ch)).members as { sub: string }[]).map((m) => m.sub)).toEqual(
+      [observer, ...users.slice(10)].map((u) => u.sub).sort(),
+    );
 
     // The other ten leave too.
     await Promise.all(conns.slice(10).map(([a, b]) => Promise.all([a.close(), b.close()])));
@@ -206,7 +265,11 @@ describe('a connection whose $disconnect never comes', () => {
       clearInterval(ghostHeartbeat);
       const vanishedAt = Date.now();
       expect(await short.vanish(ghostId)).toBe(true);
-      const leave = await watcher.next(isMemberFrame, (TTL_S * 1000 + PING_MS) * 3, 'the leave of the vanished connection');
+      const leave = await watcher.next(
+        isMemberFrame,
+        (TTL_S * 1000 + PING_MS) * 3,
+        'the leave of the vanished connection',
+      );
       const tookMs = Date.now() - vanishedAt;
       expect(leave).toEqual({ type: 'leave', channel: ch, member: { sub: `spec-${sp}`, role: 'specialist' } });
       // The bound: TTL after the last ping (here ≤ TTL after vanishing) plus one heartbeat of a subscriber, plus scheduling slack.

@@ -19,7 +19,10 @@ let pub: Publisher;
 const clients: TestClient[] = [];
 
 beforeAll(async () => {
-  rt = await startRuntimeProcess({ SWITCHBOARD_SHARD_SIZE: String(SHARD_SIZE), SWITCHBOARD_DELIVERY_LANES: String(LANES) });
+  rt = await startRuntimeProcess({
+    SWITCHBOARD_SHARD_SIZE: String(SHARD_SIZE),
+    SWITCHBOARD_DELIVERY_LANES: String(LANES),
+  });
   pub = new Publisher(rt.endpoints);
 }, 90_000);
 
@@ -30,7 +33,9 @@ afterAll(async () => {
 });
 
 const laneMessagesOf = (id: string) =>
-  rt.events.filter((e): e is Extract<RuntimeEvent, { type: 'delivered' }> => e.type === 'delivered').reduce((n, e) => n + e.ids.filter((x) => x === id).length, 0);
+  rt.events
+    .filter((e): e is Extract<RuntimeEvent, { type: 'delivered' }> => e.type === 'delivered')
+    .reduce((n, e) => n + e.ids.filter((x) => x === id).length, 0);
 
 test('every connection gets every event once, per channel in seq order, across shards and lanes', async () => {
   const u = uniqueId();
@@ -39,16 +44,24 @@ test('every connection gets every event once, per channel in seq order, across s
   // 4 on a, 3 on b, 3 on both: 10 connections, 7 per channel (shards of 2 over 3 lanes).
   const plan = [...Array<string[]>(4).fill([a]), ...Array<string[]>(3).fill([b]), ...Array<string[]>(3).fill([a, b])];
   const token = await signToken({ sub: 'shard-reader' });
-  for (const channels of plan) clients.push(await TestClient.connect(rt.endpoints.websocketUrl, token, { channels: channels.join(',') }));
+  for (const channels of plan)
+    clients.push(await TestClient.connect(rt.endpoints.websocketUrl, token, { channels: channels.join(',') }));
 
   // Concurrent publishes: to a, to b and to both, interleaved.
   const targets = Array.from({ length: EVENTS }, (_, i) => [[a], [b], [a, b]][i % 3] as string[]);
-  const published = await Promise.all(targets.map((channels, i) => pub.publish(channels, 'tick', { i }, `shard-${u}-${i}`)));
+  const published = await Promise.all(
+    targets.map((channels, i) => pub.publish(channels, 'tick', { i }, `shard-${u}-${i}`)),
+  );
   // A fence to both channels after all of them: per-connection order puts it last on every connection.
-  await Promise.all(published.map(({ id }) => rt.waitForEvent((e) => e.type === 'sequenced' && e.ids.includes(id), 30_000, `sequencing of ${id}`)));
+  await Promise.all(
+    published.map(({ id }) =>
+      rt.waitForEvent((e) => e.type === 'sequenced' && e.ids.includes(id), 30_000, `sequencing of ${id}`),
+    ),
+  );
   const fence = await pub.publish([a, b], 'fence', {}, `shard-${u}-fence`);
 
-  const expectedIds = (channels: string[]) => published.filter((_, i) => (targets[i] as string[]).some((c) => channels.includes(c))).map((p) => p.id);
+  const expectedIds = (channels: string[]) =>
+    published.filter((_, i) => (targets[i] as string[]).some((c) => channels.includes(c))).map((p) => p.id);
   for (const [k, client] of clients.entries()) {
     const channels = plan[k] as string[];
     const frames: Frame[] = [];
@@ -65,9 +78,16 @@ test('every connection gets every event once, per channel in seq order, across s
       expect({ k, c, seqs }).toEqual({ k, c, seqs: Array.from({ length: seqs.length }, (_, i) => i + 1) });
     }
     // A connection on both channels got one frame per event, naming both seqs when the event had both.
-    for (const f of frames) expect(Object.keys(f.seqs as object).sort()).toEqual(channels.filter((c) => targets[published.findIndex((p) => p.id === f.id)]?.includes(c)).sort());
+    for (const f of frames)
+      expect(Object.keys(f.seqs as object).sort()).toEqual(
+        channels.filter((c) => targets[published.findIndex((p) => p.id === f.id)]?.includes(c)).sort(),
+      );
   }
   // And it was sharded: the event to both channels (10 connections) went out in at least 5 lane messages.
   const both = published[2]?.id as string;
-  await rt.waitForEvent(() => laneMessagesOf(both) >= Math.ceil(10 / SHARD_SIZE), 30_000, `${both} delivered in shards`);
+  await rt.waitForEvent(
+    () => laneMessagesOf(both) >= Math.ceil(10 / SHARD_SIZE),
+    30_000,
+    `${both} delivered in shards`,
+  );
 });

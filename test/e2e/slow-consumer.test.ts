@@ -12,7 +12,14 @@ const EVENTS = 500;
 const RATE = 50;
 const sockets: WebSocket[] = [];
 // History long enough for the paused reader to recover all 500 (the default keeps 100).
-const e2e = runtimeForFile({ SWITCHBOARD_RETAIN_EVENTS: '1000' }, { beforeStop: () => { for (const s of sockets) s.terminate(); } });
+const e2e = runtimeForFile(
+  { SWITCHBOARD_RETAIN_EVENTS: '1000' },
+  {
+    beforeStop: () => {
+      for (const s of sockets) s.terminate();
+    },
+  },
+);
 
 interface Reader {
   ws: WebSocket;
@@ -29,7 +36,12 @@ async function reader(channel: string): Promise<Reader> {
   await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
   const subscribed = new Promise<void>((resolve) => {
     ws.on('message', (d) => {
-      const f = JSON.parse((d as Buffer).toString()) as { type: string; seqs?: Record<string, number>; id?: string; channel?: string };
+      const f = JSON.parse((d as Buffer).toString()) as {
+        type: string;
+        seqs?: Record<string, number>;
+        id?: string;
+        channel?: string;
+      };
       if (f.type === 'subscribed' && f.channel === channel) resolve();
       if (f.type === 'event' && f.seqs?.[channel] !== undefined) {
         const seq = f.seqs[channel];
@@ -70,15 +82,21 @@ test('a paused reader holds up nobody and recovers everything with since', async
   await Promise.all(healthy.map((h) => until(h, () => h.ids.size >= EVENTS)));
   for (const h of healthy) expect(h.seqs).toEqual(Array.from({ length: EVENTS }, (_, i) => i + 1));
   expect(e2e.rt.events.some((e) => e.type === 'fault')).toBe(false); // the 429s came from the full buffer, not from a fault knob
-  const latencies = healthy.flatMap((h) => h.seqs.map((seq, k) => (h.arrived[k] as number) - (sentAt.get(h.ids.get(seq) as string) as number))).sort((a, b) => a - b);
-  process.stdout.write(`slow consumer: healthy p50 ${latencies[Math.floor(latencies.length / 2)]} ms, p99 ${latencies[Math.floor(latencies.length * 0.99)]} ms\n`);
+  const latencies = healthy
+    .flatMap((h) => h.seqs.map((seq, k) => (h.arrived[k] as number) - (sentAt.get(h.ids.get(seq) as string) as number)))
+    .sort((a, b) => a - b);
+  process.stdout.write(
+    `slow consumer: healthy p50 ${latencies[Math.floor(latencies.length / 2)]} ms, p99 ${latencies[Math.floor(latencies.length * 0.99)]} ms\n`,
+  );
 
   // Resumed: what was buffered arrives in order; pong's seqs show what is missing; since fills it.
   (paused.ws as unknown as { _socket: { resume(): void } })._socket.resume();
-  const pong = new Promise<Record<string, number>>((resolve) => paused.ws.on('message', (d) => {
-    const f = JSON.parse((d as Buffer).toString()) as { type: string; seqs: Record<string, number> };
-    if (f.type === 'pong') resolve(f.seqs);
-  }));
+  const pong = new Promise<Record<string, number>>((resolve) =>
+    paused.ws.on('message', (d) => {
+      const f = JSON.parse((d as Buffer).toString()) as { type: string; seqs: Record<string, number> };
+      if (f.type === 'pong') resolve(f.seqs);
+    }),
+  );
   paused.ws.send(JSON.stringify({ action: 'ping' }));
   expect(await pong).toEqual({ [channel]: EVENTS });
   const live = [...paused.seqs];
@@ -90,6 +108,7 @@ test('a paused reader holds up nobody and recovers everything with since', async
   await until(paused, () => paused.ids.size >= EVENTS);
   // Each seq with the same event every healthy reader had for it.
   const reference = healthy[0] as Reader;
-  for (let seq = 1; seq <= EVENTS; seq++) expect({ seq, id: paused.ids.get(seq) }).toEqual({ seq, id: reference.ids.get(seq) });
+  for (let seq = 1; seq <= EVENTS; seq++)
+    expect({ seq, id: paused.ids.get(seq) }).toEqual({ seq, id: reference.ids.get(seq) });
   expect(new Set(paused.ids.values())).toEqual(new Set(sentAt.keys()));
 }, 240_000);

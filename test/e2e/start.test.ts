@@ -7,7 +7,15 @@ import path from 'node:path';
 import { decodeJwt } from 'jose';
 import { portFree } from '../../local/dynamodb-local';
 import type { LocalEndpoints } from '../../local/runtime';
-import { bannerShown, killStartedProcesses, REPO_ROOT, spawnStart, spawnTsx, startEnv, type StartedProcess } from '../helpers/local-start';
+import {
+  bannerShown,
+  killStartedProcesses,
+  REPO_ROOT,
+  spawnStart,
+  spawnTsx,
+  startEnv,
+  type StartedProcess,
+} from '../helpers/local-start';
 import { TestClient } from './support/ws-client';
 
 /**
@@ -17,7 +25,17 @@ import { TestClient } from './support/ws-client';
  */
 jest.setTimeout(90_000);
 
-const ENDPOINT_KEYS = ['websocketUrl', 'httpUrl', 'snsEndpoint', 'topicArn', 'region', 'dynamodbEndpoint', 'tableName', 'jwtSecret', 'demoUrl'];
+const ENDPOINT_KEYS = [
+  'websocketUrl',
+  'httpUrl',
+  'snsEndpoint',
+  'topicArn',
+  'region',
+  'dynamodbEndpoint',
+  'tableName',
+  'jwtSecret',
+  'demoUrl',
+];
 afterAll(killStartedProcesses);
 
 interface Started extends StartedProcess {
@@ -36,8 +54,11 @@ const ready = (s: Started) => bannerShown(s);
 /** Runs a CLI tool to completion. */
 function cli(tool: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', `local/cli/${tool}.ts`, ...args], { cwd: REPO_ROOT, env: cleanEnv({}) }, (error, stdout, stderr) =>
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', `local/cli/${tool}.ts`, ...args],
+      { cwd: REPO_ROOT, env: cleanEnv({}) },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -60,16 +81,25 @@ test('npm start: ready, endpoints.json per protocol §7, a working banner token,
   await ready(s);
   const endpoints = JSON.parse(fs.readFileSync(s.file, 'utf8')) as LocalEndpoints;
   expect(Object.keys(endpoints)).toEqual(ENDPOINT_KEYS);
-  expect(endpoints).toMatchObject({ region: 'us-east-1', tableName: 'switchboard-local', jwtSecret: 'local-dev-secret', topicArn: 'arn:aws:sns:us-east-1:000000000000:switchboard' });
+  expect(endpoints).toMatchObject({
+    region: 'us-east-1',
+    tableName: 'switchboard-local',
+    jwtSecret: 'local-dev-secret',
+    topicArn: 'arn:aws:sns:us-east-1:000000000000:switchboard',
+  });
   expect(endpoints.websocketUrl).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
-  for (const k of ['httpUrl', 'snsEndpoint', 'dynamodbEndpoint'] as const) expect(endpoints[k]).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  for (const k of ['httpUrl', 'snsEndpoint', 'dynamodbEndpoint'] as const)
+    expect(endpoints[k]).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   expect(endpoints.demoUrl).toBe(`${endpoints.httpUrl}/`);
   const javaPids = dynamoDbPids(Number(new URL(endpoints.dynamodbEndpoint).port));
   expect(javaPids.length).toBeGreaterThan(0);
 
   // The banner's admin token works as printed.
   const banner = s.stdout();
-  const token = banner.split('\n').find((l) => /^\s+eyJ/.test(l))?.trim() as string;
+  const token = banner
+    .split('\n')
+    .find((l) => /^\s+eyJ/.test(l))
+    ?.trim() as string;
   expect(decodeJwt(token)).toMatchObject({ role: 'admin' });
   expect(banner).toContain(`npm run publish -- --channels admin --event hello --data '{"hi":1}'`);
   expect(banner).toContain('npm run tail --');
@@ -77,14 +107,39 @@ test('npm start: ready, endpoints.json per protocol §7, a working banner token,
   expect(await admin.subscribe('admin')).toMatchObject({ type: 'subscribed', channel: 'admin' });
 
   // token → a JWT with the claims asked for.
-  const minted = await cli('token', ['--sub', 'u1', '--role', 'specialist', '--specialist-id', '2', '--workpoint-id', '5', '--channels', 'a,b*', '--ttl', '60', '--endpoints-file', s.file]);
+  const minted = await cli('token', [
+    '--sub',
+    'u1',
+    '--role',
+    'specialist',
+    '--specialist-id',
+    '2',
+    '--workpoint-id',
+    '5',
+    '--channels',
+    'a,b*',
+    '--ttl',
+    '60',
+    '--endpoints-file',
+    s.file,
+  ]);
   expect(minted.code).toBe(0);
   const claims = decodeJwt(minted.stdout.trim());
-  expect(claims).toMatchObject({ sub: 'u1', role: 'specialist', specialist_id: '2', workpoint_id: '5', channels: ['a', 'b*'] });
+  expect(claims).toMatchObject({
+    sub: 'u1',
+    role: 'specialist',
+    specialist_id: '2',
+    workpoint_id: '5',
+    channels: ['a', 'b*'],
+  });
   expect((claims.exp ?? 0) - (claims.iat ?? 0)).toBe(60);
 
   // tail prints what publish sends.
-  const tail = spawnTsx('local/cli/tail.ts', ['--role', 'admin', '--channels', 'admin', '--raw', '--endpoints-file', s.file], cleanEnv({})).child;
+  const tail = spawnTsx(
+    'local/cli/tail.ts',
+    ['--role', 'admin', '--channels', 'admin', '--raw', '--endpoints-file', s.file],
+    cleanEnv({}),
+  ).child;
   let tailOut = '';
   const tailLine = (pred: (line: string) => boolean) =>
     new Promise<string>((resolve, reject) => {
@@ -103,18 +158,42 @@ test('npm start: ready, endpoints.json per protocol §7, a working banner token,
       check();
     });
   await tailLine((l) => l.includes('"subscribed"'));
-  const published = await cli('publish', ['--channels', 'admin', '--event', 'hello', '--data', '{"hi":1}', '--endpoints-file', s.file]);
+  const published = await cli('publish', [
+    '--channels',
+    'admin',
+    '--event',
+    'hello',
+    '--data',
+    '{"hi":1}',
+    '--endpoints-file',
+    s.file,
+  ]);
   expect(published.code).toBe(0);
   const messageId = published.stdout.match(/^published (\S+) to arn:aws:sns:/)?.[1];
   expect(messageId).toBeTruthy();
   const line = await tailLine((l) => l.includes('"event"'));
-  expect(JSON.parse(line)).toMatchObject({ type: 'event', id: messageId, event: 'hello', data: { hi: 1 }, channel: 'admin' });
+  expect(JSON.parse(line)).toMatchObject({
+    type: 'event',
+    id: messageId,
+    event: 'hello',
+    data: { hi: 1 },
+    channel: 'admin',
+  });
   expect(await admin.nextEvent(messageId)).toMatchObject({ data: { hi: 1 } });
   const tailExit = new Promise<number | null>((resolve) => tail.once('exit', resolve));
   tail.kill('SIGINT');
   expect(await tailExit).toBe(0);
 
-  const bad = await cli('publish', ['--channels', 'admin', '--event', 'x', '--data', '{nope', '--endpoints-file', s.file]);
+  const bad = await cli('publish', [
+    '--channels',
+    'admin',
+    '--event',
+    'x',
+    '--data',
+    '{nope',
+    '--endpoints-file',
+    s.file,
+  ]);
   expect(bad.code).toBe(2);
   expect(bad.stderr.trim().split('\n')).toHaveLength(1);
   const rejected = await cli('publish', ['--channels', 'admin,not ok', '--event', 'x', '--endpoints-file', s.file]);
@@ -136,7 +215,9 @@ test('a taken port is reported in one line naming the variable', async () => {
   try {
     const s = start({ WS_PORT: String(port) });
     expect(await s.exited).toBe(1);
-    expect(s.stderr().trim()).toBe(`switchboard: could not start: port ${port} (WS_PORT) is already in use on 127.0.0.1: stop what uses it or set WS_PORT to another port`);
+    expect(s.stderr().trim()).toBe(
+      `switchboard: could not start: port ${port} (WS_PORT) is already in use on 127.0.0.1: stop what uses it or set WS_PORT to another port`,
+    );
   } finally {
     blocker.close();
   }

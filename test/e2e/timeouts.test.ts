@@ -14,7 +14,10 @@ const MAX_AGE_MS = 3500;
 let rt: RuntimeProcess;
 
 beforeAll(async () => {
-  rt = await startRuntimeProcess({ SWITCHBOARD_LOCAL_IDLE_TIMEOUT_MS: String(IDLE_MS), SWITCHBOARD_LOCAL_MAX_AGE_MS: String(MAX_AGE_MS) });
+  rt = await startRuntimeProcess({
+    SWITCHBOARD_LOCAL_IDLE_TIMEOUT_MS: String(IDLE_MS),
+    SWITCHBOARD_LOCAL_MAX_AGE_MS: String(MAX_AGE_MS),
+  });
 }, 90_000);
 
 afterAll(async () => {
@@ -22,7 +25,11 @@ afterAll(async () => {
 });
 
 const disconnected = (connectionId: string) =>
-  rt.waitForEvent<Extract<RuntimeEvent, { type: 'disconnected' }>>((e) => e.type === 'disconnected' && e.connectionId === connectionId, 10_000, `$disconnect of ${connectionId}`);
+  rt.waitForEvent<Extract<RuntimeEvent, { type: 'disconnected' }>>(
+    (e) => e.type === 'disconnected' && e.connectionId === connectionId,
+    10_000,
+    `$disconnect of ${connectionId}`,
+  );
 
 test('an idle connection is closed with 1001 after the idle timeout, and $disconnect runs', async () => {
   const c = await TestClient.connect(rt.endpoints.websocketUrl, await signToken({ sub: 'idle' }));

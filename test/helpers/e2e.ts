@@ -13,7 +13,10 @@ export interface FileRuntime {
  * for a whole test file: started in beforeAll with `env`, stopped in afterAll after `beforeStop`
  * (closing the file's clients).
  */
-export function runtimeForFile(env: Record<string, string> = {}, opts: { beforeStop?: () => unknown } = {}): FileRuntime {
+export function runtimeForFile(
+  env: Record<string, string> = {},
+  opts: { beforeStop?: () => unknown } = {},
+): FileRuntime {
   const file = {} as FileRuntime; // filled in by beforeAll, before any test reads it
   beforeAll(async () => {
     file.rt = await startRuntimeProcess(env);

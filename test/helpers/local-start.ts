@@ -41,7 +41,12 @@ export function spawnStart(args: string[], env: NodeJS.ProcessEnv, stdio?: Stdio
 }
 
 /** A TypeScript entry point of the repo (`local/start.ts`, `local/cli/tail.ts`) run as package.json runs it. */
-export function spawnTsx(script: string, args: string[], env: NodeJS.ProcessEnv, stdio: StdioOptions = ['ignore', 'pipe', 'pipe']): StartedProcess {
+export function spawnTsx(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  stdio: StdioOptions = ['ignore', 'pipe', 'pipe'],
+): StartedProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: REPO_ROOT, env, stdio });
   children.push(child);
   let out = '';
@@ -60,7 +65,10 @@ export function killStartedProcesses(): void {
 /** Waits for the banner's last line (resolves) or the process's exit (rejects with its output). */
 export function bannerShown(s: StartedProcess, timeoutMs = 60_000): Promise<void> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not ready in ${timeoutMs} ms:\n${s.stdout()}\n${s.stderr()}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`not ready in ${timeoutMs} ms:\n${s.stdout()}\n${s.stderr()}`)),
+      timeoutMs,
+    );
     const check = () => {
       if (s.stdout().includes('Ctrl-C stops everything')) {
         clearTimeout(timer);

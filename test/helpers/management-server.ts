@@ -42,7 +42,9 @@ export class TestManagementServer {
   }
 
   framesFor(connectionId: string): Record<string, unknown>[] {
-    return this.posts.filter((p) => p.connectionId === connectionId).map((p) => JSON.parse(p.data) as Record<string, unknown>);
+    return this.posts
+      .filter((p) => p.connectionId === connectionId)
+      .map((p) => JSON.parse(p.data) as Record<string, unknown>);
   }
 
   /** Resolves when the predicate over recorded posts holds (checked after every post). */
@@ -67,7 +69,10 @@ export class TestManagementServer {
       const m = decodeURIComponent(req.url ?? '').match(/\/@connections\/([^/?]+)/);
       const id = m?.[1] ?? '';
       const fail = this.failNext.get(id);
-      if (this.accountThrottle && !(this.bucket ??= new TokenBucket(this.accountThrottle.rate, this.accountThrottle.burst)).take()) {
+      if (
+        this.accountThrottle &&
+        !(this.bucket ??= new TokenBucket(this.accountThrottle.rate, this.accountThrottle.burst)).take()
+      ) {
         this.accountRefused++;
         res.writeHead(429, { 'content-type': 'application/json', 'x-amzn-errortype': 'LimitExceededException' });
         res.end(JSON.stringify({ message: 'Rate exceeded' }));

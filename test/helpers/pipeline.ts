@@ -28,19 +28,32 @@ export async function startTestPipeline(t: TestRuntime, opts: { faults?: Faults 
     endpoint,
     region: 'us-east-1',
     topicName: `t-${randomUUID().slice(0, 8)}`,
-    handlers: { fanout: createFanoutHandler(runtime), sequencer: createSequencerHandler(runtime), deliver: createDeliverHandler(runtime) },
+    handlers: {
+      fanout: createFanoutHandler(runtime),
+      sequencer: createSequencerHandler(runtime),
+      deliver: createDeliverHandler(runtime),
+    },
     faults: opts.faults,
     onEvent: (e) => events.push(e),
   });
   t.rt.config.ingestQueueUrl = pipeline.queues.ingest.url;
   t.rt.config.orderQueueUrl = pipeline.queues.order.url;
   t.rt.config.deliveryQueueUrl = pipeline.queues.delivery.url;
-  const sns = new SNSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  const sns = new SNSClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
   return {
     pipeline,
     events,
     async publish(message) {
-      const r = await sns.send(new PublishCommand({ TopicArn: pipeline.topicArn, Message: typeof message === 'string' ? message : JSON.stringify(message) }));
+      const r = await sns.send(
+        new PublishCommand({
+          TopicArn: pipeline.topicArn,
+          Message: typeof message === 'string' ? message : JSON.stringify(message),
+        }),
+      );
       return r.MessageId as string;
     },
     async stop() {

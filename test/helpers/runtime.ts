@@ -21,14 +21,24 @@ export class TestClock {
 
 export function dynamoClient(): DynamoDBClient {
   const endpoint = process.env.SWITCHBOARD_TEST_DYNAMODB_ENDPOINT;
-  if (!endpoint) throw new Error('SWITCHBOARD_TEST_DYNAMODB_ENDPOINT is not set: jest globalSetup starts DynamoDB Local');
-  return new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  if (!endpoint)
+    throw new Error('SWITCHBOARD_TEST_DYNAMODB_ENDPOINT is not set: jest globalSetup starts DynamoDB Local');
+  return new DynamoDBClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
 }
 
 export function sqsClient(): SQSClient {
   const endpoint = process.env.SWITCHBOARD_TEST_SQS_ENDPOINT;
   if (!endpoint) throw new Error('SWITCHBOARD_TEST_SQS_ENDPOINT is not set: jest globalSetup starts the SQS emulator');
-  return new SQSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, useQueueUrlAsEndpoint: false });
+  return new SQSClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    useQueueUrlAsEndpoint: false,
+  });
 }
 
 export interface TestRuntime {
@@ -71,6 +81,9 @@ export async function testRuntime(overrides: Partial<Config> = {}): Promise<Test
 export type TokenClaims = Partial<MintClaims>;
 
 /** A token for the tests (`sub` defaults to `user-1`), minted as local mode mints them (local/tokens.ts). */
-export function signToken(claims: TokenClaims, opts: { secret?: string; expiresInSeconds?: number; nowMs?: number } = {}): Promise<string> {
+export function signToken(
+  claims: TokenClaims,
+  opts: { secret?: string; expiresInSeconds?: number; nowMs?: number } = {},
+): Promise<string> {
   return mintToken({ ...claims, sub: claims.sub ?? 'user-1' }, opts.secret, opts.expiresInSeconds, opts.nowMs);
 }

@@ -11,7 +11,11 @@ export interface SqsEmulator {
 }
 
 export async function startSqsEmulator(): Promise<SqsEmulator> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'sqs-emulator-main.ts')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(__dirname, 'sqs-emulator-main.ts')],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let output = '';
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`fauxqs did not start in 30 s: ${output}`)), 30_000);

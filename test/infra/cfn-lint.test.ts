@@ -31,7 +31,7 @@ function cfnLint(): string {
   if (probe.error || probe.status !== 0) {
     throw new Error(
       'cfn-lint is not installed, so the templates could not be linted. Install it with `pip install cfn-lint` (Python 3.9+; ' +
-        'it comes with the Python of this project\'s machines), then run this test again.',
+        "it comes with the Python of this project's machines), then run this test again.",
     );
   }
   return probe.stdout.trim();
@@ -56,7 +56,10 @@ test('cfn-lint finds no errors in the synthesized templates', () => {
         timeToLiveAttribute: 'ttl',
       }),
       existingTopic: new sns.Topic(stack, 'Events'),
-      jwtSecret: { parameterName: '/sb/jwt', encryptionKey: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab' },
+      jwtSecret: {
+        parameterName: '/sb/jwt',
+        encryptionKey: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      },
       jwksUrl: 'https://auth.example.com/jwks.json',
       stageName: 'live',
       apiGatewayCloudWatchRole: 'none',
@@ -70,9 +73,13 @@ test('cfn-lint finds no errors in the synthesized templates', () => {
     expect(run.stderr).toBe('');
     const findings = JSON.parse(run.stdout || '[]') as Finding[];
     const show = (f: Finding) => `${path.basename(f.Filename)} ${f.Rule.Id}: ${f.Message}`;
-    console.log(`${version}: ${findings.length} findings (${[...new Set(findings.map((f) => f.Rule.Id))].join(', ') || 'none'})`);
+    console.log(
+      `${version}: ${findings.length} findings (${[...new Set(findings.map((f) => f.Rule.Id))].join(', ') || 'none'})`,
+    );
     expect(findings.filter((f) => f.Level === 'Error').map(show)).toEqual([]);
-    expect(findings.filter((f) => f.Level === 'Warning' && !ALLOWED_WARNINGS.includes(f.Rule.Id)).map(show)).toEqual([]);
+    expect(findings.filter((f) => f.Level === 'Warning' && !ALLOWED_WARNINGS.includes(f.Rule.Id)).map(show)).toEqual(
+      [],
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

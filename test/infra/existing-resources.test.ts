@@ -31,17 +31,27 @@ describe('existingTable and existingTopic', () => {
   let stack: Stack;
   let sb: Switchboard;
   beforeAll(() => {
-    ({ template, stack, sb } = build((s) => ({ existingTable: goodTable(s), existingTopic: new sns.Topic(s, 'Bookings', { enforceSSL: true, masterKey: new kms.Key(s, 'BookingsKey', { enableKeyRotation: true }) }) })));
+    ({ template, stack, sb } = build((s) => ({
+      existingTable: goodTable(s),
+      existingTopic: new sns.Topic(s, 'Bookings', {
+        enforceSSL: true,
+        masterKey: new kms.Key(s, 'BookingsKey', { enableKeyRotation: true }),
+      }),
+    })));
   });
 
   test('no table or event topic of its own; the functions and the subscription use the given ones', () => {
     template.resourceCountIs('AWS::DynamoDB::Table', 1);
     const tableId = Object.keys(resourcesOf(template, 'AWS::DynamoDB::Table'))[0]!;
     expect(tableId).toMatch(/^Mine/);
-    for (const fn of Object.values(resourcesOf(template, 'AWS::Lambda::Function'))) expect(fn.Properties!.Environment.Variables.SWITCHBOARD_TABLE_NAME).toEqual({ Ref: tableId });
+    for (const fn of Object.values(resourcesOf(template, 'AWS::Lambda::Function')))
+      expect(fn.Properties!.Environment.Variables.SWITCHBOARD_TABLE_NAME).toEqual({ Ref: tableId });
     const topics = Object.keys(resourcesOf(template, 'AWS::SNS::Topic'));
     expect(topics.filter((id) => !id.includes('AlarmTopic'))).toEqual([expect.stringMatching(/^Bookings/)]);
-    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'sqs', TopicArn: { Ref: Match.stringLikeRegexp('^Bookings') } });
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'sqs',
+      TopicArn: { Ref: Match.stringLikeRegexp('^Bookings') },
+    });
     expect(sb.table).toBeInstanceOf(dynamodb.Table);
   });
 
@@ -49,13 +59,24 @@ describe('existingTable and existingTopic', () => {
     const policy = Object.values(resourcesOf(template, 'AWS::IAM::ManagedPolicy'))[0]!;
     expect(policy.Properties!.PolicyDocument.Statement).toEqual([
       { Effect: 'Allow', Action: 'sns:Publish', Resource: { Ref: expect.stringMatching(/^Bookings[0-9A-F]+$/) } },
-      { Effect: 'Allow', Action: ['kms:GenerateDataKey', 'kms:Decrypt'], Resource: { 'Fn::GetAtt': [expect.stringMatching(/^BookingsKey/), 'Arn'] } },
+      {
+        Effect: 'Allow',
+        Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        Resource: { 'Fn::GetAtt': [expect.stringMatching(/^BookingsKey/), 'Arn'] },
+      },
     ]);
   });
 
   test('still a topic key of its own for the alarm topic it creates, and clean under cdk-nag', () => {
-    template.hasResourceProperties('AWS::SNS::Topic', { DisplayName: 'Switchboard alarms', KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('RealtimeTopicKey'), 'Arn'] } });
-    expect(new AwsSolutionsChecks().validateScope(stack).violations.map((v) => `${v.ruleName} ${v.violatingResources.map((r) => r.constructPath).join(',')}`)).toEqual([]);
+    template.hasResourceProperties('AWS::SNS::Topic', {
+      DisplayName: 'Switchboard alarms',
+      KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('RealtimeTopicKey'), 'Arn'] },
+    });
+    expect(
+      new AwsSolutionsChecks()
+        .validateScope(stack)
+        .violations.map((v) => `${v.ruleName} ${v.violatingResources.map((r) => r.constructPath).join(',')}`),
+    ).toEqual([]);
   });
 
   test('imported table and topic (by name and ARN) are used as given', () => {
@@ -64,26 +85,45 @@ describe('existingTable and existingTopic', () => {
       existingTopic: sns.Topic.fromTopicArn(s, 'ImportedTopic', 'arn:aws:sns:eu-west-1:123456789012:bookings'),
     }));
     t.resourceCountIs('AWS::DynamoDB::Table', 0);
-    t.hasResourceProperties('AWS::SNS::Subscription', { TopicArn: 'arn:aws:sns:eu-west-1:123456789012:bookings', Protocol: 'sqs' });
-    for (const fn of Object.values(resourcesOf(t, 'AWS::Lambda::Function'))) expect(fn.Properties!.Environment.Variables.SWITCHBOARD_TABLE_NAME).toBe('switchboard-prod');
+    t.hasResourceProperties('AWS::SNS::Subscription', {
+      TopicArn: 'arn:aws:sns:eu-west-1:123456789012:bookings',
+      Protocol: 'sqs',
+    });
+    for (const fn of Object.values(resourcesOf(t, 'AWS::Lambda::Function')))
+      expect(fn.Properties!.Environment.Variables.SWITCHBOARD_TABLE_NAME).toBe('switchboard-prod');
     // An imported topic's key is unknown: publishers get sns:Publish only.
-    expect(Object.values(resourcesOf(t, 'AWS::IAM::ManagedPolicy'))[0]!.Properties!.PolicyDocument.Statement).toHaveLength(1);
+    expect(
+      Object.values(resourcesOf(t, 'AWS::IAM::ManagedPolicy'))[0]!.Properties!.PolicyDocument.Statement,
+    ).toHaveLength(1);
   });
 
   test('a table of the wrong shape, defined in the app, is refused at synth with what is wrong', () => {
     expect(() =>
       build((s) => ({
-        existingTable: new dynamodb.Table(s, 'Wrong', { partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING }, sortKey: { name: 'sk', type: dynamodb.AttributeType.NUMBER } }),
+        existingTable: new dynamodb.Table(s, 'Wrong', {
+          partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },
+          sortKey: { name: 'sk', type: dynamodb.AttributeType.NUMBER },
+        }),
       })),
-    ).toThrow(/existingTable Consumer\/Wrong: partition key must be "pk" \(string\), is id; sort key must be "sk" \(string\), is sk; TTL must be on "ttl"/);
+    ).toThrow(
+      /existingTable Consumer\/Wrong: partition key must be "pk" \(string\), is id; sort key must be "sk" \(string\), is sk; TTL must be on "ttl"/,
+    );
     expect(() =>
       build((s) => ({
-        existingTable: new dynamodb.TableV2(s, 'V2', { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING }, sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING }, timeToLiveAttribute: 'expires' }),
+        existingTable: new dynamodb.TableV2(s, 'V2', {
+          partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+          sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+          timeToLiveAttribute: 'expires',
+        }),
       })),
     ).toThrow(/TTL must be on "ttl"/);
     expect(() =>
       build((s) => ({
-        existingTable: new dynamodb.TableV2(s, 'V2', { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING }, sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING }, timeToLiveAttribute: 'ttl' }),
+        existingTable: new dynamodb.TableV2(s, 'V2', {
+          partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+          sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+          timeToLiveAttribute: 'ttl',
+        }),
       })),
     ).not.toThrow();
   });
@@ -97,14 +137,21 @@ describe('existingTable and existingTopic', () => {
         encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
       }),
     }));
-    const kmsUsers = Object.values(resourcesOf(t, 'AWS::IAM::Policy')).filter((p) => JSON.stringify(p.Properties!.PolicyDocument).includes('kms:Decrypt') && JSON.stringify(p.Properties!.PolicyDocument).includes('CmkKey'));
+    const kmsUsers = Object.values(resourcesOf(t, 'AWS::IAM::Policy')).filter(
+      (p) =>
+        JSON.stringify(p.Properties!.PolicyDocument).includes('kms:Decrypt') &&
+        JSON.stringify(p.Properties!.PolicyDocument).includes('CmkKey'),
+    );
     expect(kmsUsers).toHaveLength(FUNCTIONS.length - 1); // all but fanout, which never touches the table
   });
 });
 
 describe('adjusting what it creates, and the conflict checks', () => {
   test('tableProps and topicProps change the created table and topic, not the keys', () => {
-    const { template } = build(() => ({ tableProps: { billingMode: dynamodb.BillingMode.PROVISIONED, readCapacity: 5, writeCapacity: 5 }, topicProps: { displayName: 'Bookings realtime' } }));
+    const { template } = build(() => ({
+      tableProps: { billingMode: dynamodb.BillingMode.PROVISIONED, readCapacity: 5, writeCapacity: 5 },
+      topicProps: { displayName: 'Bookings realtime' },
+    }));
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       KeySchema: [
         { AttributeName: 'pk', KeyType: 'HASH' },
@@ -146,18 +193,34 @@ describe('adjusting what it creates, and the conflict checks', () => {
   test('encryptionKey encrypts the topics it creates; a key defined in the app lets CloudWatch use it', () => {
     const { template } = build((s) => ({ encryptionKey: new kms.Key(s, 'TeamKey', { enableKeyRotation: true }) }));
     template.resourceCountIs('AWS::KMS::Key', 1);
-    for (const topic of Object.values(resourcesOf(template, 'AWS::SNS::Topic'))) expect(topic.Properties!.KmsMasterKeyId).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^TeamKey/), 'Arn'] });
-    template.hasResourceProperties('AWS::KMS::Key', { KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' } })]) } });
+    for (const topic of Object.values(resourcesOf(template, 'AWS::SNS::Topic')))
+      expect(topic.Properties!.KmsMasterKeyId).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^TeamKey/), 'Arn'] });
+    template.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' } })]),
+      },
+    });
   });
 
   test('existingAlarmTopic defined in the app gets the CloudWatch publish statement; no topic key when both topics are given', () => {
-    const { template } = build((s) => ({ existingTopic: new sns.Topic(s, 'Events', { enforceSSL: true }), existingAlarmTopic: new sns.Topic(s, 'Ops', { enforceSSL: true }) }));
+    const { template } = build((s) => ({
+      existingTopic: new sns.Topic(s, 'Events', { enforceSSL: true }),
+      existingAlarmTopic: new sns.Topic(s, 'Ops', { enforceSSL: true }),
+    }));
     template.resourceCountIs('AWS::KMS::Key', 0);
     template.hasResourceProperties('AWS::SNS::TopicPolicy', {
       Topics: [{ Ref: Match.stringLikeRegexp('^Ops') }],
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } } })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+          }),
+        ]),
+      },
     });
-    for (const a of Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm'))) expect(a.Properties!.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^Ops/) }]);
+    for (const a of Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm')))
+      expect(a.Properties!.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^Ops/) }]);
   });
 
   test('stageName names the stage, the management endpoint, the @connections grant and the alarms', () => {
@@ -166,12 +229,27 @@ describe('adjusting what it creates, and the conflict checks', () => {
     const env = resourcesOf(template)[functionLogicalId(template, 'deliver')]!.Properties!.Environment.Variables;
     expect(JSON.stringify(env.SWITCHBOARD_WS_MANAGEMENT_ENDPOINT)).toMatch(/"\/live"\]\]\}$/);
     expect(JSON.stringify(resourcesOf(template, 'AWS::IAM::Policy'))).toContain('/live/POST/@connections/*');
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'IntegrationError', Dimensions: Match.arrayWith([{ Name: 'Stage', Value: 'live' }]) });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'IntegrationError',
+      Dimensions: Match.arrayWith([{ Name: 'Stage', Value: 'live' }]),
+    });
   });
 
   test('per-function log retention overrides the construct-wide one', () => {
-    const { template } = build(() => ({ logRetention: RetentionDays.ONE_WEEK, functions: { deliver: { logRetention: RetentionDays.THREE_MONTHS } } }));
-    const retention = Object.entries(resourcesOf(template, 'AWS::Logs::LogGroup')).map(([id, g]) => [id.replace(/[0-9A-F]{8}$/, ''), g.Properties!.RetentionInDays]);
-    expect(retention).toEqual(expect.arrayContaining([['RealtimeDeliverLogs', 90], ['RealtimeFanoutLogs', 7], ['RealtimeHttpAccessLogs', 7]]));
+    const { template } = build(() => ({
+      logRetention: RetentionDays.ONE_WEEK,
+      functions: { deliver: { logRetention: RetentionDays.THREE_MONTHS } },
+    }));
+    const retention = Object.entries(resourcesOf(template, 'AWS::Logs::LogGroup')).map(([id, g]) => [
+      id.replace(/[0-9A-F]{8}$/, ''),
+      g.Properties!.RetentionInDays,
+    ]);
+    expect(retention).toEqual(
+      expect.arrayContaining([
+        ['RealtimeDeliverLogs', 90],
+        ['RealtimeFanoutLogs', 7],
+        ['RealtimeHttpAccessLogs', 7],
+      ]),
+    );
   });
 });

@@ -14,10 +14,21 @@ import * as path from 'node:path';
 test('npm ci reports no unsupported engine', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-install-'));
   try {
-    for (const f of ['package.json', 'package-lock.json']) fs.copyFileSync(path.join(__dirname, '../..', f), path.join(dir, f));
-    const run = spawnSync('npm', ['ci', '--dry-run', '--offline', '--no-audit', '--no-fund'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    for (const f of ['package.json', 'package-lock.json'])
+      fs.copyFileSync(path.join(__dirname, '../..', f), path.join(dir, f));
+    const run = spawnSync('npm', ['ci', '--dry-run', '--offline', '--no-audit', '--no-fund'], {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     const output = `${run.stdout}${run.stderr}`;
-    expect({ status: run.status, ebadengine: output.split('\n').filter((l) => /EBADENGINE/.test(l)).slice(0, 6) }).toEqual({ status: 0, ebadengine: [] });
+    expect({
+      status: run.status,
+      ebadengine: output
+        .split('\n')
+        .filter((l) => /EBADENGINE/.test(l))
+        .slice(0, 6),
+    }).toEqual({ status: 0, ebadengine: [] });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

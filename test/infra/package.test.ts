@@ -23,8 +23,16 @@ const appDir = path.join(work, 'app');
 const outdir = path.join(work, 'cdk.out');
 
 const run = (cmd: string, args: string[], cwd: string, timeout = 240_000): SpawnSyncReturns<string> =>
-  spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout, env: { ...process.env, npm_config_update_notifier: 'false', CDK_DISABLE_CLI_TELEMETRY: 'true' } });
-const failure = (r: SpawnSyncReturns<string>) => ({ status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}`.slice(-3000) });
+  spawnSync(cmd, args, {
+    cwd,
+    encoding: 'utf8',
+    timeout,
+    env: { ...process.env, npm_config_update_notifier: 'false', CDK_DISABLE_CLI_TELEMETRY: 'true' },
+  });
+const failure = (r: SpawnSyncReturns<string>) => ({
+  status: r.status,
+  out: `${r.stdout ?? ''}${r.stderr ?? ''}`.slice(-3000),
+});
 
 let tarball: string;
 let packedFiles: string[];
@@ -69,16 +77,30 @@ export const client: typeof SwitchboardClient = SwitchboardClient;
 beforeAll(() => {
   const pack = run('npm', ['pack', '--json', '--pack-destination', work], ROOT);
   if (pack.status !== 0) throw new Error(`npm pack failed: ${JSON.stringify(failure(pack))}`);
-  const [info] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
+  const [info] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as {
+    filename: string;
+    files: { path: string }[];
+  }[];
   tarball = path.join(work, info!.filename);
   packedFiles = info!.files.map((f) => f.path);
 
   fs.mkdirSync(appDir);
-  const lock = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version: string }> };
+  const lock = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { version: string }>;
+  };
   const version = (name: string) => lock.packages[`node_modules/${name}`]!.version;
   fs.writeFileSync(
     path.join(appDir, 'package.json'),
-    JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, dependencies: { switchboard: `file:${tarball}`, 'aws-cdk-lib': version('aws-cdk-lib'), constructs: version('constructs') } }),
+    JSON.stringify({
+      name: 'consumer',
+      version: '1.0.0',
+      private: true,
+      dependencies: {
+        switchboard: `file:${tarball}`,
+        'aws-cdk-lib': version('aws-cdk-lib'),
+        constructs: version('constructs'),
+      },
+    }),
   );
   installMode = '--offline';
   let install = run('npm', ['install', '--offline', '--no-audit', '--no-fund'], appDir);
@@ -97,19 +119,46 @@ beforeAll(() => {
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
 test('the tarball holds the compiled construct, one bundle per function, the client and docs; no sources, tests or local runtime', () => {
-  console.log(`npm pack: ${path.basename(tarball)}, ${(fs.statSync(tarball).size / 1e6).toFixed(1)} MB, ${packedFiles.length} files; installed with npm install ${installMode}`);
-  for (const name of FUNCTIONS) expect(packedFiles).toEqual(expect.arrayContaining([`dist/functions/${name}/index.js`, `dist/functions/${name}/index.js.map`]));
-  expect(packedFiles).toEqual(expect.arrayContaining(['package.json', 'README.md', 'dist/infra/index.js', 'dist/infra/index.d.ts', 'client/dist/switchboard.mjs', 'client/dist/switchboard.d.mts', 'docs/deploy.md']));
-  expect(packedFiles.filter((f) => /^(test|local|bench|functions|shared|infra)\//.test(f) || f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
+  console.log(
+    `npm pack: ${path.basename(tarball)}, ${(fs.statSync(tarball).size / 1e6).toFixed(1)} MB, ${packedFiles.length} files; installed with npm install ${installMode}`,
+  );
+  for (const name of FUNCTIONS)
+    expect(packedFiles).toEqual(
+      expect.arrayContaining([`dist/functions/${name}/index.js`, `dist/functions/${name}/index.js.map`]),
+    );
+  expect(packedFiles).toEqual(
+    expect.arrayContaining([
+      'package.json',
+      'README.md',
+      'dist/infra/index.js',
+      'dist/infra/index.d.ts',
+      'client/dist/switchboard.mjs',
+      'client/dist/switchboard.d.mts',
+      'docs/deploy.md',
+    ]),
+  );
+  expect(
+    packedFiles.filter(
+      (f) => /^(test|local|bench|functions|shared|infra)\//.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts')),
+    ),
+  ).toEqual([]);
 });
 
 test('the installed package needs no dev tool: zod and its peers only', () => {
-  const installed = JSON.parse(fs.readFileSync(path.join(appDir, 'node_modules/switchboard/package.json'), 'utf8')) as Record<string, Record<string, string>>;
+  const installed = JSON.parse(
+    fs.readFileSync(path.join(appDir, 'node_modules/switchboard/package.json'), 'utf8'),
+  ) as Record<string, Record<string, string>>;
   expect(Object.keys(installed.dependencies!)).toEqual(['zod']);
   expect(Object.keys(installed.peerDependencies!).sort()).toEqual(['aws-cdk-lib', 'constructs']);
-  for (const tool of ['esbuild', 'cdk-nag', 'tsx', 'typescript']) expect(fs.existsSync(path.join(appDir, 'node_modules', tool))).toBe(false);
-  const compiled = fs.readdirSync(path.join(appDir, 'node_modules/switchboard/dist/infra')).filter((f) => f.endsWith('.js'));
-  for (const f of compiled) expect(`${f}: ${fs.readFileSync(path.join(appDir, 'node_modules/switchboard/dist/infra', f), 'utf8')}`).not.toMatch(/require\("(cdk-nag|esbuild)/);
+  for (const tool of ['esbuild', 'cdk-nag', 'tsx', 'typescript'])
+    expect(fs.existsSync(path.join(appDir, 'node_modules', tool))).toBe(false);
+  const compiled = fs
+    .readdirSync(path.join(appDir, 'node_modules/switchboard/dist/infra'))
+    .filter((f) => f.endsWith('.js'));
+  for (const f of compiled)
+    expect(`${f}: ${fs.readFileSync(path.join(appDir, 'node_modules/switchboard/dist/infra', f), 'utf8')}`).not.toMatch(
+      /require\("(cdk-nag|esbuild)/,
+    );
 });
 
 test("synth uses the app's table and topic and creates neither", () => {
@@ -123,8 +172,16 @@ test("synth uses the app's table and topic and creates neither", () => {
     expect(fn.Properties!.Environment.Variables.SWITCHBOARD_TABLE_NAME).toEqual({ Ref: tableId });
   }
   const subscriptions = byType('AWS::SNS::Subscription').map(([, s]) => s.Properties!);
-  expect(subscriptions).toEqual([expect.objectContaining({ Protocol: 'sqs', RawMessageDelivery: false, TopicArn: { Ref: expect.stringMatching(/^BookingEvents/) } })]);
-  expect(byType('AWS::SNS::Topic').map(([id, t]) => t.Properties?.DisplayName ?? id.replace(/[0-9A-F]{8}$/, ''))).toEqual(['BookingEvents', 'Switchboard alarms']);
+  expect(subscriptions).toEqual([
+    expect.objectContaining({
+      Protocol: 'sqs',
+      RawMessageDelivery: false,
+      TopicArn: { Ref: expect.stringMatching(/^BookingEvents/) },
+    }),
+  ]);
+  expect(
+    byType('AWS::SNS::Topic').map(([id, t]) => t.Properties?.DisplayName ?? id.replace(/[0-9A-F]{8}$/, '')),
+  ).toEqual(['BookingEvents', 'Switchboard alarms']);
   expect(byType('AWS::ApiGateway::Account')).toEqual([]);
   expect(pipelineViolations(template.Resources)).toEqual([]);
 });
@@ -136,7 +193,12 @@ test('every function ships as the prebuilt bundle, which loads and exports handl
   expect(new Set(assets).size).toBe(FUNCTIONS.length);
   for (const asset of assets) {
     expect(fs.readdirSync(asset).sort()).toEqual(['index.js', 'index.js.map']);
-    const loaded = run(process.execPath, ['-e', `process.stdout.write(typeof require(${JSON.stringify(path.join(asset, 'index.js'))}).handler)`], work, 30_000);
+    const loaded = run(
+      process.execPath,
+      ['-e', `process.stdout.write(typeof require(${JSON.stringify(path.join(asset, 'index.js'))}).handler)`],
+      work,
+      30_000,
+    );
     expect(loaded.stdout).toBe('function');
   }
 });
@@ -146,14 +208,42 @@ test('types: the construct from TypeScript (CommonJS), the client from an ES mod
   fs.writeFileSync(path.join(appDir, 'browser.mts'), BROWSER_MTS);
   fs.writeFileSync(
     path.join(appDir, 'tsconfig.json'),
-    JSON.stringify({ compilerOptions: { strict: true, noEmit: true, skipLibCheck: false, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib: ['es2022', 'esnext.disposable', 'dom'], types: [] }, files: ['consumer.ts', 'browser.mts'] }),
+    JSON.stringify({
+      compilerOptions: {
+        strict: true,
+        noEmit: true,
+        skipLibCheck: false,
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        target: 'es2022',
+        lib: ['es2022', 'esnext.disposable', 'dom'],
+        types: [],
+      },
+      files: ['consumer.ts', 'browser.mts'],
+    }),
   );
-  const tsc = run(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], appDir, 120_000);
+  const tsc = run(
+    process.execPath,
+    [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'],
+    appDir,
+    120_000,
+  );
   expect(failure(tsc)).toEqual({ status: 0, out: '' });
 });
 
 test('the client subpath loads as an ES module in Node and exports the client', () => {
-  const loaded = run(process.execPath, ['--input-type=module', '-e', "const m = await import('switchboard/client'); console.log(Object.keys(m).sort().join(','))"], appDir, 30_000);
+  const loaded = run(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      "const m = await import('switchboard/client'); console.log(Object.keys(m).sort().join(','))",
+    ],
+    appDir,
+    30_000,
+  );
   expect(failure(loaded).status).toBe(0);
-  expect(loaded.stdout.trim().split(',')).toEqual(expect.arrayContaining(['SwitchboardClient', 'backoffDelay', 'CLOSE']));
+  expect(loaded.stdout.trim().split(',')).toEqual(
+    expect.arrayContaining(['SwitchboardClient', 'backoffDelay', 'CLOSE']),
+  );
 });

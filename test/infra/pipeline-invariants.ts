@@ -20,12 +20,15 @@ export function pipelineViolations(all: Resources): string[] {
     }
     const q = queue.Properties ?? {};
     const timeout = Number(fn.Properties!.Timeout ?? 3);
-    if (!(Number(q.VisibilityTimeout ?? 30) >= VISIBILITY_FACTOR * timeout)) problems.push(`${id}: visibility timeout ${q.VisibilityTimeout ?? 30} s < ${VISIBILITY_FACTOR} × ${timeout} s`);
+    if (!(Number(q.VisibilityTimeout ?? 30) >= VISIBILITY_FACTOR * timeout))
+      problems.push(`${id}: visibility timeout ${q.VisibilityTimeout ?? 30} s < ${VISIBILITY_FACTOR} × ${timeout} s`);
     const dlq = q.RedrivePolicy?.deadLetterTargetArn ? all[getAtt(q.RedrivePolicy.deadLetterTargetArn)] : undefined;
     if (dlq?.Type !== 'AWS::SQS::Queue') problems.push(`${id}: source queue has no dead-letter queue`);
-    else if (Boolean(dlq.Properties?.FifoQueue) !== Boolean(q.FifoQueue)) problems.push(`${id}: dead-letter queue is not of the same kind (FIFO) as its source`);
+    else if (Boolean(dlq.Properties?.FifoQueue) !== Boolean(q.FifoQueue))
+      problems.push(`${id}: dead-letter queue is not of the same kind (FIFO) as its source`);
     if (!(q.RedrivePolicy?.maxReceiveCount >= 1)) problems.push(`${id}: no maxReceiveCount`);
-    if (!(esm.Properties!.FunctionResponseTypes ?? []).includes('ReportBatchItemFailures')) problems.push(`${id}: no partial batch failure reports`);
+    if (!(esm.Properties!.FunctionResponseTypes ?? []).includes('ReportBatchItemFailures'))
+      problems.push(`${id}: no partial batch failure reports`);
   }
   return problems;
 }

@@ -1,7 +1,14 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Switchboard } from '../../infra/switchboard-construct';
-import { DEFAULT_DELIVERY_LANES, DEFAULT_SHARD_SIZE, FUNCTION_SETTINGS, PIPELINE, PIPELINE_ENV, VISIBILITY_FACTOR } from '../../shared/pipeline';
+import {
+  DEFAULT_DELIVERY_LANES,
+  DEFAULT_SHARD_SIZE,
+  FUNCTION_SETTINGS,
+  PIPELINE,
+  PIPELINE_ENV,
+  VISIBILITY_FACTOR,
+} from '../../shared/pipeline';
 import { FUNCTIONS, type FunctionName } from '../../shared/routes';
 import { pipelineViolations } from './pipeline-invariants';
 import { actionsOf, functionLogicalId, logicalId, resourcesOf, synth, type Resources, type Statement } from './synth';
@@ -19,7 +26,8 @@ beforeAll(() => {
 
 const STAGES = Object.values(PIPELINE);
 const fnId = (name: FunctionName) => functionLogicalId(template, name);
-const queueId = (stage: string) => logicalId(template, 'AWS::SQS::Queue', `Pipeline${stage.charAt(0).toUpperCase()}${stage.slice(1)}Queue`);
+const queueId = (stage: string) =>
+  logicalId(template, 'AWS::SQS::Queue', `Pipeline${stage.charAt(0).toUpperCase()}${stage.slice(1)}Queue`);
 const getAtt = (ref: unknown): string => (ref as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
 const roleStatements = (name: FunctionName): Statement[] => {
   const roleId = getAtt(resources[fnId(name)]!.Properties!.Role);
@@ -36,7 +44,9 @@ describe('queues and event source mappings', () => {
       TopicArn: { Ref: logicalId(template, 'AWS::SNS::Topic', 'SwitchboardTopic') },
       Endpoint: { 'Fn::GetAtt': [queueId('ingest'), 'Arn'] },
       RawMessageDelivery: false,
-      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(template, 'AWS::SQS::Queue', 'SubscriptionDlq'), 'Arn'] } },
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(template, 'AWS::SQS::Queue', 'SubscriptionDlq'), 'Arn'] },
+      },
     });
     expect(resources[queueId('ingest')]!.Properties!.FifoQueue).toBeUndefined();
   });
@@ -51,7 +61,9 @@ describe('queues and event source mappings', () => {
             Principal: { Service: 'sns.amazonaws.com' },
             Action: 'sqs:SendMessage',
             Resource: { 'Fn::GetAtt': [queueId('ingest'), 'Arn'] },
-            Condition: { ArnEquals: { 'aws:SourceArn': { Ref: logicalId(template, 'AWS::SNS::Topic', 'SwitchboardTopic') } } },
+            Condition: {
+              ArnEquals: { 'aws:SourceArn': { Ref: logicalId(template, 'AWS::SNS::Topic', 'SwitchboardTopic') } },
+            },
           }),
         ]),
       },
@@ -62,7 +74,10 @@ describe('queues and event source mappings', () => {
   });
 
   test('order and delivery queues are FIFO with sender-given deduplication ids; delivery in high-throughput mode', () => {
-    expect(resources[queueId('order')]!.Properties).toMatchObject({ FifoQueue: true, ContentBasedDeduplication: false });
+    expect(resources[queueId('order')]!.Properties).toMatchObject({
+      FifoQueue: true,
+      ContentBasedDeduplication: false,
+    });
     expect(resources[queueId('order')]!.Properties!.DeduplicationScope).toBeUndefined();
     expect(resources[queueId('delivery')]!.Properties).toMatchObject({
       FifoQueue: true,
@@ -80,7 +95,11 @@ describe('queues and event source mappings', () => {
       RedrivePolicy: { maxReceiveCount: stage.maxReceiveCount },
     });
     const dlq = resources[getAtt(q.Properties!.RedrivePolicy.deadLetterTargetArn)]!;
-    expect(dlq.Properties).toMatchObject({ MessageRetentionPeriod: 14 * 86400, SqsManagedSseEnabled: true, ...(stage.fifo && { FifoQueue: true }) });
+    expect(dlq.Properties).toMatchObject({
+      MessageRetentionPeriod: 14 * 86400,
+      SqsManagedSseEnabled: true,
+      ...(stage.fifo && { FifoQueue: true }),
+    });
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: { 'Fn::GetAtt': [queueId(stage.queue), 'Arn'] },
       FunctionName: { Ref: fnId(stage.fn) },
@@ -88,7 +107,10 @@ describe('queues and event source mappings', () => {
       ScalingConfig: { MaximumConcurrency: stage.maxConcurrency },
       FunctionResponseTypes: ['ReportBatchItemFailures'],
     });
-    expect(resources[fnId(stage.fn)]!.Properties).toMatchObject({ Timeout: FUNCTION_SETTINGS[stage.fn].timeoutSeconds, MemorySize: FUNCTION_SETTINGS[stage.fn].memoryMb });
+    expect(resources[fnId(stage.fn)]!.Properties).toMatchObject({
+      Timeout: FUNCTION_SETTINGS[stage.fn].timeoutSeconds,
+      MemorySize: FUNCTION_SETTINGS[stage.fn].memoryMb,
+    });
   });
 
   test('exactly three mappings, and they hold the invariants (visibility ≥ 6 × timeout, a DLQ of the same kind, partial failures)', () => {
@@ -98,7 +120,8 @@ describe('queues and event source mappings', () => {
 
   test('the invariant check catches a short visibility timeout and a missing or mismatched DLQ', () => {
     const broken = JSON.parse(JSON.stringify(resources)) as Resources;
-    broken[queueId('delivery')]!.Properties!.VisibilityTimeout = VISIBILITY_FACTOR * FUNCTION_SETTINGS.deliver.timeoutSeconds - 1;
+    broken[queueId('delivery')]!.Properties!.VisibilityTimeout =
+      VISIBILITY_FACTOR * FUNCTION_SETTINGS.deliver.timeoutSeconds - 1;
     delete broken[queueId('order')]!.Properties!.RedrivePolicy;
     const ingestDlq = getAtt(broken[queueId('ingest')]!.Properties!.RedrivePolicy.deadLetterTargetArn);
     broken[ingestDlq]!.Properties!.FifoQueue = true;
@@ -106,30 +129,50 @@ describe('queues and event source mappings', () => {
       expect.stringMatching(/Ingest.*dead-letter queue is not of the same kind/),
       expect.stringMatching(/Order.*no dead-letter queue/),
       expect.stringMatching(/Order.*no maxReceiveCount/),
-      expect.stringMatching(new RegExp(`Delivery.*visibility timeout ${VISIBILITY_FACTOR * FUNCTION_SETTINGS.deliver.timeoutSeconds - 1} s < 6 × ${FUNCTION_SETTINGS.deliver.timeoutSeconds} s`)),
+      expect.stringMatching(
+        new RegExp(
+          `Delivery.*visibility timeout ${VISIBILITY_FACTOR * FUNCTION_SETTINGS.deliver.timeoutSeconds - 1} s < 6 × ${FUNCTION_SETTINGS.deliver.timeoutSeconds} s`,
+        ),
+      ),
     ]);
   });
 
   test('every timeout and memory size comes from FUNCTION_SETTINGS; nothing reserves concurrency or retries asynchronously', () => {
     for (const name of FUNCTIONS) {
-      expect(resources[fnId(name)]!.Properties).toMatchObject({ Timeout: FUNCTION_SETTINGS[name].timeoutSeconds, MemorySize: FUNCTION_SETTINGS[name].memoryMb });
+      expect(resources[fnId(name)]!.Properties).toMatchObject({
+        Timeout: FUNCTION_SETTINGS[name].timeoutSeconds,
+        MemorySize: FUNCTION_SETTINGS[name].memoryMb,
+      });
       expect(resources[fnId(name)]!.Properties!.ReservedConcurrentExecutions).toBeUndefined();
     }
     template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 0);
     // No function is invoked by SNS directly (that would be Lambda's async queue again).
-    for (const p of Object.values(resourcesOf(template, 'AWS::Lambda::Permission'))) expect(p.Properties!.Principal).not.toBe('sns.amazonaws.com');
+    for (const p of Object.values(resourcesOf(template, 'AWS::Lambda::Permission')))
+      expect(p.Properties!.Principal).not.toBe('sns.amazonaws.com');
   });
 });
 
 describe('environment and grants', () => {
-  const env = (name: FunctionName) => resources[fnId(name)]!.Properties!.Environment.Variables as Record<string, unknown>;
+  const env = (name: FunctionName) =>
+    resources[fnId(name)]!.Properties!.Environment.Variables as Record<string, unknown>;
 
   test('each consumer gets its own queue URL and the next one; every function gets lanes and shard size', () => {
-    expect(env('fanout')).toMatchObject({ [PIPELINE_ENV.ingestQueueUrl]: { Ref: queueId('ingest') }, [PIPELINE_ENV.orderQueueUrl]: { Ref: queueId('order') } });
-    expect(env('sequencer')).toMatchObject({ [PIPELINE_ENV.orderQueueUrl]: { Ref: queueId('order') }, [PIPELINE_ENV.deliveryQueueUrl]: { Ref: queueId('delivery') } });
+    expect(env('fanout')).toMatchObject({
+      [PIPELINE_ENV.ingestQueueUrl]: { Ref: queueId('ingest') },
+      [PIPELINE_ENV.orderQueueUrl]: { Ref: queueId('order') },
+    });
+    expect(env('sequencer')).toMatchObject({
+      [PIPELINE_ENV.orderQueueUrl]: { Ref: queueId('order') },
+      [PIPELINE_ENV.deliveryQueueUrl]: { Ref: queueId('delivery') },
+    });
     expect(env('deliver')).toMatchObject({ [PIPELINE_ENV.deliveryQueueUrl]: { Ref: queueId('delivery') } });
-    for (const name of FUNCTIONS) expect(env(name)).toMatchObject({ [PIPELINE_ENV.lanes]: String(DEFAULT_DELIVERY_LANES), [PIPELINE_ENV.shardSize]: String(DEFAULT_SHARD_SIZE) });
-    for (const name of ['connect', 'disconnect', 'message', 'http'] as const) expect(Object.keys(env(name)).filter((k) => k.endsWith('_QUEUE_URL'))).toEqual([]);
+    for (const name of FUNCTIONS)
+      expect(env(name)).toMatchObject({
+        [PIPELINE_ENV.lanes]: String(DEFAULT_DELIVERY_LANES),
+        [PIPELINE_ENV.shardSize]: String(DEFAULT_SHARD_SIZE),
+      });
+    for (const name of ['connect', 'disconnect', 'message', 'http'] as const)
+      expect(Object.keys(env(name)).filter((k) => k.endsWith('_QUEUE_URL'))).toEqual([]);
   });
 
   test('SQS permissions: consume (incl. ChangeMessageVisibility) on the own source queue, SendMessage on the next, nothing else', () => {
@@ -137,7 +180,13 @@ describe('environment and grants', () => {
       roleStatements(name)
         .filter((s) => actionsOf(s).some((a) => a.startsWith('sqs:')))
         .map((s) => ({ actions: actionsOf(s).sort(), queue: getAtt(s.Resource) }));
-    const consume = ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'];
+    const consume = [
+      'sqs:ChangeMessageVisibility',
+      'sqs:DeleteMessage',
+      'sqs:GetQueueAttributes',
+      'sqs:GetQueueUrl',
+      'sqs:ReceiveMessage',
+    ];
     expect(sqsOf('fanout')).toEqual([
       { actions: consume, queue: queueId('ingest') },
       { actions: ['sqs:SendMessage'], queue: queueId('order') },
@@ -161,10 +210,18 @@ describe('pipeline props', () => {
   test('deliveryLanes, shardSize and deliverMaxConcurrency reach the functions and the delivery mapping', () => {
     const t = build({ deliveryLanes: 64, shardSize: 200, deliverMaxConcurrency: 40 });
     for (const fn of Object.values(resourcesOf(t, 'AWS::Lambda::Function'))) {
-      expect(fn.Properties!.Environment.Variables).toMatchObject({ [PIPELINE_ENV.lanes]: '64', [PIPELINE_ENV.shardSize]: '200' });
+      expect(fn.Properties!.Environment.Variables).toMatchObject({
+        [PIPELINE_ENV.lanes]: '64',
+        [PIPELINE_ENV.shardSize]: '200',
+      });
     }
-    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ScalingConfig: { MaximumConcurrency: 40 }, BatchSize: PIPELINE.delivery.batchSize });
-    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ScalingConfig: { MaximumConcurrency: PIPELINE.order.maxConcurrency } });
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      ScalingConfig: { MaximumConcurrency: 40 },
+      BatchSize: PIPELINE.delivery.batchSize,
+    });
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      ScalingConfig: { MaximumConcurrency: PIPELINE.order.maxConcurrency },
+    });
   });
 
   test('values the pipeline cannot run with fail at synth, all named at once', () => {
@@ -177,10 +234,19 @@ describe('pipeline props', () => {
   test('a memory override changes that function only; an unknown function name is refused', () => {
     const t = build({ functions: { deliver: { memorySize: 2048 } } });
     const memory = Object.fromEntries(
-      Object.entries(resourcesOf(t, 'AWS::Lambda::Function')).map(([id, f]) => [FUNCTIONS.find((n) => id.includes(`${n.charAt(0).toUpperCase()}${n.slice(1)}Function`)), f.Properties!.MemorySize]),
+      Object.entries(resourcesOf(t, 'AWS::Lambda::Function')).map(([id, f]) => [
+        FUNCTIONS.find((n) => id.includes(`${n.charAt(0).toUpperCase()}${n.slice(1)}Function`)),
+        f.Properties!.MemorySize,
+      ]),
     );
-    expect(memory).toEqual(Object.fromEntries(FUNCTIONS.map((n) => [n, n === 'deliver' ? 2048 : FUNCTION_SETTINGS[n].memoryMb])));
-    expect(() => build({ functions: { fanOut: { memorySize: 256 } } as never })).toThrow(/functions\.fanOut: no such function/);
-    expect(() => build({ functions: { http: { memorySize: 64 } } })).toThrow(/functions\.http\.memorySize must be an integer from 128 to 10240/);
+    expect(memory).toEqual(
+      Object.fromEntries(FUNCTIONS.map((n) => [n, n === 'deliver' ? 2048 : FUNCTION_SETTINGS[n].memoryMb])),
+    );
+    expect(() => build({ functions: { fanOut: { memorySize: 256 } } as never })).toThrow(
+      /functions\.fanOut: no such function/,
+    );
+    expect(() => build({ functions: { http: { memorySize: 64 } } })).toThrow(
+      /functions\.http\.memorySize must be an integer from 128 to 10240/,
+    );
   });
 });

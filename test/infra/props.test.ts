@@ -8,10 +8,20 @@ import { Switchboard } from '../../infra/switchboard-construct';
 import { FUNCTIONS } from '../../shared/routes';
 import { actionsOf, functionLogicalId, resourcesOf, synth, type Statement } from './synth';
 
-const functionEnvs = (template: Template) => Object.values(resourcesOf(template, 'AWS::Lambda::Function')).map((f) => f.Properties!.Environment.Variables as Record<string, unknown>);
+const functionEnvs = (template: Template) =>
+  Object.values(resourcesOf(template, 'AWS::Lambda::Function')).map(
+    (f) => f.Properties!.Environment.Variables as Record<string, unknown>,
+  );
 /** Environments of the functions that verify tokens (connect, http); the others get no token settings. */
-const readerEnvs = (template: Template) => functionEnvs(template).filter((env) => env.SWITCHBOARD_VERIFIES_TOKENS !== 'false');
-const TOKEN_KEYS = ['SWITCHBOARD_JWT_SECRET_ARN', 'SWITCHBOARD_JWT_SECRET_PARAMETER', 'SWITCHBOARD_JWKS_URL', 'SWITCHBOARD_JWT_ISSUER', 'SWITCHBOARD_JWT_AUDIENCE'];
+const readerEnvs = (template: Template) =>
+  functionEnvs(template).filter((env) => env.SWITCHBOARD_VERIFIES_TOKENS !== 'false');
+const TOKEN_KEYS = [
+  'SWITCHBOARD_JWT_SECRET_ARN',
+  'SWITCHBOARD_JWT_SECRET_PARAMETER',
+  'SWITCHBOARD_JWKS_URL',
+  'SWITCHBOARD_JWT_ISSUER',
+  'SWITCHBOARD_JWT_AUDIENCE',
+];
 /** The statements of the role policy of function `name`. */
 function statementsOf(template: Template, name: string): Statement[] {
   const fnId = functionLogicalId(template, name);
@@ -20,7 +30,10 @@ function statementsOf(template: Template, name: string): Statement[] {
     .filter((p) => (p.Properties!.Roles as { Ref: string }[]).some((r) => r.Ref === roleId))
     .flatMap((p) => p.Properties!.PolicyDocument.Statement as Statement[]);
 }
-const allStatements = (template: Template) => Object.values(resourcesOf(template, 'AWS::IAM::Policy')).flatMap((p) => p.Properties!.PolicyDocument.Statement as Statement[]);
+const allStatements = (template: Template) =>
+  Object.values(resourcesOf(template, 'AWS::IAM::Policy')).flatMap(
+    (p) => p.Properties!.PolicyDocument.Statement as Statement[],
+  );
 
 describe('an SSM SecureString secret, JWKS, and the other props', () => {
   let template: Template;
@@ -69,7 +82,8 @@ describe('an SSM SecureString secret, JWKS, and the other props', () => {
   test('connect and http may GetParameter on that parameter only', () => {
     const reads = allStatements(template).filter((s) => actionsOf(s).some((a) => a.startsWith('ssm:')));
     expect(reads).toHaveLength(2);
-    for (const name of ['connect', 'http']) expect(statementsOf(template, name).filter((s) => actionsOf(s).includes('ssm:GetParameter'))).toHaveLength(1);
+    for (const name of ['connect', 'http'])
+      expect(statementsOf(template, name).filter((s) => actionsOf(s).includes('ssm:GetParameter'))).toHaveLength(1);
     for (const s of reads) {
       expect(s.Action).toBe('ssm:GetParameter');
       expect(JSON.stringify(s.Resource)).toMatch(/":parameter\/switchboard\/jwt-secret"/);
@@ -79,9 +93,14 @@ describe('an SSM SecureString secret, JWKS, and the other props', () => {
   test('memory, DESTROY removal without deletion protection, e-mail alarms, no account logging role', () => {
     const fns = Object.values(resourcesOf(template, 'AWS::Lambda::Function')).map((f) => f.Properties!);
     expect(fns.map((f) => f.MemorySize).sort()).toEqual([1024, 1024, 256, 256, 512, 512, 512]);
-    template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete', Properties: { DeletionProtectionEnabled: false } });
-    for (const g of Object.values(resourcesOf(template, 'AWS::Logs::LogGroup'))) expect(g.DeletionPolicy).toBe('Delete');
-    for (const [id, q] of Object.entries(resourcesOf(template, 'AWS::SQS::Queue'))) expect(`${id} ${q.DeletionPolicy}`).toBe(`${id} Delete`);
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Delete',
+      Properties: { DeletionProtectionEnabled: false },
+    });
+    for (const g of Object.values(resourcesOf(template, 'AWS::Logs::LogGroup')))
+      expect(g.DeletionPolicy).toBe('Delete');
+    for (const [id, q] of Object.entries(resourcesOf(template, 'AWS::SQS::Queue')))
+      expect(`${id} ${q.DeletionPolicy}`).toBe(`${id} Delete`);
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
     template.resourceCountIs('AWS::ApiGateway::Account', 0);
   });
@@ -114,7 +133,8 @@ describe('an existing Secrets Manager secret and alarm topic', () => {
 
   test('alarms go to the given topic and no alarm topic is created', () => {
     template.resourceCountIs('AWS::SNS::Topic', 1);
-    for (const a of Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm'))) expect(a.Properties!.AlarmActions).toEqual(['arn:aws:sns:eu-west-1:123456789012:ops']);
+    for (const a of Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm')))
+      expect(a.Properties!.AlarmActions).toEqual(['arn:aws:sns:eu-west-1:123456789012:ops']);
   });
 });
 
@@ -128,17 +148,27 @@ test('a secret given by name is read by name and granted as name-?????? (the suf
 
 describe('a secret under a customer-managed KMS key', () => {
   const keyArn = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
-  const decrypts = (template: Template, name: string) => statementsOf(template, name).filter((s) => actionsOf(s).some((a) => a.startsWith('kms:')));
+  const decrypts = (template: Template, name: string) =>
+    statementsOf(template, name).filter((s) => actionsOf(s).some((a) => a.startsWith('kms:')));
   const viaService = (service: string) => ({
     Effect: 'Allow',
     Action: 'kms:Decrypt',
     Resource: keyArn,
-    Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', [`${service}.`, { Ref: 'AWS::Region' }, '.amazonaws.com']] } } },
+    Condition: {
+      StringEquals: {
+        'kms:ViaService': { 'Fn::Join': ['', [`${service}.`, { Ref: 'AWS::Region' }, '.amazonaws.com']] },
+      },
+    },
   });
 
   test('Secrets Manager secret by ARN with its key (as an ARN): connect and http may decrypt through Secrets Manager only', () => {
-    const { template } = synth({ jwtSecret: { secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:sb-AbCdEf', encryptionKey: keyArn } });
-    for (const name of FUNCTIONS) expect(decrypts(template, name)).toEqual(name === 'connect' || name === 'http' ? [viaService('secretsmanager')] : []);
+    const { template } = synth({
+      jwtSecret: { secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:sb-AbCdEf', encryptionKey: keyArn },
+    });
+    for (const name of FUNCTIONS)
+      expect(decrypts(template, name)).toEqual(
+        name === 'connect' || name === 'http' ? [viaService('secretsmanager')] : [],
+      );
   });
 
   test('SSM SecureString with its key (as an IKey): decrypt through SSM only', () => {
@@ -157,12 +187,19 @@ describe('a secret under a customer-managed KMS key', () => {
     new Switchboard(stack, 'Switchboard', { jwtSecret: { secret } });
     const template = Template.fromStack(stack);
     const [statement] = decrypts(template, 'http');
-    expect(statement).toMatchObject({ Action: 'kms:Decrypt', Resource: { 'Fn::GetAtt': [expect.stringContaining('SecretKey'), 'Arn'] } });
+    expect(statement).toMatchObject({
+      Action: 'kms:Decrypt',
+      Resource: { 'Fn::GetAtt': [expect.stringContaining('SecretKey'), 'Arn'] },
+    });
   });
 
   test('an alias or a bare key id is refused (IAM would grant nothing)', () => {
-    expect(() => synth({ jwtSecret: { secretArn: 'sb/jwt', encryptionKey: 'alias/switchboard' } })).toThrow(/must be given as a key ARN/);
-    expect(() => synth({ jwtSecret: { parameterName: '/sb/jwt', encryptionKey: '1234abcd-12ab-34cd-56ef-1234567890ab' } })).toThrow(/must be given as a key ARN/);
+    expect(() => synth({ jwtSecret: { secretArn: 'sb/jwt', encryptionKey: 'alias/switchboard' } })).toThrow(
+      /must be given as a key ARN/,
+    );
+    expect(() =>
+      synth({ jwtSecret: { parameterName: '/sb/jwt', encryptionKey: '1234abcd-12ab-34cd-56ef-1234567890ab' } }),
+    ).toThrow(/must be given as a key ARN/);
   });
 });
 
@@ -174,12 +211,26 @@ describe('refused configurations fail at synth', () => {
 
   test('a secret whose value is the local-mode default', () => {
     expect(
-      build((stack) => ({ jwtSecret: { secret: new secretsmanager.Secret(stack, 'Dev', { secretStringValue: SecretValue.unsafePlainText('local-dev-secret') }) } })),
+      build((stack) => ({
+        jwtSecret: {
+          secret: new secretsmanager.Secret(stack, 'Dev', {
+            secretStringValue: SecretValue.unsafePlainText('local-dev-secret'),
+          }),
+        },
+      })),
     ).toThrow(/local-dev-secret/);
   });
 
   test('a secret with any other literal value is accepted', () => {
-    expect(build((stack) => ({ jwtSecret: { secret: new secretsmanager.Secret(stack, 'Real', { secretStringValue: SecretValue.unsafePlainText('x'.repeat(48)) }) } }))).not.toThrow();
+    expect(
+      build((stack) => ({
+        jwtSecret: {
+          secret: new secretsmanager.Secret(stack, 'Real', {
+            secretStringValue: SecretValue.unsafePlainText('x'.repeat(48)),
+          }),
+        },
+      })),
+    ).not.toThrow();
   });
 
   test('jwksOnly without a JWKS URL', () => {
@@ -195,24 +246,36 @@ describe('refused configurations fail at synth', () => {
 });
 
 describe('the account-wide API Gateway logging role is an explicit choice', () => {
-  const stageOf = (template: Template) => Object.values(resourcesOf(template, 'AWS::ApiGatewayV2::Stage')).find((s) => s.Properties!.StageName === 'prod')!;
+  const stageOf = (template: Template) =>
+    Object.values(resourcesOf(template, 'AWS::ApiGatewayV2::Stage')).find((s) => s.Properties!.StageName === 'prod')!;
 
   test("'create' (the default): a role only API Gateway assumes, set on the account, both retained, announced at synth", () => {
     const { template, stack } = synth();
     template.hasResource('AWS::ApiGateway::Account', { DeletionPolicy: 'Retain' });
     template.hasResource('AWS::IAM::Role', {
       DeletionPolicy: 'Retain',
-      Properties: { AssumeRolePolicyDocument: { Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'apigateway.amazonaws.com' } }] } },
+      Properties: {
+        AssumeRolePolicyDocument: {
+          Statement: [
+            { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'apigateway.amazonaws.com' } },
+          ],
+        },
+      },
     });
     expect(stageOf(template).DependsOn).toEqual(expect.arrayContaining([expect.stringContaining('ApiGatewayAccount')]));
-    const info = Annotations.fromStack(stack).findInfo('*', Match.stringLikeRegexp("sets this account and region's API Gateway CloudWatch Logs role"));
+    const info = Annotations.fromStack(stack).findInfo(
+      '*',
+      Match.stringLikeRegexp("sets this account and region's API Gateway CloudWatch Logs role"),
+    );
     expect(info).toHaveLength(1);
   });
 
   test("'existing': nothing account-wide, access logs still on", () => {
     const { template, stack } = synth({ apiGatewayCloudWatchRole: 'existing' });
     template.resourceCountIs('AWS::ApiGateway::Account', 0);
-    expect(Object.keys(resourcesOf(template, 'AWS::IAM::Role')).filter((id) => id.includes('ApiGatewayCloudWatchRole'))).toEqual([]);
+    expect(
+      Object.keys(resourcesOf(template, 'AWS::IAM::Role')).filter((id) => id.includes('ApiGatewayCloudWatchRole')),
+    ).toEqual([]);
     expect(stageOf(template).Properties!.AccessLogSettings).toBeDefined();
     expect(Annotations.fromStack(stack).findInfo('*', Match.anyValue())).toEqual([]);
   });
@@ -221,12 +284,19 @@ describe('the account-wide API Gateway logging role is an explicit choice', () =
     const { template, stack } = synth({ apiGatewayCloudWatchRole: 'none' });
     template.resourceCountIs('AWS::ApiGateway::Account', 0);
     expect(stageOf(template).Properties!.AccessLogSettings).toBeUndefined();
-    expect(Object.keys(resourcesOf(template, 'AWS::Logs::LogGroup')).filter((id) => id.includes('WebSocketAccessLogs'))).toEqual([]);
-    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', { StageName: '$default', AccessLogSettings: Match.anyValue() });
+    expect(
+      Object.keys(resourcesOf(template, 'AWS::Logs::LogGroup')).filter((id) => id.includes('WebSocketAccessLogs')),
+    ).toEqual([]);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AccessLogSettings: Match.anyValue(),
+    });
     expect(new AwsSolutionsChecks().validateScope(stack).violations.map((v) => v.ruleName)).toEqual([]);
   });
 
   test('anything else is refused', () => {
-    expect(() => synth({ apiGatewayCloudWatchRole: true as never })).toThrow(/apiGatewayCloudWatchRole must be 'create', 'existing' or 'none', got true/);
+    expect(() => synth({ apiGatewayCloudWatchRole: true as never })).toThrow(
+      /apiGatewayCloudWatchRole must be 'create', 'existing' or 'none', got true/,
+    );
   });
 });

@@ -17,8 +17,11 @@ beforeAll(() => {
 function iamStatements(): [string, Statement][] {
   const out: [string, Statement][] = [];
   for (const [id, r] of Object.entries(resourcesOf(template))) {
-    if (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy') for (const s of r.Properties!.PolicyDocument.Statement as Statement[]) out.push([id, s]);
-    if (r.Type === 'AWS::IAM::Role') for (const p of (r.Properties!.Policies ?? []) as { PolicyDocument: { Statement: Statement[] } }[]) for (const s of p.PolicyDocument.Statement) out.push([id, s]);
+    if (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy')
+      for (const s of r.Properties!.PolicyDocument.Statement as Statement[]) out.push([id, s]);
+    if (r.Type === 'AWS::IAM::Role')
+      for (const p of (r.Properties!.Policies ?? []) as { PolicyDocument: { Statement: Statement[] } }[])
+        for (const s of p.PolicyDocument.Statement) out.push([id, s]);
   }
   return out;
 }
@@ -27,7 +30,9 @@ function iamStatements(): [string, Statement][] {
 function functionStatements(name: FunctionName): Statement[] {
   const fnId = functionLogicalId(template, name);
   const roleId = (resourcesOf(template)[fnId]!.Properties!.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
-  const policies = Object.values(resourcesOf(template, 'AWS::IAM::Policy')).filter((p) => (p.Properties!.Roles as { Ref: string }[]).some((r) => r.Ref === roleId));
+  const policies = Object.values(resourcesOf(template, 'AWS::IAM::Policy')).filter((p) =>
+    (p.Properties!.Roles as { Ref: string }[]).some((r) => r.Ref === roleId),
+  );
   expect(policies).toHaveLength(1);
   return policies[0]!.Properties!.PolicyDocument.Statement as Statement[];
 }
@@ -46,12 +51,17 @@ describe('IAM', () => {
     const docs: [string, Statement[]][] = [];
     for (const [id, r] of Object.entries(resourcesOf(template))) {
       if (r.Type === 'AWS::KMS::Key') docs.push([id, r.Properties!.KeyPolicy.Statement]);
-      if (r.Type === 'AWS::SNS::TopicPolicy' || r.Type === 'AWS::SQS::QueuePolicy') docs.push([id, r.Properties!.PolicyDocument.Statement]);
+      if (r.Type === 'AWS::SNS::TopicPolicy' || r.Type === 'AWS::SQS::QueuePolicy')
+        docs.push([id, r.Properties!.PolicyDocument.Statement]);
     }
     for (const [id, statements] of docs) {
       for (const s of statements.filter((st) => st.Effect === 'Allow' && actionsOf(st).some((a) => a.includes('*')))) {
         // The default key policy: the account root may use the key, i.e. IAM policies decide (none here grant kms:*).
-        expect({ id, action: s.Action, principal: JSON.stringify(s.Principal) }).toEqual({ id: expect.stringContaining('TopicKey'), action: 'kms:*', principal: expect.stringMatching(/:root"\]\]\}\}$/) });
+        expect({ id, action: s.Action, principal: JSON.stringify(s.Principal) }).toEqual({
+          id: expect.stringContaining('TopicKey'),
+          action: 'kms:*',
+          principal: expect.stringMatching(/:root"\]\]\}\}$/),
+        });
       }
     }
   });
@@ -74,12 +84,16 @@ describe('IAM', () => {
         continue;
       }
       expect(dynamo).toHaveLength(1);
-      expect(actionsOf(dynamo[0]!).map((a) => a.replace('dynamodb:', '')).sort()).toEqual(expected[name]);
+      expect(
+        actionsOf(dynamo[0]!)
+          .map((a) => a.replace('dynamodb:', ''))
+          .sort(),
+      ).toEqual(expected[name]);
       expect(dynamo[0]!.Resource).toEqual({ 'Fn::GetAtt': [table, 'Arn'] });
     }
   });
 
-  test('ManageConnections only for the functions that post (message, deliver; connect and disconnect for presence), only POST on this API\'s prod @connections', () => {
+  test("ManageConnections only for the functions that post (message, deliver; connect and disconnect for presence), only POST on this API's prod @connections", () => {
     const api = logicalId(template, 'AWS::ApiGatewayV2::Api', 'WebSocketApi');
     for (const name of FUNCTIONS) {
       const manage = functionStatements(name).filter((s) => actionsOf(s).some((a) => a.startsWith('execute-api:')));
@@ -90,7 +104,20 @@ describe('IAM', () => {
       expect(manage).toHaveLength(1);
       expect(manage[0]!.Action).toBe('execute-api:ManageConnections');
       expect(manage[0]!.Resource).toEqual({
-        'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':execute-api:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':', { Ref: api }, '/prod/POST/@connections/*']],
+        'Fn::Join': [
+          '',
+          [
+            'arn:',
+            { Ref: 'AWS::Partition' },
+            ':execute-api:',
+            { Ref: 'AWS::Region' },
+            ':',
+            { Ref: 'AWS::AccountId' },
+            ':',
+            { Ref: api },
+            '/prod/POST/@connections/*',
+          ],
+        ],
       });
     }
   });
@@ -99,9 +126,13 @@ describe('IAM', () => {
     for (const name of FUNCTIONS) {
       const logsStatements = functionStatements(name).filter((s) => actionsOf(s).some((a) => a.startsWith('logs:')));
       expect(logsStatements).toHaveLength(1);
-      expect(logsStatements[0]!.Resource).toEqual({ 'Fn::GetAtt': [expect.stringContaining(`${pascal(name)}Logs`), 'Arn'] });
+      expect(logsStatements[0]!.Resource).toEqual({
+        'Fn::GetAtt': [expect.stringContaining(`${pascal(name)}Logs`), 'Arn'],
+      });
     }
-    const roles = Object.entries(resourcesOf(template, 'AWS::IAM::Role')).filter(([id]) => !id.includes('ApiGatewayCloudWatchRole'));
+    const roles = Object.entries(resourcesOf(template, 'AWS::IAM::Role')).filter(
+      ([id]) => !id.includes('ApiGatewayCloudWatchRole'),
+    );
     expect(roles).toHaveLength(FUNCTIONS.length);
     for (const [, r] of roles) expect(r.Properties!.ManagedPolicyArns).toBeUndefined();
   });
@@ -109,8 +140,14 @@ describe('IAM', () => {
   test('only connect and http (which verify tokens) may read the token secret: GetSecretValue on it, nothing else', () => {
     const secret = logicalId(template, 'AWS::SecretsManager::Secret', 'JwtSecret');
     for (const name of FUNCTIONS) {
-      const reads = functionStatements(name).filter((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:') || a.startsWith('kms:')));
-      expect(reads).toEqual(name === 'connect' || name === 'http' ? [{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: { Ref: secret } }] : []);
+      const reads = functionStatements(name).filter((s) =>
+        actionsOf(s).some((a) => a.startsWith('secretsmanager:') || a.startsWith('kms:')),
+      );
+      expect(reads).toEqual(
+        name === 'connect' || name === 'http'
+          ? [{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: { Ref: secret } }]
+          : [],
+      );
     }
   });
 });
@@ -120,7 +157,11 @@ describe('cdk-nag AwsSolutions', () => {
   // Validations.of(app).addPlugins), not through annotations; validateScope runs the same checks.
   test('no unacknowledged findings, errors or warnings', () => {
     const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(stack);
-    expect(report.violations.map((v) => `${v.severity} ${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
+    expect(
+      report.violations.map(
+        (v) => `${v.severity} ${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')}`,
+      ),
+    ).toEqual([]);
     expect(report.success).toBe(true);
     expect(Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions-.*'))).toEqual([]);
     expect(Annotations.fromStack(stack).findError('*', Match.anyValue())).toEqual([]);
@@ -141,11 +182,14 @@ describe('cdk-nag AwsSolutions', () => {
         if (m.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY) continue;
         for (const [id, reason] of Object.entries(m.data as Record<string, string>)) {
           expect(reason.length).toBeGreaterThan(80);
-          acknowledged.push(`${c.node.path.replace('Test/Switchboard/', '')} ${id.replace(/^Annotation::/i, '').replace(/<SwitchboardWebSocketApi[0-9A-F]+>/, '<api>')}`);
+          acknowledged.push(
+            `${c.node.path.replace('Test/Switchboard/', '')} ${id.replace(/^Annotation::/i, '').replace(/<SwitchboardWebSocketApi[0-9A-F]+>/, '<api>')}`,
+          );
         }
       }
     }
-    const connections = 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<api>/prod/POST/@connections/*]';
+    const connections =
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<api>/prod/POST/@connections/*]';
     expect(acknowledged.sort()).toEqual(
       [
         'JwtSecret AwsSolutions-SMG4',

@@ -18,7 +18,10 @@ export function synth(props?: SwitchboardProps): { app: App; stack: SwitchboardS
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- deep property paths are the point of these assertions
 export type CfnProperties = Record<string, any>;
 
-export type Resources = Record<string, { Type: string; Properties?: CfnProperties; DependsOn?: string[]; DeletionPolicy?: string }>;
+export type Resources = Record<
+  string,
+  { Type: string; Properties?: CfnProperties; DependsOn?: string[]; DeletionPolicy?: string }
+>;
 
 export function resourcesOf(template: Template, type?: string): Resources {
   const all = template.toJSON().Resources as Resources;
@@ -35,7 +38,8 @@ export function logicalId(template: Template, type: string, fragment: string): s
 /** `connect` → `Connect`: the construct ids are `<Name>Function`, `<Name>Role`, `<Name>Logs`. */
 export const pascal = (name: string): string => `${name.charAt(0).toUpperCase()}${name.slice(1)}`;
 
-export const functionLogicalId = (template: Template, name: string): string => logicalId(template, 'AWS::Lambda::Function', `${pascal(name)}Function`);
+export const functionLogicalId = (template: Template, name: string): string =>
+  logicalId(template, 'AWS::Lambda::Function', `${pascal(name)}Function`);
 
 export interface Statement {
   Effect: 'Allow' | 'Deny';

@@ -20,7 +20,8 @@ jest.setTimeout(30_000);
 
 const target = (): string => {
   const endpoint = process.env.SWITCHBOARD_TEST_DYNAMODB_ENDPOINT;
-  if (!endpoint) throw new Error('SWITCHBOARD_TEST_DYNAMODB_ENDPOINT is not set: jest globalSetup starts DynamoDB Local');
+  if (!endpoint)
+    throw new Error('SWITCHBOARD_TEST_DYNAMODB_ENDPOINT is not set: jest globalSetup starts DynamoDB Local');
   return endpoint;
 };
 
@@ -39,7 +40,12 @@ async function proxyWith(spec: string): Promise<DdbFaultProxy> {
 }
 
 function client(endpoint: string, maxAttempts = 1): DynamoDBClient {
-  const c = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts });
+  const c = new DynamoDBClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    maxAttempts,
+  });
   clients.push(c);
   return c;
 }
@@ -52,11 +58,15 @@ test('ddb_throttle=1: every call fails with ProvisionedThroughputExceededExcepti
   expect((err as ProvisionedThroughputExceededException).$metadata.httpStatusCode).toBe(400);
   expect((err as Error).message).toMatch(/provisioned throughput for the table was exceeded/);
   // A request with a body (read to its end first): the keep-alive connection stays usable.
-  await expect(ddb.send(new GetItemCommand({ TableName: 'anything', Key: { pk: { S: 'x' } } }))).rejects.toBeInstanceOf(ProvisionedThroughputExceededException);
+  await expect(ddb.send(new GetItemCommand({ TableName: 'anything', Key: { pk: { S: 'x' } } }))).rejects.toBeInstanceOf(
+    ProvisionedThroughputExceededException,
+  );
   await expect(ddb.send(new ListTablesCommand({}))).rejects.toBeInstanceOf(ProvisionedThroughputExceededException);
   // The SDK treats it as a throttle and retries it (then gives up, as every attempt is throttled).
   const retrying = client(proxy.endpoint, 2);
-  const retried = (await retrying.send(new ListTablesCommand({})).catch((e: unknown) => e)) as ProvisionedThroughputExceededException;
+  const retried = (await retrying
+    .send(new ListTablesCommand({}))
+    .catch((e: unknown) => e)) as ProvisionedThroughputExceededException;
   expect(retried).toBeInstanceOf(ProvisionedThroughputExceededException);
   expect(retried.$metadata.attempts).toBe(2);
 });
@@ -78,15 +88,23 @@ test('ddb_throttle=0: every call passes through unchanged (writes, reads, errors
     // A large item streams through both ways.
     const big = 'y'.repeat(300 * 1024);
     await ddb.send(new PutItemCommand({ TableName: table, Item: { pk: { S: 'a' }, big: { S: big } } }));
-    const viaDirect = await direct.send(new GetItemCommand({ TableName: table, Key: { pk: { S: 'a' } }, ConsistentRead: true }));
+    const viaDirect = await direct.send(
+      new GetItemCommand({ TableName: table, Key: { pk: { S: 'a' } }, ConsistentRead: true }),
+    );
     expect(viaDirect.Item?.big?.S).toBe(big);
-    const viaProxy = await ddb.send(new GetItemCommand({ TableName: table, Key: { pk: { S: 'a' } }, ConsistentRead: true }));
+    const viaProxy = await ddb.send(
+      new GetItemCommand({ TableName: table, Key: { pk: { S: 'a' } }, ConsistentRead: true }),
+    );
     expect(viaProxy.Item?.big?.S).toBe(big);
     // Many calls at once over the proxy's keep-alive connections.
-    const gets = await Promise.all([...Array(40).keys()].map(() => ddb.send(new GetItemCommand({ TableName: table, Key: { pk: { S: 'a' } } }))));
+    const gets = await Promise.all(
+      [...Array(40).keys()].map(() => ddb.send(new GetItemCommand({ TableName: table, Key: { pk: { S: 'a' } } }))),
+    );
     expect(gets.every((g) => g.Item?.pk?.S === 'a')).toBe(true);
     // DynamoDB Local's own errors come back as they are.
-    const missing = (await ddb.send(new GetItemCommand({ TableName: `missing-${randomUUID()}`, Key: { pk: { S: 'a' } } })).catch((e: unknown) => e)) as Error;
+    const missing = (await ddb
+      .send(new GetItemCommand({ TableName: `missing-${randomUUID()}`, Key: { pk: { S: 'a' } } }))
+      .catch((e: unknown) => e)) as Error;
     expect(missing.name).toBe('ResourceNotFoundException');
   } finally {
     await direct.send(new DeleteTableCommand({ TableName: table }));
@@ -101,7 +119,8 @@ test('ddb_throttle=0.5 with a seed: some calls are throttled and the rest pass, 
     for (let i = 0; i < 20; i++) {
       const r = await ddb.send(new ListTablesCommand({})).then(
         () => 'ok',
-        (e: unknown) => (e instanceof ProvisionedThroughputExceededException ? 'throttled' : `unexpected ${(e as Error).name}`),
+        (e: unknown) =>
+          e instanceof ProvisionedThroughputExceededException ? 'throttled' : `unexpected ${(e as Error).name}`,
       );
       seen += r === 'ok' ? '.' : r === 'throttled' ? 'T' : `[${r}]`;
     }

@@ -9,7 +9,13 @@ let http: ReturnType<typeof createHttpHandler>;
 beforeAll(async () => {
   t = await testRuntime({ retainEvents: 3, corsOrigins: ['https://app.example'] });
   http = createHttpHandler(async () => t.rt);
-  for (let i = 1; i <= 4; i++) await record(t.rt.db, t.rt.config, { channels: ['specialist_2', 'workpoint_5'], event: 'create', data: { i }, id: `h-${i}` });
+  for (let i = 1; i <= 4; i++)
+    await record(t.rt.db, t.rt.config, {
+      channels: ['specialist_2', 'workpoint_5'],
+      event: 'create',
+      data: { i },
+      id: `h-${i}`,
+    });
 });
 afterAll(() => t.stop());
 
@@ -18,7 +24,11 @@ const specialist = () => signToken({ sub: 's2', role: 'specialist', specialist_i
 
 async function get(path: string, query: Record<string, string> = {}, headers: Record<string, string> = {}) {
   const r = await http(httpEvent('GET', path, { query, headers }));
-  return { status: r.statusCode, headers: r.headers ?? {}, body: r.body ? (JSON.parse(r.body) as Record<string, unknown>) : undefined };
+  return {
+    status: r.statusCode,
+    headers: r.headers ?? {},
+    body: r.body ? (JSON.parse(r.body) as Record<string, unknown>) : undefined,
+  };
 }
 const bearer = async (tk: Promise<string>) => ({ authorization: `Bearer ${await tk}` });
 
@@ -38,14 +48,24 @@ describe('HTTP API', () => {
 
   test('GET /version with a forbidden channel → 403 with the error body', async () => {
     const r = await get('/version', { channels: 'specialist_2,workpoint_5' }, await bearer(specialist()));
-    expect(r).toEqual({ status: 403, headers: expect.any(Object), body: { error: { code: 'forbidden', message: 'not allowed to read "workpoint_5"' } } });
+    expect(r).toEqual({
+      status: 403,
+      headers: expect.any(Object),
+      body: { error: { code: 'forbidden', message: 'not allowed to read "workpoint_5"' } },
+    });
   });
 
   test('missing, bad, or expired token → 401 with the error body', async () => {
-    expect(await get('/version', { channels: 'a' })).toMatchObject({ status: 401, body: { error: { code: 'unauthorized', message: 'missing token' } } });
+    expect(await get('/version', { channels: 'a' })).toMatchObject({
+      status: 401,
+      body: { error: { code: 'unauthorized', message: 'missing token' } },
+    });
     expect((await get('/version', { channels: 'a' }, { authorization: 'Basic abc' })).status).toBe(401);
     const expired = await signToken({ sub: 'x' }, { expiresInSeconds: -5, nowMs: t.clock.now() });
-    expect(await get('/version', { channels: 'a' }, await bearer(Promise.resolve(expired)))).toMatchObject({ status: 401, body: { error: { message: 'token expired' } } });
+    expect(await get('/version', { channels: 'a' }, await bearer(Promise.resolve(expired)))).toMatchObject({
+      status: 401,
+      body: { error: { message: 'token expired' } },
+    });
   });
 
   test('bad input → 400', async () => {
@@ -62,18 +82,41 @@ describe('HTTP API', () => {
       channel: 'specialist_2',
       seq: 4,
       reset: false,
-      events: [3, 4].map((i) => ({ type: 'event', id: `h-${i}`, event: 'create', data: { i }, ts: t.clock.now(), channel: 'specialist_2', seqs: { specialist_2: i } })),
+      events: [3, 4].map((i) => ({
+        type: 'event',
+        id: `h-${i}`,
+        event: 'create',
+        data: { i },
+        ts: t.clock.now(),
+        channel: 'specialist_2',
+        seqs: { specialist_2: i },
+      })),
     });
   });
 
   test('GET /events: since defaults to 0; history not covering since+1 → reset with no events', async () => {
-    expect((await get('/events', { channel: 'specialist_2' }, await bearer(specialist()))).body).toEqual({ channel: 'specialist_2', seq: 4, events: [], reset: true });
+    expect((await get('/events', { channel: 'specialist_2' }, await bearer(specialist()))).body).toEqual({
+      channel: 'specialist_2',
+      seq: 4,
+      events: [],
+      reset: true,
+    });
   });
 
   test('GET /channels/<name> (admin) like nchan channel info; zeros for an unknown channel; 403 for others', async () => {
     await new ConnectionStore(t.rt.db, 60).create('http-sub', { sub: 'x', exp: 4e9 }, ['workpoint_5']);
-    expect((await get('/channels/workpoint_5', {}, await bearer(admin()))).body).toEqual({ channel: 'workpoint_5', seq: 4, subscribers: 1, retained: 3 });
-    expect((await get('/channels/nothing_here', {}, await bearer(admin()))).body).toEqual({ channel: 'nothing_here', seq: 0, subscribers: 0, retained: 0 });
+    expect((await get('/channels/workpoint_5', {}, await bearer(admin()))).body).toEqual({
+      channel: 'workpoint_5',
+      seq: 4,
+      subscribers: 1,
+      retained: 3,
+    });
+    expect((await get('/channels/nothing_here', {}, await bearer(admin()))).body).toEqual({
+      channel: 'nothing_here',
+      seq: 0,
+      subscribers: 0,
+      retained: 0,
+    });
     expect((await get('/channels/workpoint_5', {}, await bearer(specialist()))).status).toBe(403);
   });
 
@@ -94,15 +137,29 @@ describe('HTTP API', () => {
   });
 
   test('unknown path or another method → 404', async () => {
-    expect(await get('/nope', {}, await bearer(admin()))).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
+    expect(await get('/nope', {}, await bearer(admin()))).toMatchObject({
+      status: 404,
+      body: { error: { code: 'not_found' } },
+    });
     expect((await http(httpEvent('POST', '/version'))).statusCode).toBe(404);
   });
 
   test('CORS: allowed origin echoed; others not; preflight answered without a token', async () => {
-    expect((await get('/health', {}, { origin: 'https://app.example' })).headers['access-control-allow-origin']).toBe('https://app.example');
-    expect((await get('/health', {}, { origin: 'https://evil.example' })).headers['access-control-allow-origin']).toBeUndefined();
-    const pre = await http(httpEvent('OPTIONS', '/version', { headers: { origin: 'https://app.example', 'access-control-request-method': 'GET' } }));
+    expect((await get('/health', {}, { origin: 'https://app.example' })).headers['access-control-allow-origin']).toBe(
+      'https://app.example',
+    );
+    expect(
+      (await get('/health', {}, { origin: 'https://evil.example' })).headers['access-control-allow-origin'],
+    ).toBeUndefined();
+    const pre = await http(
+      httpEvent('OPTIONS', '/version', {
+        headers: { origin: 'https://app.example', 'access-control-request-method': 'GET' },
+      }),
+    );
     expect(pre.statusCode).toBe(204);
-    expect(pre.headers).toMatchObject({ 'access-control-allow-origin': 'https://app.example', 'access-control-allow-headers': expect.stringContaining('Authorization') });
+    expect(pre.headers).toMatchObject({
+      'access-control-allow-origin': 'https://app.example',
+      'access-control-allow-headers': expect.stringContaining('Authorization'),
+    });
   });
 });

@@ -17,7 +17,10 @@ beforeEach(() => resetSlowConnections());
 
 const message = (seqs: number[], targets: [string, 1?][], channel = 'ld'): LaneMessage => ({
   v: 1,
-  events: seqs.map((seq) => ({ head: frameHead({ id: `${channel}-${seq}`, event: 'e', data: seq }, 1), targets: targets.map(([c, fresh]) => (fresh ? [c, { [channel]: seq }, 1] : [c, { [channel]: seq }])) })),
+  events: seqs.map((seq) => ({
+    head: frameHead({ id: `${channel}-${seq}`, event: 'e', data: seq }, 1),
+    targets: targets.map(([c, fresh]) => (fresh ? [c, { [channel]: seq }, 1] : [c, { [channel]: seq }])),
+  })),
 });
 const seqsOf = (c: string, channel = 'ld') => mgmt.framesFor(c).map((f) => (f.seqs as Record<string, number>)[channel]);
 const opts = (retryBudgetMs = 1000) => ({ concurrency: 4, retryBudgetMs, deadline: Date.now() + 30_000 });
@@ -45,7 +48,12 @@ test('a batch delivered again in the same container resumes after what it posted
   await deliverLanes(poster, [message([1, 2], [['ld-s'], ['ld-t']], 'ls')], opts(0));
   mgmt.failNext.delete('ld-s');
   expect(seqsOf('ld-t', 'ls')).toEqual([1, 2]);
-  const again = await deliverLanes(poster, [message([1, 2], [['ld-s'], ['ld-t']], 'ls'), message([3], [['ld-s'], ['ld-t']], 'ls')], opts(), [true, false]);
+  const again = await deliverLanes(
+    poster,
+    [message([1, 2], [['ld-s'], ['ld-t']], 'ls'), message([3], [['ld-s'], ['ld-t']], 'ls')],
+    opts(),
+    [true, false],
+  );
   expect(seqsOf('ld-t', 'ls')).toEqual([1, 2, 3]);
   // ld-s had nothing posted: as a retried message, only its newest frame, then the new one.
   expect(seqsOf('ld-s', 'ls')).toEqual([2, 3]);
@@ -73,7 +81,13 @@ describe('the account post throttle (429 to many connections at once)', () => {
   // The lean poster, 16 in flight: it offers far more posts/s than the bucket lets through, even on a busy machine.
   let lean: LeanPoster;
   beforeAll(() => {
-    lean = new LeanPoster({ endpoint: mgmt.endpoint, region: 'us-east-1', credentials: async () => ({ accessKeyId: 'test', secretAccessKey: 'test' }), maxSockets: 16, timeoutMs: 1000 });
+    lean = new LeanPoster({
+      endpoint: mgmt.endpoint,
+      region: 'us-east-1',
+      credentials: async () => ({ accessKeyId: 'test', secretAccessKey: 'test' }),
+      maxSockets: 16,
+      timeoutMs: 1000,
+    });
   });
   afterAll(() => lean.destroy());
   const seqsOn = (c: string, channel: string) => seqsOf(c, channel).filter((s) => s !== undefined);
@@ -89,7 +103,17 @@ describe('the account post throttle (429 to many connections at once)', () => {
 
   test('slows delivery down and loses nothing, although each connection has only 50 ms of retry budget', async () => {
     const limiter = new PostRateLimiter();
-    const r = await deliverLanes(lean, [message([1, 2, 3], connections.map((c) => [c]), 'la')], { ...opts(50), concurrency: 16, limiter });
+    const r = await deliverLanes(
+      lean,
+      [
+        message(
+          [1, 2, 3],
+          connections.map((c) => [c]),
+          'la',
+        ),
+      ],
+      { ...opts(50), concurrency: 16, limiter },
+    );
     for (const c of connections) expect({ c, seqs: seqsOn(c, 'la') }).toEqual({ c, seqs: [1, 2, 3] });
     expect(mgmt.accountRefused).toBeGreaterThan(0);
     expect(r).toMatchObject({ delivered: 150, skipped: 0, unfinished: 0 });
@@ -100,7 +124,17 @@ describe('the account post throttle (429 to many connections at once)', () => {
   test('a connection refused alone meanwhile (its buffer full) is still skipped after its budget: it does not hold the lane', async () => {
     mgmt.failNext.set('la-stuck', { status: 429, times: 1_000_000 });
     const limiter = new PostRateLimiter();
-    const r = await deliverLanes(lean, [message([1, 2, 3], [...connections, 'la-stuck'].map((c) => [c]), 'lb')], { ...opts(50), concurrency: 16, limiter });
+    const r = await deliverLanes(
+      lean,
+      [
+        message(
+          [1, 2, 3],
+          [...connections, 'la-stuck'].map((c) => [c]),
+          'lb',
+        ),
+      ],
+      { ...opts(50), concurrency: 16, limiter },
+    );
     for (const c of connections) expect({ c, seqs: seqsOn(c, 'lb') }).toEqual({ c, seqs: [1, 2, 3] });
     expect(seqsOf('la-stuck', 'lb')).toEqual([]);
     expect(mgmt.accountRefused).toBeGreaterThan(0);

@@ -24,7 +24,12 @@ beforeAll(async () => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      seen.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      seen.push({
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      });
       answer(res);
     });
   });
@@ -36,9 +41,11 @@ afterAll(() => {
   server.close();
 });
 
-const credentials = async () => ({ accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' });
+const credentials = async () => ({
+  accessKeyId: 'AKIDEXAMPLE',
+  secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+});
 const lean = () => new LeanPoster({ endpoint, region: 'eu-west-1', credentials, maxSockets: 4, timeoutMs: 300 });
-
 
 test('the same path and body as the SDK, and a signature that matches what was sent', async () => {
   const id = 'Lr0GWcmQIAMCJwQ=';
@@ -55,10 +62,15 @@ test('the same path and body as the SDK, and a signature that matches what was s
   expect(signedHeaders).toEqual(expect.arrayContaining(['host', 'x-amz-date']));
   expect(auth).toContain('/eu-west-1/execute-api/aws4_request');
   const amzDate = String(ours.headers['x-amz-date']);
-  const date = new Date(`${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`);
+  const date = new Date(
+    `${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`,
+  );
   const signer = new SignatureV4({ service: 'execute-api', region: 'eu-west-1', credentials, sha256: Sha256 });
   const headers = Object.fromEntries(signedHeaders.map((h) => [h, String(ours.headers[h])]));
-  const again = await signer.sign({ method: 'POST', protocol: 'http:', hostname: '127.0.0.1', path: ours.path, query: {}, headers, body: ours.body }, { signingDate: date });
+  const again = await signer.sign(
+    { method: 'POST', protocol: 'http:', hostname: '127.0.0.1', path: ours.path, query: {}, headers, body: ours.body },
+    { signingDate: date },
+  );
   expect(again.headers.authorization).toBe(auth);
 });
 
@@ -70,14 +82,27 @@ test('errors classify as the SDK\u2019s do: 410 gone, 429 throttled, 500 server,
     [403, 'ForbiddenException', 'client'],
   ];
   for (const [status, type, kind] of cases) {
-    answer = (res) => res.writeHead(status, { 'x-amzn-errortype': type, 'content-type': 'application/json' }).end(JSON.stringify({ message: type }));
-    const err = await lean().post('c1', 'x').catch((e: unknown) => e);
-    const sdkErr = await new ManagementApiPoster(managementClient(endpoint, 4, 1000)).post('c1', 'x').catch((e: unknown) => e);
-    expect({ status, lean: classifyPostError(err), sdk: classifyPostError(sdkErr) }).toEqual({ status, lean: kind, sdk: kind });
+    answer = (res) =>
+      res
+        .writeHead(status, { 'x-amzn-errortype': type, 'content-type': 'application/json' })
+        .end(JSON.stringify({ message: type }));
+    const err = await lean()
+      .post('c1', 'x')
+      .catch((e: unknown) => e);
+    const sdkErr = await new ManagementApiPoster(managementClient(endpoint, 4, 1000))
+      .post('c1', 'x')
+      .catch((e: unknown) => e);
+    expect({ status, lean: classifyPostError(err), sdk: classifyPostError(sdkErr) }).toEqual({
+      status,
+      lean: kind,
+      sdk: kind,
+    });
     expect((err as Error).name).toBe(type);
   }
   answer = () => undefined; // never answers
-  const err = await lean().post('c1', 'x').catch((e: unknown) => e);
+  const err = await lean()
+    .post('c1', 'x')
+    .catch((e: unknown) => e);
   expect(classifyPostError(err)).toBe('network');
   answer = (res) => res.writeHead(200).end();
 });

@@ -12,7 +12,13 @@ import { parseFaults, type FaultName, type Faults } from '../../local/faults';
 import { startHttpApi, type LocalHttpApi } from '../../local/http-api';
 import type { LambdaContext } from '../../local/lambda-invoker';
 import { MAX_POST_BYTES, OUTBOUND_LIMIT_BYTES } from '../../local/management-api';
-import { startWsGateway, type GatewayEvent, type GatewayOptions, type LambdaHandler, type WsGateway } from '../../local/ws-gateway';
+import {
+  startWsGateway,
+  type GatewayEvent,
+  type GatewayOptions,
+  type LambdaHandler,
+  type WsGateway,
+} from '../../local/ws-gateway';
 import { FUNCTION_SETTINGS } from '../../shared/pipeline';
 
 /**
@@ -87,7 +93,10 @@ async function gatewayWith(opts: Partial<GatewayOptions> = {}): Promise<Harness>
     events,
     waitForEvent,
     async connectionIdOf(tag) {
-      const e = await waitForEvent((ev) => ev.type === 'connected' && ev.headers['x-test-client'] === tag, `the connection of ${tag}`);
+      const e = await waitForEvent(
+        (ev) => ev.type === 'connected' && ev.headers['x-test-client'] === tag,
+        `the connection of ${tag}`,
+      );
       return (e as Extract<GatewayEvent, { type: 'connected' }>).connectionId;
     },
   };
@@ -118,7 +127,8 @@ function connect(h: Harness): Promise<Client> {
     ws,
     tag,
     messages,
-    received: (n) => (messages.length >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ n, resolve }))),
+    received: (n) =>
+      messages.length >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ n, resolve })),
   };
   return new Promise((resolve, reject) => {
     ws.once('open', () => resolve(client));
@@ -139,7 +149,12 @@ function handshakeStatus(h: Harness): Promise<number> {
 }
 
 const post = (h: Harness, connectionId: string, data: string | Buffer) =>
-  h.mgmt.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: typeof data === 'string' ? Buffer.from(data) : data }));
+  h.mgmt.send(
+    new PostToConnectionCommand({
+      ConnectionId: connectionId,
+      Data: typeof data === 'string' ? Buffer.from(data) : data,
+    }),
+  );
 
 /** A Faults stand-in: the named faults always fire; random() is fixed. */
 function always(names: FaultName[], random = 0.5): Faults {
@@ -216,7 +231,9 @@ describe('@connections POST', () => {
       handlers: {
         connect: async (event) => {
           const { connectionId } = (event as { requestContext: { connectionId: string } }).requestContext;
-          duringConnect = await mgmt.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: Buffer.from('{"early":true}') })).catch((err: unknown) => err);
+          duringConnect = await mgmt
+            .send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: Buffer.from('{"early":true}') }))
+            .catch((err: unknown) => err);
           return { statusCode: 200 };
         },
         disconnect: ok,
@@ -249,7 +266,10 @@ describe('faults', () => {
   test('post_5xx=1: every post answers 500 InternalServerErrorException', async () => {
     const h = await gatewayWith({ faults: parseFaults('post_5xx=1', '1') });
     const c = await connect(h);
-    const err = (await post(h, await h.connectionIdOf(c.tag), '{}').catch((e: unknown) => e)) as { name: string; $metadata: { httpStatusCode?: number } };
+    const err = (await post(h, await h.connectionIdOf(c.tag), '{}').catch((e: unknown) => e)) as {
+      name: string;
+      $metadata: { httpStatusCode?: number };
+    };
     expect(err.name).toBe('InternalServerErrorException');
     expect(err.$metadata.httpStatusCode).toBe(500);
   });
@@ -258,10 +278,15 @@ describe('faults', () => {
     const h = await gatewayWith({ faults: parseFaults('post_timeout=1', '1') });
     const c = await connect(h);
     const id = await h.connectionIdOf(c.tag);
-    const impatient = managementClient(h.gateway.managementEndpoint, { requestTimeout: 300, throwOnRequestTimeout: true });
+    const impatient = managementClient(h.gateway.managementEndpoint, {
+      requestTimeout: 300,
+      throwOnRequestTimeout: true,
+    });
     try {
       const started = Date.now();
-      const err = (await impatient.send(new PostToConnectionCommand({ ConnectionId: id, Data: Buffer.from('{}') })).catch((e: unknown) => e)) as Error;
+      const err = (await impatient
+        .send(new PostToConnectionCommand({ ConnectionId: id, Data: Buffer.from('{}') }))
+        .catch((e: unknown) => e)) as Error;
       expect(err.name).toBe('TimeoutError');
       expect(err.message).toContain('300 ms requestTimeout');
       expect(Date.now() - started).toBeGreaterThanOrEqual(290);
@@ -272,9 +297,15 @@ describe('faults', () => {
     // A caller that never gives up: stop() ends its request instead of waiting for it.
     const patient = managementClient(h.gateway.managementEndpoint, { requestTimeout: 0, throwOnRequestTimeout: false });
     try {
-      const hanging = patient.send(new PostToConnectionCommand({ ConnectionId: id, Data: Buffer.from('{}') })).catch((e: unknown) => e);
+      const hanging = patient
+        .send(new PostToConnectionCommand({ ConnectionId: id, Data: Buffer.from('{}') }))
+        .catch((e: unknown) => e);
       // The request reached the gateway and was left open.
-      await h.waitForEvent((e) => e.type === 'fault' && e.fault === 'post_timeout' && h.events.filter((x) => x.type === 'fault').length === 2, 'the second hung post');
+      await h.waitForEvent(
+        (e) =>
+          e.type === 'fault' && e.fault === 'post_timeout' && h.events.filter((x) => x.type === 'fault').length === 2,
+        'the second hung post',
+      );
       await h.gateway.stop();
       const err = (await hanging) as Error;
       expect(err).toBeInstanceOf(Error);
@@ -288,10 +319,16 @@ describe('faults', () => {
     const h = await gatewayWith({ faults: parseFaults('post_timeout=1', '1') });
     let warned!: (msg: string) => void;
     const warning = new Promise<string>((resolve) => (warned = resolve));
-    const lenient = managementClient(h.gateway.managementEndpoint, { requestTimeout: 200, throwOnRequestTimeout: false, logger: { warn: (msg: string) => warned(msg) } });
+    const lenient = managementClient(h.gateway.managementEndpoint, {
+      requestTimeout: 200,
+      throwOnRequestTimeout: false,
+      logger: { warn: (msg: string) => warned(msg) },
+    });
     try {
       const pending = Symbol('pending');
-      const outcome = lenient.send(new PostToConnectionCommand({ ConnectionId: 'AAAAAAAAAAAAAAA=', Data: Buffer.from('{}') })).catch((e: unknown) => e);
+      const outcome = lenient
+        .send(new PostToConnectionCommand({ ConnectionId: 'AAAAAAAAAAAAAAA=', Data: Buffer.from('{}') }))
+        .catch((e: unknown) => e);
       expect(await warning).toContain('exceeded the configured 200 ms requestTimeout');
       expect(await Promise.race([outcome, Promise.resolve(pending)])).toBe(pending);
       await h.gateway.stop();
@@ -373,7 +410,9 @@ describe('function timeouts', () => {
         if (fn === 'message') messageSeen();
         return { statusCode: 200 };
       };
-    const h = await gatewayWith({ handlers: { connect: record('connect'), message: record('message'), disconnect: record('disconnect') } });
+    const h = await gatewayWith({
+      handlers: { connect: record('connect'), message: record('message'), disconnect: record('disconnect') },
+    });
     const c = await connect(h);
     const id = await h.connectionIdOf(c.tag);
     c.ws.send('{"action":"ping"}');
@@ -387,7 +426,10 @@ describe('function timeouts', () => {
   });
 
   test('a $connect that runs past its timeout fails the handshake with 500', async () => {
-    const h = await gatewayWith({ handlers: { connect: never, disconnect: ok, message: ok }, timeoutsMs: { connect: 200 } });
+    const h = await gatewayWith({
+      handlers: { connect: never, disconnect: ok, message: ok },
+      timeoutsMs: { connect: 200 },
+    });
     const started = Date.now();
     expect(await handshakeStatus(h)).toBe(500);
     expect(Date.now() - started).toBeGreaterThanOrEqual(190);
@@ -404,7 +446,9 @@ describe('function timeouts', () => {
         message: async (event) => {
           if (++calls === 1) return never();
           const { connectionId } = (event as { requestContext: { connectionId: string } }).requestContext;
-          await h.mgmt.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: Buffer.from('{"type":"pong"}') }));
+          await h.mgmt.send(
+            new PostToConnectionCommand({ ConnectionId: connectionId, Data: Buffer.from('{"type":"pong"}') }),
+          );
           return { statusCode: 200 };
         },
       },
@@ -447,4 +491,3 @@ describe('function timeouts', () => {
     expect(remaining).toBeGreaterThan(FUNCTION_SETTINGS.http.timeoutSeconds * 1000 - 2000);
   });
 });
-

@@ -19,7 +19,11 @@ beforeAll(async () => {
   publicDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-public-'));
   fs.writeFileSync(path.join(publicDir, 'index.html'), '<h1>demo</h1>');
   const telemetry = new RecordingTelemetry();
-  const rt = runtimeFrom({ config: testConfig({ corsOrigins: ['https://app.example.com'] }), log: telemetry, metrics: telemetry });
+  const rt = runtimeFrom({
+    config: testConfig({ corsOrigins: ['https://app.example.com'] }),
+    log: telemetry,
+    metrics: telemetry,
+  });
   api = await startHttpApi({ port: 0, handler: createHttpHandler(async () => rt), publicDir });
   api.mount(async (req, res) => {
     if (req.url !== '/demo/ping') return false;
@@ -45,11 +49,15 @@ test.each([
   expect(res.status).toBe(404);
   expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
   expect(res.headers.get('content-type')).toBe('application/json');
-  if (method !== 'HEAD') expect(await res.json()).toEqual({ error: { code: 'not_found', message: expect.stringContaining(route) } });
+  if (method !== 'HEAD')
+    expect(await res.json()).toEqual({ error: { code: 'not_found', message: expect.stringContaining(route) } });
 });
 
 test('a preflight for any path is answered by the handler (OPTIONS /{proxy+})', async () => {
-  const res = await fetch(`${api.url}/no/such/path`, { method: 'OPTIONS', headers: { ...origin, 'access-control-request-method': 'GET' } });
+  const res = await fetch(`${api.url}/no/such/path`, {
+    method: 'OPTIONS',
+    headers: { ...origin, 'access-control-request-method': 'GET' },
+  });
   expect(res.status).toBe(204);
   expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
   expect(res.headers.get('access-control-allow-methods')).toContain('GET');

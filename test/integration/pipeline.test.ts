@@ -28,18 +28,39 @@ test('one frame per connection with the seqs of every channel it has; channel is
   await conns().create('p-second', identity, ['pa_2']);
   await p.publish({ channels: ['pa_1', 'pa_2'], event: 'create', data: { booking_id: 9 }, id: 'evt-pa-1' });
   await t.mgmt.waitFor(() => t.mgmt.framesFor('p-both').length > 0 && t.mgmt.framesFor('p-second').length > 0, 20_000);
-  expect(t.mgmt.framesFor('p-both')).toEqual([{ type: 'event', id: 'evt-pa-1', event: 'create', data: { booking_id: 9 }, ts: t.clock.now(), channel: 'pa_1', seqs: { pa_1: 1, pa_2: 1 } }]);
+  expect(t.mgmt.framesFor('p-both')).toEqual([
+    {
+      type: 'event',
+      id: 'evt-pa-1',
+      event: 'create',
+      data: { booking_id: 9 },
+      ts: t.clock.now(),
+      channel: 'pa_1',
+      seqs: { pa_1: 1, pa_2: 1 },
+    },
+  ]);
   expect(t.mgmt.framesFor('p-second')).toEqual([expect.objectContaining({ channel: 'pa_2', seqs: { pa_2: 1 } })]);
 });
 
 test('publishers racing on one channel: seqs 1..N once each, every connection in seq order', async () => {
   await conns().create('p-race-1', identity, ['race']);
   await conns().create('p-race-2', identity, ['race']);
-  await Promise.all(Array.from({ length: 5 }, (_, w) => (async () => {
-    for (let i = 0; i < 8; i++) await p.publish({ channels: ['race'], event: 'tick', data: { w, i }, id: `race-${w}-${i}` });
-  })()));
-  await t.mgmt.waitFor(() => t.mgmt.framesFor('p-race-1').length >= 40 && t.mgmt.framesFor('p-race-2').length >= 40, 30_000);
-  for (const c of ['p-race-1', 'p-race-2']) expect(t.mgmt.framesFor(c).map((f) => (f.seqs as Record<string, number>).race)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+  await Promise.all(
+    Array.from({ length: 5 }, (_, w) =>
+      (async () => {
+        for (let i = 0; i < 8; i++)
+          await p.publish({ channels: ['race'], event: 'tick', data: { w, i }, id: `race-${w}-${i}` });
+      })(),
+    ),
+  );
+  await t.mgmt.waitFor(
+    () => t.mgmt.framesFor('p-race-1').length >= 40 && t.mgmt.framesFor('p-race-2').length >= 40,
+    30_000,
+  );
+  for (const c of ['p-race-1', 'p-race-2'])
+    expect(t.mgmt.framesFor(c).map((f) => (f.seqs as Record<string, number>).race)).toEqual(
+      Array.from({ length: 40 }, (_, i) => i + 1),
+    );
   expect(new Set(t.mgmt.framesFor('p-race-1').map((f) => f.id)).size).toBe(40);
 });
 
@@ -54,7 +75,9 @@ test('invalid messages are rejected with a reason and a metric; the valid one be
   await t.mgmt.waitFor(() => t.mgmt.framesFor('p-mixed').length >= 2, 20_000);
   expect(t.mgmt.framesFor('p-mixed').map((f) => f.id)).toEqual(['mixed-ok', 'mixed-after']);
   expect((t.telemetry.counters.InvalidMessage ?? 0) - before).toBe(2);
-  expect(t.telemetry.lines.some((l) => l.message === 'rejected invalid message' && /channel/.test(String(l.extra?.reason)))).toBe(true);
+  expect(
+    t.telemetry.lines.some((l) => l.message === 'rejected invalid message' && /channel/.test(String(l.extra?.reason))),
+  ).toBe(true);
 });
 
 test('each handler answers an event that is not from SQS with a log line and no failure', async () => {

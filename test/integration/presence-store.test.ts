@@ -89,12 +89,24 @@ describe('concurrency: DynamoDB orders the writes of one user on a channel', () 
 
   test('20 users at once, each with two connections: one join and one leave each', async () => {
     const c = channel();
-    const users = Array.from({ length: 20 }, (_, i): Member => ({ sub: `user-${String(i).padStart(2, '0')}`, role: 'specialist' }));
-    const added = await Promise.all(users.flatMap((u) => [store.add(c, u, `${u.sub}-a`), store.add(c, u, `${u.sub}-b`)]));
+    const users = Array.from({ length: 20 }, (_, i): Member => ({
+      sub: `user-${String(i).padStart(2, '0')}`,
+      role: 'specialist',
+    }));
+    const added = await Promise.all(
+      users.flatMap((u) => [store.add(c, u, `${u.sub}-a`), store.add(c, u, `${u.sub}-b`)]),
+    );
     expect(added.filter(Boolean)).toHaveLength(20);
     expect(await store.snapshot(c, { sweep: false })).toEqual({ members: users, occupancy: 40, left: [] });
-    const left = await Promise.all(users.flatMap((u) => [store.remove(c, u.sub, `${u.sub}-a`), store.remove(c, u.sub, `${u.sub}-b`)]));
-    expect(left.filter(Boolean).map((m) => (m as Member).sub).sort()).toEqual(users.map((u) => u.sub));
+    const left = await Promise.all(
+      users.flatMap((u) => [store.remove(c, u.sub, `${u.sub}-a`), store.remove(c, u.sub, `${u.sub}-b`)]),
+    );
+    expect(
+      left
+        .filter(Boolean)
+        .map((m) => (m as Member).sub)
+        .sort(),
+    ).toEqual(users.map((u) => u.sub));
   });
 });
 
@@ -113,7 +125,7 @@ describe('expiry: a connection whose $disconnect never came', () => {
     expect(await store.refresh(c, ben.sub, 'vanished')).toBe(false);
   });
 
-  test("an expired connection of a user who has another live one is swept without a leave", async () => {
+  test('an expired connection of a user who has another live one is swept without a leave', async () => {
     const c = channel();
     await store.add(c, ben, 'old-tab');
     t.clock.advance(59_000);
@@ -204,7 +216,9 @@ describe('Presence steps', () => {
     await new Presence(deps()).joined('live', identity, [c], { recheck: false });
     await store.add(c, ana, 'ana-vanished');
     t.clock.advance(61_000);
-    expect(await new Presence(deps()).heartbeat('live', identity, [c])).toEqual([{ type: 'leave', channel: c, member: ana }]);
+    expect(await new Presence(deps()).heartbeat('live', identity, [c])).toEqual([
+      { type: 'leave', channel: c, member: ana },
+    ]);
   });
 });
 
@@ -212,13 +226,19 @@ describe('a list that would not fit in one post', () => {
   test('members with very long subs and names are cut so the frame stays under 128 KB', async () => {
     const deps = { db: t.rt.db, policy: new ChannelPolicy(), config: t.rt.config };
     const c = channel();
-    const long = (i: number): Member => ({ sub: `${String(i).padStart(4, '0')}-${'s'.repeat(250)}`, role: 'admin', name: 'n'.repeat(128) });
+    const long = (i: number): Member => ({
+      sub: `${String(i).padStart(4, '0')}-${'s'.repeat(250)}`,
+      role: 'admin',
+      name: 'n'.repeat(128),
+    });
     await Promise.all(Array.from({ length: 400 }, (_, i) => store.add(c, long(i), `conn-${i}`)));
     const { members, occupancy } = await new Presence(deps).read(c, false);
     expect(occupancy).toBe(400);
     expect(members.length).toBeLessThan(400);
     expect(members.length).toBeGreaterThan(250);
-    expect(Buffer.byteLength(JSON.stringify({ type: 'presence', channel: c, members, occupancy }))).toBeLessThan(128 * 1024);
+    expect(Buffer.byteLength(JSON.stringify({ type: 'presence', channel: c, members, occupancy }))).toBeLessThan(
+      128 * 1024,
+    );
     expect(members.map((m) => m.sub)).toEqual(Array.from({ length: members.length }, (_, i) => long(i).sub));
   });
 });

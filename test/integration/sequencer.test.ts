@@ -18,26 +18,50 @@ let t: TestRuntime;
 let deliveryQueueUrl: string;
 beforeAll(async () => {
   t = await testRuntime();
-  deliveryQueueUrl = (await t.rt.sqs.send(new CreateQueueCommand({ QueueName: `seq-${randomUUID().slice(0, 8)}.fifo`, Attributes: { FifoQueue: 'true' } }))).QueueUrl as string;
+  deliveryQueueUrl = (
+    await t.rt.sqs.send(
+      new CreateQueueCommand({ QueueName: `seq-${randomUUID().slice(0, 8)}.fifo`, Attributes: { FifoQueue: 'true' } }),
+    )
+  ).QueueUrl as string;
 });
 afterAll(() => t.stop());
 
-const deps = (overrides: { deliveryQueueUrl?: string } = {}) => ({ db: t.rt.db, sqs: t.rt.sqs, log: t.telemetry, config: { ...t.rt.config, deliveryQueueUrl, ...overrides } });
-const msg = (messageId: string, id: string, channels: string[], data: unknown = null): OrderedMessage => ({ messageId, event: { id, channels, event: 'e', data } });
+const deps = (overrides: { deliveryQueueUrl?: string } = {}) => ({
+  db: t.rt.db,
+  sqs: t.rt.sqs,
+  log: t.telemetry,
+  config: { ...t.rt.config, deliveryQueueUrl, ...overrides },
+});
+const msg = (messageId: string, id: string, channels: string[], data: unknown = null): OrderedMessage => ({
+  messageId,
+  event: { id, channels, event: 'e', data },
+});
 
 async function laneBodies(): Promise<string[]> {
-  const r = await t.rt.sqs.send(new ReceiveMessageCommand({ QueueUrl: deliveryQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+  const r = await t.rt.sqs.send(
+    new ReceiveMessageCommand({ QueueUrl: deliveryQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+  );
   return (r.Messages ?? []).map((m) => m.Body ?? '');
 }
 
 describe('sequencer', () => {
   test('new events take the next seqs per channel, in batch order, with history for each', async () => {
-    const r = await sequence(deps(), [msg('m1', 'a1', ['sq_a', 'sq_b']), msg('m2', 'a2', ['sq_b']), msg('m3', 'a3', ['sq_a'])]);
+    const r = await sequence(deps(), [
+      msg('m1', 'a1', ['sq_a', 'sq_b']),
+      msg('m2', 'a2', ['sq_b']),
+      msg('m3', 'a3', ['sq_a']),
+    ]);
     expect(r).toMatchObject({ recorded: 3, retried: 0, duplicates: 0 });
     expect(r.seqs).toEqual({ a1: { sq_a: 1, sq_b: 1 }, a2: { sq_b: 2 }, a3: { sq_a: 2 } });
     const channels = new ChannelStore(t.rt.db, t.rt.config);
-    expect((await channels.history('sq_a', 0)).events.map((e) => [e.seq, e.id])).toEqual([[1, 'a1'], [2, 'a3']]);
-    expect((await channels.history('sq_b', 0)).events.map((e) => [e.seq, e.id])).toEqual([[1, 'a1'], [2, 'a2']]);
+    expect((await channels.history('sq_a', 0)).events.map((e) => [e.seq, e.id])).toEqual([
+      [1, 'a1'],
+      [2, 'a3'],
+    ]);
+    expect((await channels.history('sq_b', 0)).events.map((e) => [e.seq, e.id])).toEqual([
+      [1, 'a1'],
+      [2, 'a2'],
+    ]);
   });
 
   test('the same message again (a retry) reuses its seqs; another message with the id is a duplicate', async () => {
@@ -81,7 +105,10 @@ describe('sequencer', () => {
   });
 
   test('two sequencers racing on one channel (what the FIFO group prevents): one commits, the other is refused', async () => {
-    const results = await Promise.allSettled([sequence(deps(), [msg('p1', 'race-1', ['sq_p'])]), sequence(deps(), [msg('p2', 'race-2', ['sq_p'])])]);
+    const results = await Promise.allSettled([
+      sequence(deps(), [msg('p1', 'race-1', ['sq_p'])]),
+      sequence(deps(), [msg('p2', 'race-2', ['sq_p'])]),
+    ]);
     const ok = results.filter((r) => r.status === 'fulfilled');
     const refused = results.filter((r) => r.status === 'rejected').map((r) => r.reason as Error);
     expect(ok.length + refused.length).toBe(2);

@@ -26,7 +26,8 @@ describe('channel versions', () => {
 });
 
 describe('history and replay', () => {
-  const publish = (channel: string, n: number) => record(t.rt.db, t.rt.config, { channels: [channel], event: 'e', data: { n }, id: `${channel}-${n}` });
+  const publish = (channel: string, n: number) =>
+    record(t.rt.db, t.rt.config, { channels: [channel], event: 'e', data: { n }, id: `${channel}-${n}` });
 
   test('replay returns events after since, in order', async () => {
     for (let n = 1; n <= 4; n++) await publish('replay', n);
@@ -90,7 +91,12 @@ describe('connections and subscriptions', () => {
     expect(mid.connections - before.connections).toBe(1);
     expect(mid.subscriptions - before.subscriptions).toBe(3);
 
-    expect(await store.remove('conn-a')).toEqual({ existed: true, subscriptions: 3, channels: ['ch-1', 'ch-3', 'ch-4'], identity });
+    expect(await store.remove('conn-a')).toEqual({
+      existed: true,
+      subscriptions: 3,
+      channels: ['ch-1', 'ch-3', 'ch-4'],
+      identity,
+    });
     expect(await store.remove('conn-a')).toEqual({ existed: false, subscriptions: 0, channels: [] });
     expect(await store.get('conn-a')).toBeUndefined();
     for (const ch of ['ch-1', 'ch-3', 'ch-4']) expect(await store.countSubscribers(ch)).toBe(0);
@@ -117,10 +123,27 @@ describe('sharded /stats counters', () => {
       let i = 0;
       const shardPicker = () => (i++ % STATS_SHARDS) / STATS_SHARDS;
       for (let n = 0; n < STATS_SHARDS * 2; n++) await addStats(db, { published: 1, delivered: 3 }, shardPicker);
-      await db.doc.send(new PutCommand({ TableName: db.tableName, Item: { pk: keys.statsPk(), sk: 'global', published: 5, connections: 2 } }));
-      const items = await db.doc.send(new QueryCommand({ TableName: db.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.statsPk() } }));
+      await db.doc.send(
+        new PutCommand({
+          TableName: db.tableName,
+          Item: { pk: keys.statsPk(), sk: 'global', published: 5, connections: 2 },
+        }),
+      );
+      const items = await db.doc.send(
+        new QueryCommand({
+          TableName: db.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': keys.statsPk() },
+        }),
+      );
       expect(items.Items).toHaveLength(STATS_SHARDS + 1);
-      expect(await readStats(db)).toEqual({ connections: 2, subscriptions: 0, channels: 0, published: STATS_SHARDS * 2 + 5, delivered: STATS_SHARDS * 6 });
+      expect(await readStats(db)).toEqual({
+        connections: 2,
+        subscriptions: 0,
+        channels: 0,
+        published: STATS_SHARDS * 2 + 5,
+        delivered: STATS_SHARDS * 6,
+      });
     } finally {
       await own.stop();
     }

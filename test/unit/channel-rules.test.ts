@@ -1,4 +1,10 @@
-import { ChannelPolicy, isValidChannelName, matchesPattern, parseChannelRules, ChannelRulesError } from '../../shared/channel-rules';
+import {
+  ChannelPolicy,
+  isValidChannelName,
+  matchesPattern,
+  parseChannelRules,
+  ChannelRulesError,
+} from '../../shared/channel-rules';
 import type { Identity } from '../../shared/tokens';
 
 const exp = 2_000_000_000;
@@ -110,7 +116,9 @@ describe('presence (protocol §8)', () => {
 
   test('configurable like the rest: a rule with presence: true turns it on for what its template matches', () => {
     const custom = new ChannelPolicy(
-      parseChannelRules('[{"channel":"team_{id}","allow":[{"claim":"workpoint_id"}],"presence":true},{"channel":"public_{x}","allow":[{"any":true}]}]'),
+      parseChannelRules(
+        '[{"channel":"team_{id}","allow":[{"claim":"workpoint_id"}],"presence":true},{"channel":"public_{x}","allow":[{"any":true}]}]',
+      ),
     );
     expect(custom.hasPresence('team_5')).toBe(true);
     expect(custom.hasPresence('public_lobby')).toBe(false);

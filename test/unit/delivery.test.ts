@@ -2,7 +2,8 @@ import { deliver } from '../../shared/delivery';
 import type { Poster } from '../../shared/management-api';
 
 /** `deliver()` (shared/delivery.ts): which failures are retried. */
-const error = (name: string, status?: number) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
+const error = (name: string, status?: number) =>
+  Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
 
 function poster(failures: Record<string, Error[]>): Poster & { attempts: string[] } {
   const attempts: string[] = [];

@@ -37,7 +37,11 @@ describe('client frames: every error code the parser owns', () => {
       return base.replace('"pad":""', `"pad":"${'x'.repeat(n - base.length)}"`);
     };
     expect(pad(MAX + 1)).toHaveLength(MAX + 1);
-    expect(err(pad(MAX + 1))).toMatchObject({ code: 'too_large', id: 'big', message: expect.stringContaining(`${MAX} bytes`) });
+    expect(err(pad(MAX + 1))).toMatchObject({
+      code: 'too_large',
+      id: 'big',
+      message: expect.stringContaining(`${MAX} bytes`),
+    });
     expect(parseClientFrame(pad(MAX), MAX).ok).toBe(true);
   });
 
@@ -48,18 +52,28 @@ describe('client frames: every error code the parser owns', () => {
   });
 
   test('the id is echoed on errors when it is a string', () => {
-    expect(err('{"action":"nope","id":"r1"}')).toEqual({ type: 'error', code: 'unknown_action', message: expect.any(String), id: 'r1' });
+    expect(err('{"action":"nope","id":"r1"}')).toEqual({
+      type: 'error',
+      code: 'unknown_action',
+      message: expect.any(String),
+      id: 'r1',
+    });
     expect(err('{"action":"subscribe","id":"r2"}').id).toBe('r2');
     expect(err('{"action":5,"id":"r3"}').id).toBe('r3');
     expect(err('{nope').id).toBeUndefined();
   });
 
   test('valid frames parse to typed values, extra fields ignored', () => {
-    expect(parseClientFrame('{"action":"subscribe","channel":"specialist_2","since":12,"id":"a","extra":1}', MAX)).toEqual({
+    expect(
+      parseClientFrame('{"action":"subscribe","channel":"specialist_2","since":12,"id":"a","extra":1}', MAX),
+    ).toEqual({
       ok: true,
       frame: { action: 'subscribe', channel: 'specialist_2', since: 12, id: 'a' },
     });
-    expect(parseClientFrame('{"action":"unsubscribe","channel":"x"}', MAX)).toEqual({ ok: true, frame: { action: 'unsubscribe', channel: 'x' } });
+    expect(parseClientFrame('{"action":"unsubscribe","channel":"x"}', MAX)).toEqual({
+      ok: true,
+      frame: { action: 'unsubscribe', channel: 'x' },
+    });
     expect(parseClientFrame('{"action":"ping"}', MAX)).toEqual({ ok: true, frame: { action: 'ping' } });
   });
 });

@@ -1,6 +1,16 @@
-import { buildLaneMessages, eventFrame, frameHead, laneOf, parseLaneMessage, targetJsonLength, type LaneEvent, type LaneTarget } from '../../shared/lanes';
+import {
+  buildLaneMessages,
+  eventFrame,
+  frameHead,
+  laneOf,
+  parseLaneMessage,
+  targetJsonLength,
+  type LaneEvent,
+  type LaneTarget,
+} from '../../shared/lanes';
 
-const targets = (n: number, seq: number): LaneTarget[] => Array.from({ length: n }, (_, i) => ({ connectionId: `conn-${i}`, seqs: { ch: seq } }));
+const targets = (n: number, seq: number): LaneTarget[] =>
+  Array.from({ length: n }, (_, i) => ({ connectionId: `conn-${i}`, seqs: { ch: seq } }));
 
 describe('lanes', () => {
   test('a connection always maps to the same lane, and lanes are used evenly', () => {
@@ -14,7 +24,11 @@ describe('lanes', () => {
   });
 
   test('each lane gets its connections\u2019 events in event order, one frame per connection per event', () => {
-    const events = [1, 2, 3].map((seq) => ({ id: `e${seq}`, head: frameHead({ id: `e${seq}`, event: 'x', data: seq }, 1000 + seq), targets: targets(40, seq) }));
+    const events = [1, 2, 3].map((seq) => ({
+      id: `e${seq}`,
+      head: frameHead({ id: `e${seq}`, event: 'x', data: seq }, 1000 + seq),
+      targets: targets(40, seq),
+    }));
     const lanes = buildLaneMessages(events, { lanes: 4, shardSize: 500, maxBytes: 200_000 });
     const seen = new Map<string, number[]>();
     for (const lane of lanes) {
@@ -32,7 +46,9 @@ describe('lanes', () => {
   });
 
   test('a lane over the shard size or the byte limit continues in further messages, in order', () => {
-    const events = [{ id: 'big', head: frameHead({ id: 'big', event: 'x', data: 'y'.repeat(1000) }, 1), targets: targets(1200, 7) }];
+    const events = [
+      { id: 'big', head: frameHead({ id: 'big', event: 'x', data: 'y'.repeat(1000) }, 1), targets: targets(1200, 7) },
+    ];
     const bySize = buildLaneMessages(events, { lanes: 1, shardSize: 500, maxBytes: 1_000_000 });
     expect(bySize[0]?.map((m) => parseLaneMessage(m.body)?.events[0]?.targets.length)).toEqual([500, 500, 200]);
     const byBytes = buildLaneMessages(events, { lanes: 1, shardSize: 5000, maxBytes: 10_000 });
@@ -45,7 +61,13 @@ describe('lanes', () => {
   test('a frame names the first of the connection\u2019s channels and all its seqs', () => {
     const head = frameHead({ id: 'evt-1', event: 'update', data: { booking_id: 9 } }, 1763855000000);
     expect(JSON.parse(eventFrame(head, { specialist_2: 18, workpoint_5: 7 }))).toEqual({
-      type: 'event', id: 'evt-1', event: 'update', data: { booking_id: 9 }, ts: 1763855000000, channel: 'specialist_2', seqs: { specialist_2: 18, workpoint_5: 7 },
+      type: 'event',
+      id: 'evt-1',
+      event: 'update',
+      data: { booking_id: 9 },
+      ts: 1763855000000,
+      channel: 'specialist_2',
+      seqs: { specialist_2: 18, workpoint_5: 7 },
     });
   });
 
@@ -57,6 +79,7 @@ describe('lanes', () => {
       ['ünïcödé\u0001', { 'ch\u00e9': 42 }, 1],
       ['empty', {}],
     ];
-    for (const t of cases) expect({ t, n: targetJsonLength(t) }).toEqual({ t, n: Buffer.byteLength(JSON.stringify(t)) });
+    for (const t of cases)
+      expect({ t, n: targetJsonLength(t) }).toEqual({ t, n: Buffer.byteLength(JSON.stringify(t)) });
   });
 });

@@ -81,7 +81,8 @@ test('a steady 3 % of 429s spread over many connections (slow readers, injected 
   let n = 0;
   for (let i = 0; i < 30_000; i++) {
     l.clock.t += 1000 / 3000; // 3,000 posts/s for 10 s
-    if (i % 33 === 0) l.limiter.throttled(`c${n++}`); // account-wide (many connections, ≥ 1 %): retried without budget
+    if (i % 33 === 0)
+      l.limiter.throttled(`c${n++}`); // account-wide (many connections, ≥ 1 %): retried without budget
     else l.limiter.succeeded();
   }
   expect(l.limiter.accountThrottles).toBeGreaterThan(0);

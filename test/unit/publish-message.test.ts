@@ -13,7 +13,13 @@ const reason = (m: unknown) => {
 
 describe('publish messages (protocol §4)', () => {
   test('a valid message; id defaults to the SNS MessageId; duplicate channels collapse in order', () => {
-    expect(ok({ channels: ['specialist_2', 'workpoint_5', 'specialist_2', 'admin'], event: 'create', data: { booking_id: 9 } })).toEqual({
+    expect(
+      ok({
+        channels: ['specialist_2', 'workpoint_5', 'specialist_2', 'admin'],
+        event: 'create',
+        data: { booking_id: 9 },
+      }),
+    ).toEqual({
       channels: ['specialist_2', 'workpoint_5', 'admin'],
       event: 'create',
       data: { booking_id: 9 },
@@ -40,6 +46,9 @@ describe('publish messages (protocol §4)', () => {
   });
 
   test('20 channels and 32 KB of data are accepted', () => {
-    expect(ok({ channels: Array.from({ length: 20 }, (_, i) => `c${i}`), event: 'e', data: 'x'.repeat(32 * 1024 - 2) }).channels).toHaveLength(20);
+    expect(
+      ok({ channels: Array.from({ length: 20 }, (_, i) => `c${i}`), event: 'e', data: 'x'.repeat(32 * 1024 - 2) })
+        .channels,
+    ).toHaveLength(20);
   });
 });

@@ -8,7 +8,12 @@ import { createRuntime } from '../../shared/runtime';
 describe('functions that never verify tokens', () => {
   test('start without a token source and never read one', async () => {
     const env = { SWITCHBOARD_TABLE_NAME: 't', SWITCHBOARD_VERIFIES_TOKENS: 'false' };
-    expect(loadConfig(env)).toMatchObject({ jwtSecret: undefined, jwtSecretArn: undefined, jwtSecretParameter: undefined, jwksUrl: undefined });
+    expect(loadConfig(env)).toMatchObject({
+      jwtSecret: undefined,
+      jwtSecretArn: undefined,
+      jwtSecretParameter: undefined,
+      jwksUrl: undefined,
+    });
     const rt = await createRuntime(env);
     expect(rt.config.tableName).toBe('t');
     // Only verifying would need a source, and these functions never verify.
@@ -17,6 +22,8 @@ describe('functions that never verify tokens', () => {
 
   test('every other function still fails at start-up without one, naming the variables', () => {
     expect(() => loadConfig({ SWITCHBOARD_TABLE_NAME: 't' })).toThrow(/SWITCHBOARD_JWT_SECRET_ARN/);
-    expect(() => loadConfig({ SWITCHBOARD_TABLE_NAME: 't', SWITCHBOARD_VERIFIES_TOKENS: 'true' })).toThrow(/SWITCHBOARD_JWT_SECRET_ARN/);
+    expect(() => loadConfig({ SWITCHBOARD_TABLE_NAME: 't', SWITCHBOARD_VERIFIES_TOKENS: 'true' })).toThrow(
+      /SWITCHBOARD_JWT_SECRET_ARN/,
+    );
   });
 });

@@ -8,13 +8,26 @@ const verifier = new TokenVerifier({ secret });
 
 describe('HS256 tokens', () => {
   test('a valid token yields its identity, ids as strings', async () => {
-    const token = await signToken({ sub: 'u1', role: 'specialist', specialist_id: 2, workpoint_id: '5', channels: ['room_*'] }, { secret });
-    await expect(verifier.verify(token)).resolves.toMatchObject({ sub: 'u1', role: 'specialist', specialistId: '2', workpointId: '5', channels: ['room_*'] });
+    const token = await signToken(
+      { sub: 'u1', role: 'specialist', specialist_id: 2, workpoint_id: '5', channels: ['room_*'] },
+      { secret },
+    );
+    await expect(verifier.verify(token)).resolves.toMatchObject({
+      sub: 'u1',
+      role: 'specialist',
+      specialistId: '2',
+      workpointId: '5',
+      channels: ['room_*'],
+    });
   });
 
   test('the optional name claim is kept for presence (cut at 128 characters); a name that is not a string is ignored', async () => {
-    await expect(verifier.verify(await signToken({ sub: 'u1', name: 'Dr. Ben Okafor' }, { secret }))).resolves.toMatchObject({ name: 'Dr. Ben Okafor' });
-    await expect(verifier.verify(await signToken({ sub: 'u1', name: 'x'.repeat(300) }, { secret }))).resolves.toMatchObject({ name: 'x'.repeat(128) });
+    await expect(
+      verifier.verify(await signToken({ sub: 'u1', name: 'Dr. Ben Okafor' }, { secret })),
+    ).resolves.toMatchObject({ name: 'Dr. Ben Okafor' });
+    await expect(
+      verifier.verify(await signToken({ sub: 'u1', name: 'x'.repeat(300) }, { secret })),
+    ).resolves.toMatchObject({ name: 'x'.repeat(128) });
     const odd = await verifier.verify(await signToken({ sub: 'u1', name: { first: 'Ben' } }, { secret }));
     expect(odd).not.toHaveProperty('name');
   });
@@ -60,13 +73,20 @@ describe('HS256 tokens', () => {
   });
 
   test('HS512 is not accepted', async () => {
-    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS512' }).setSubject('u').setExpirationTime('1h').sign(new TextEncoder().encode(secret));
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS512' })
+      .setSubject('u')
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode(secret));
     await expect(verifier.verify(token)).rejects.toThrow(/algorithm HS512/);
   });
 
   test('sub and exp are required', async () => {
     const key = new TextEncoder().encode(secret);
-    const noSub = await new SignJWT({ role: 'admin' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(key);
+    const noSub = await new SignJWT({ role: 'admin' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime('1h')
+      .sign(key);
     const noExp = await new SignJWT({ role: 'admin' }).setProtectedHeader({ alg: 'HS256' }).setSubject('u').sign(key);
     await expect(verifier.verify(noSub)).rejects.toThrow(/sub/);
     await expect(verifier.verify(noExp)).rejects.toThrow(/exp/);
@@ -74,37 +94,70 @@ describe('HS256 tokens', () => {
 
   test('malformed claims are rejected', async () => {
     const key = new TextEncoder().encode(secret);
-    const bad = await new SignJWT({ channels: 'admin' }).setProtectedHeader({ alg: 'HS256' }).setSubject('u').setExpirationTime('1h').sign(key);
+    const bad = await new SignJWT({ channels: 'admin' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('u')
+      .setExpirationTime('1h')
+      .sign(key);
     await expect(verifier.verify(bad)).rejects.toThrow(TokenError);
-    const badPattern = await new SignJWT({ channels: ['ok', 'no spaces'] }).setProtectedHeader({ alg: 'HS256' }).setSubject('u').setExpirationTime('1h').sign(key);
+    const badPattern = await new SignJWT({ channels: ['ok', 'no spaces'] })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('u')
+      .setExpirationTime('1h')
+      .sign(key);
     await expect(verifier.verify(badPattern)).rejects.toThrow(/channels claim/);
   });
 
   test('issuer and audience are checked when configured', async () => {
     const v = new TokenVerifier({ secret, issuer: 'https://issuer', audience: 'switchboard' });
     const key = new TextEncoder().encode(secret);
-    const good = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('u').setIssuer('https://issuer').setAudience('switchboard').setExpirationTime('1h').sign(key);
-    const wrongAud = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('u').setIssuer('https://issuer').setAudience('other').setExpirationTime('1h').sign(key);
+    const good = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('u')
+      .setIssuer('https://issuer')
+      .setAudience('switchboard')
+      .setExpirationTime('1h')
+      .sign(key);
+    const wrongAud = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('u')
+      .setIssuer('https://issuer')
+      .setAudience('other')
+      .setExpirationTime('1h')
+      .sign(key);
     await expect(v.verify(good)).resolves.toMatchObject({ sub: 'u' });
     await expect(v.verify(wrongAud)).rejects.toThrow(/aud/);
   });
 });
 
 describe('JWKS tokens (RS256 / ES256)', () => {
-  test.each(['RS256', 'ES256'] as const)('%s token from the key set is accepted; an unknown key is not', async (alg) => {
-    const { publicKey, privateKey } = await generateKeyPair(alg);
-    const other = await generateKeyPair(alg);
-    const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg };
-    const v = new TokenVerifier({ jwks: createLocalJWKSet({ keys: [jwk] }) });
-    const token = await new SignJWT({ role: 'admin' }).setProtectedHeader({ alg, kid: 'k1' }).setSubject('u9').setExpirationTime('1h').sign(privateKey);
-    await expect(v.verify(token)).resolves.toMatchObject({ sub: 'u9', role: 'admin' });
-    const forged = await new SignJWT({ role: 'admin' }).setProtectedHeader({ alg, kid: 'k1' }).setSubject('u9').setExpirationTime('1h').sign(other.privateKey);
-    await expect(v.verify(forged)).rejects.toThrow(TokenError);
-  });
+  test.each(['RS256', 'ES256'] as const)(
+    '%s token from the key set is accepted; an unknown key is not',
+    async (alg) => {
+      const { publicKey, privateKey } = await generateKeyPair(alg);
+      const other = await generateKeyPair(alg);
+      const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg };
+      const v = new TokenVerifier({ jwks: createLocalJWKSet({ keys: [jwk] }) });
+      const token = await new SignJWT({ role: 'admin' })
+        .setProtectedHeader({ alg, kid: 'k1' })
+        .setSubject('u9')
+        .setExpirationTime('1h')
+        .sign(privateKey);
+      await expect(v.verify(token)).resolves.toMatchObject({ sub: 'u9', role: 'admin' });
+      const forged = await new SignJWT({ role: 'admin' })
+        .setProtectedHeader({ alg, kid: 'k1' })
+        .setSubject('u9')
+        .setExpirationTime('1h')
+        .sign(other.privateKey);
+      await expect(v.verify(forged)).rejects.toThrow(TokenError);
+    },
+  );
 
   test('an HS256 token is refused when only JWKS is configured (no key confusion)', async () => {
     const { publicKey } = await generateKeyPair('RS256');
-    const v = new TokenVerifier({ jwks: createLocalJWKSet({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1' }] }) });
+    const v = new TokenVerifier({
+      jwks: createLocalJWKSet({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1' }] }),
+    });
     await expect(v.verify(await signToken({ sub: 'u' }, { secret }))).rejects.toThrow(/algorithm HS256/);
   });
 });

@@ -29,9 +29,7 @@ export class CheckingClient {
   private recovering = new Map<string, Promise<void>>();
   private waiters: (() => void)[] = [];
 
-  constructor(
-    private readonly opts: { websocketUrl: string; httpUrl: string; token: string; adminToken: string },
-  ) {}
+  constructor(private readonly opts: { websocketUrl: string; httpUrl: string; token: string; adminToken: string }) {}
 
   async open(channels: string[], viaQuery = false): Promise<void> {
     for (let attempt = 0; ; attempt++) {
@@ -41,7 +39,10 @@ export class CheckingClient {
         this.ws = await new Promise<WebSocket>((resolve, reject) => {
           const ws = new WebSocket(`${this.opts.websocketUrl}?${q.toString()}`);
           ws.once('open', () => resolve(ws));
-          ws.once('unexpected-response', (_req, res) => (ws.terminate(), reject(new Error(`handshake ${res.statusCode}`))));
+          ws.once(
+            'unexpected-response',
+            (_req, res) => (ws.terminate(), reject(new Error(`handshake ${res.statusCode}`))),
+          );
           ws.once('error', reject);
         });
         break;
@@ -51,7 +52,16 @@ export class CheckingClient {
     }
     this.ws.on('message', (d) => this.onFrame(JSON.parse((d as Buffer).toString()) as Record<string, unknown>));
     for (const ch of channels) {
-      const log: ChannelLog = { baseline: -1, liveMax: 0, ids: new Map(), live: 0, recovered: 0, repeats: 0, outOfOrder: [], conflicts: [] };
+      const log: ChannelLog = {
+        baseline: -1,
+        liveMax: 0,
+        ids: new Map(),
+        live: 0,
+        recovered: 0,
+        repeats: 0,
+        outOfOrder: [],
+        conflicts: [],
+      };
       this.channels.set(ch, log);
       if (viaQuery) {
         // No `subscribed` frame for ?channels=: the baseline is the seq right after the handshake.
@@ -109,12 +119,15 @@ export class CheckingClient {
     if (running) return running;
     const p = (async () => {
       const log = this.channels.get(channel) as ChannelLog;
-      const r = await fetch(`${this.opts.httpUrl}/events?channel=${channel}&since=${since}`, { headers: { authorization: `Bearer ${this.opts.token}` } });
+      const r = await fetch(`${this.opts.httpUrl}/events?channel=${channel}&since=${since}`, {
+        headers: { authorization: `Bearer ${this.opts.token}` },
+      });
       const body = (await r.json()) as { events: { id: string; seqs: Record<string, number> }[] };
       for (const e of body.events ?? []) {
         const seq = e.seqs[channel] as number;
         const known = log.ids.get(seq);
-        if (known !== undefined && known !== e.id) log.conflicts.push(`${channel}#${seq}: ${known} then ${e.id} (history)`);
+        if (known !== undefined && known !== e.id)
+          log.conflicts.push(`${channel}#${seq}: ${known} then ${e.id} (history)`);
         if (known === undefined) {
           log.ids.set(seq, e.id);
           log.recovered++;
@@ -126,7 +139,9 @@ export class CheckingClient {
   }
 
   private async currentSeq(channel: string): Promise<number> {
-    const r = await fetch(`${this.opts.httpUrl}/version?channels=${channel}`, { headers: { authorization: `Bearer ${this.opts.adminToken}` } });
+    const r = await fetch(`${this.opts.httpUrl}/version?channels=${channel}`, {
+      headers: { authorization: `Bearer ${this.opts.adminToken}` },
+    });
     return ((await r.json()) as { versions: Record<string, number> }).versions[channel] ?? 0;
   }
 
@@ -134,10 +149,14 @@ export class CheckingClient {
   async settle(finals: Record<string, number>, ms: number): Promise<void> {
     const done = () => [...this.channels].every(([c, log]) => log.liveMax >= (finals[c] ?? 0));
     const end = Date.now() + ms;
-    while (!done() && Date.now() < end) await new Promise<void>((r) => (this.waiters.push(r), setTimeout(r, end - Date.now()).unref()));
+    while (!done() && Date.now() < end)
+      await new Promise<void>((r) => (this.waiters.push(r), setTimeout(r, end - Date.now()).unref()));
     await Promise.all([...this.recovering.values()]);
     for (const [c, log] of this.channels) {
-      const missing = Array.from({ length: Math.max(0, (finals[c] ?? 0) - log.baseline) }, (_, i) => log.baseline + 1 + i).filter((s) => !log.ids.has(s));
+      const missing = Array.from(
+        { length: Math.max(0, (finals[c] ?? 0) - log.baseline) },
+        (_, i) => log.baseline + 1 + i,
+      ).filter((s) => !log.ids.has(s));
       if (missing.length > 0) await this.recover(c, Math.min(...missing) - 1);
     }
   }

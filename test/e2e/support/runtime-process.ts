@@ -24,7 +24,11 @@ export interface RuntimeProcess {
   readyMs: number;
   events: RuntimeEvent[];
   /** Resolves with the first event (already seen or future) that matches. */
-  waitForEvent<E extends RuntimeEvent = RuntimeEvent>(pred: (e: RuntimeEvent) => boolean, timeoutMs?: number, what?: string): Promise<E>;
+  waitForEvent<E extends RuntimeEvent = RuntimeEvent>(
+    pred: (e: RuntimeEvent) => boolean,
+    timeoutMs?: number,
+    what?: string,
+  ): Promise<E>;
   /** The connection id of the client that connected with `x-test-client: <tag>`. */
   connectionIdOf(tag: string, timeoutMs?: number): Promise<string>;
   /** Drops a connection without `$disconnect` (AWS losing a disconnect). */
@@ -38,10 +42,17 @@ export interface RuntimeProcess {
 }
 
 /** What the child reports when it is ready (local/start.ts with the test hooks). */
-type ReadyMessage = { type: 'ready' } & Pick<RuntimeProcess, 'endpoints' | 'dlqUrl' | 'dlqUrls' | 'queueUrls' | 'routes' | 'readyMs'>;
-type ChildMessage = ReadyMessage | { type: 'event'; event: RuntimeEvent } | { type: 'reply'; requestId: number; ok: boolean };
+type ReadyMessage = { type: 'ready' } & Pick<
+  RuntimeProcess,
+  'endpoints' | 'dlqUrl' | 'dlqUrls' | 'queueUrls' | 'routes' | 'readyMs'
+>;
+type ChildMessage =
+  ReadyMessage | { type: 'event'; event: RuntimeEvent } | { type: 'reply'; requestId: number; ok: boolean };
 
-export async function startRuntimeProcess(env: Record<string, string> = {}, timeoutMs = 60_000): Promise<RuntimeProcess> {
+export async function startRuntimeProcess(
+  env: Record<string, string> = {},
+  timeoutMs = 60_000,
+): Promise<RuntimeProcess> {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts', '--quiet'], {
     cwd: REPO_ROOT,
     env: startEnv({
@@ -76,7 +87,10 @@ export async function startRuntimeProcess(env: Record<string, string> = {}, time
   });
 
   const ready = await new Promise<ReadyMessage>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the runtime did not report ready in ${timeoutMs} ms:\n${output}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`the runtime did not report ready in ${timeoutMs} ms:\n${output}`)),
+      timeoutMs,
+    );
     child.on('message', (m: ChildMessage) => {
       if (m.type === 'ready') {
         clearTimeout(timer);
@@ -100,7 +114,11 @@ export async function startRuntimeProcess(env: Record<string, string> = {}, time
       child.send({ ...msg, requestId });
     });
 
-  const waitForEvent = <E extends RuntimeEvent>(pred: (e: RuntimeEvent) => boolean, timeout = 10_000, what = 'a runtime event'): Promise<E> => {
+  const waitForEvent = <E extends RuntimeEvent>(
+    pred: (e: RuntimeEvent) => boolean,
+    timeout = 10_000,
+    what = 'a runtime event',
+  ): Promise<E> => {
     const seen = events.find(pred);
     if (seen) return Promise.resolve(seen as E);
     return new Promise((resolve, reject) => {
@@ -129,7 +147,11 @@ export async function startRuntimeProcess(env: Record<string, string> = {}, time
     events,
     waitForEvent,
     async connectionIdOf(tag, timeout = 10_000) {
-      const e = await waitForEvent<Extract<RuntimeEvent, { type: 'connected' }>>((ev) => ev.type === 'connected' && ev.headers['x-test-client'] === tag, timeout, `the connection of ${tag}`);
+      const e = await waitForEvent<Extract<RuntimeEvent, { type: 'connected' }>>(
+        (ev) => ev.type === 'connected' && ev.headers['x-test-client'] === tag,
+        timeout,
+        `the connection of ${tag}`,
+      );
       return e.connectionId;
     },
     vanish: (connectionId) => request({ type: 'vanish', connectionId }),

@@ -36,10 +36,16 @@ export class TestClient {
       if (i === -1) this.buffer.push(frame);
       else this.waiters.splice(i, 1)[0]?.resolve(frame);
     });
-    this.closed = new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    this.closed = new Promise((resolve) =>
+      ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+    );
   }
 
-  static connect(websocketUrl: string, token: string | undefined, opts: { channels?: string; query?: string } = {}): Promise<TestClient> {
+  static connect(
+    websocketUrl: string,
+    token: string | undefined,
+    opts: { channels?: string; query?: string } = {},
+  ): Promise<TestClient> {
     const params = new URLSearchParams();
     if (token !== undefined) params.set('token', token);
     if (opts.channels !== undefined) params.set('channels', opts.channels);
@@ -75,7 +81,11 @@ export class TestClient {
       };
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; unclaimed frames: ${JSON.stringify(this.buffer).slice(0, 2000)}`));
+        reject(
+          new Error(
+            `timed out after ${timeoutMs} ms waiting for ${what}; unclaimed frames: ${JSON.stringify(this.buffer).slice(0, 2000)}`,
+          ),
+        );
       }, timeoutMs);
       this.waiters.push(waiter);
     });
@@ -83,7 +93,11 @@ export class TestClient {
 
   /** The next event frame (optionally with this `id`). */
   nextEvent(id?: string, timeoutMs?: number): Promise<Frame> {
-    return this.next((f) => f.type === 'event' && (id === undefined || f.id === id), timeoutMs, id ? `event ${id}` : 'an event');
+    return this.next(
+      (f) => f.type === 'event' && (id === undefined || f.id === id),
+      timeoutMs,
+      id ? `event ${id}` : 'an event',
+    );
   }
 
   /** Subscribes and waits for `subscribed` (or the error/reset that answers it). */
@@ -99,7 +113,8 @@ export class TestClient {
   }
 
   async close(): Promise<void> {
-    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(1000, 'bye');
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING)
+      this.ws.close(1000, 'bye');
     await this.closed;
   }
 }
@@ -108,7 +123,11 @@ export class TestClient {
 export class Publisher {
   readonly sns: SNSClient;
   constructor(private readonly endpoints: LocalEndpoints) {
-    this.sns = new SNSClient({ endpoint: endpoints.snsEndpoint, region: endpoints.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    this.sns = new SNSClient({
+      endpoint: endpoints.snsEndpoint,
+      region: endpoints.region,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
   }
 
   /** Publishes a raw Message; resolves with the SNS MessageId. */
@@ -118,7 +137,12 @@ export class Publisher {
   }
 
   /** Publishes an event; resolves with its id (the given one, else the SNS MessageId). */
-  async publish(channels: string[], event: string, data: unknown, id?: string): Promise<{ id: string; messageId: string }> {
+  async publish(
+    channels: string[],
+    event: string,
+    data: unknown,
+    id?: string,
+  ): Promise<{ id: string; messageId: string }> {
     const messageId = await this.raw(JSON.stringify({ channels, event, data, ...(id !== undefined && { id }) }));
     return { id: id ?? messageId, messageId };
   }
