@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import type { LocalEndpoints } from '../local/runtime';
+import { mapWithLimit } from '../shared/concurrency';
 
 /** Shared helpers for benchmark scenarios: percentiles, machine facts, result files. */
 export function percentiles(values: number[]): {
@@ -214,31 +215,26 @@ export async function openSubscribers(
   connectTimeoutMs = 30_000,
 ): Promise<Subscriber[]> {
   const subs: Subscriber[] = [];
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < specs.length) {
-      const index = next++;
-      const spec = specs[index] as { token: string; channels: string[] };
-      const url = `${websocketUrl}?token=${encodeURIComponent(spec.token)}&channels=${spec.channels.map(encodeURIComponent).join(',')}`;
-      const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: connectTimeoutMs });
-      const sub: Subscriber = { index, channels: spec.channels, ws, frames: [] };
-      ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
-        if (!isBinary) sub.frames.push({ at: Date.now(), text: (data as Buffer).toString() }); // binaryType "nodebuffer": text frames arrive as one Buffer
+  const open = async (spec: { token: string; channels: string[] }, index: number): Promise<void> => {
+    const url = `${websocketUrl}?token=${encodeURIComponent(spec.token)}&channels=${spec.channels.map(encodeURIComponent).join(',')}`;
+    const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: connectTimeoutMs });
+    const sub: Subscriber = { index, channels: spec.channels, ws, frames: [] };
+    ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
+      if (!isBinary) sub.frames.push({ at: Date.now(), text: (data as Buffer).toString() }); // binaryType "nodebuffer": text frames arrive as one Buffer
+    });
+    subs.push(sub);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('unexpected-response', (req, res) => {
+        req.destroy();
+        reject(new Error(`handshake ${index} answered HTTP ${res.statusCode}`));
       });
-      subs.push(sub);
-      await new Promise<void>((resolve, reject) => {
-        ws.once('open', () => resolve());
-        ws.once('unexpected-response', (req, res) => {
-          req.destroy();
-          reject(new Error(`handshake ${index} answered HTTP ${res.statusCode}`));
-        });
-        // Stays attached: a later socket error must not become an unhandled 'error' event.
-        ws.on('error', (err) => reject(new Error(`socket ${index}: ${err.message}`)));
-      });
-    }
+      // Stays attached: a later socket error must not become an unhandled 'error' event.
+      ws.on('error', (err) => reject(new Error(`socket ${index}: ${err.message}`)));
+    });
   };
   try {
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, specs.length)) }, worker));
+    await mapWithLimit(specs, concurrency, open);
   } catch (err) {
     await closeSubscribers(subs);
     throw err;
