@@ -87,8 +87,15 @@ test('live events arrive in order; after the connection is cut, events published
   await e2e.pub.publish([channel], 'update', { n: 6 }, `${channel}-6`);
   await until(() => got.length >= 6, 'a live event after the replay');
   await new Promise((r) => setTimeout(r, 300)); // a duplicate would show up here
-  expect(got.map((e) => e.data)).toEqual([1, 2, 3, 4, 5, 6].map((n) => ({ n })));
+  // Seq order is the contract; publish order only best effort (a standard SNS topic and ingest queue
+  // may swap two publishes made back to back: docs/protocol.md), so the data is compared per phase.
   expect(got.map((e) => e.seqs[channel])).toEqual([1, 2, 3, 4, 5, 6]);
+  const ns = got.map((e) => (e.data as { n: number }).n);
+  expect([ns.slice(0, 3).sort((a, b) => a - b), ns.slice(3, 5).sort((a, b) => a - b), ns.slice(5)]).toEqual([
+    [1, 2, 3],
+    [4, 5],
+    [6],
+  ]);
   expect(states).toEqual(['live', 'reconnecting', 'live']);
 });
 
@@ -111,8 +118,10 @@ test('when WebSockets cannot open, the client polls /version and fetches /events
   await e2e.pub.publish([channel], 'create', { booking_id: 9 }, `${channel}-a`);
   await e2e.pub.publish([channel], 'update', { booking_id: 9 }, `${channel}-b`);
   await until(() => got.length === 2, 'two polled events');
-  expect(got.map((e) => [e.id, e.event, e.seqs[channel]])).toEqual([
-    [`${channel}-a`, 'create', 1],
-    [`${channel}-b`, 'update', 2],
+  // In seq order; which of two back-to-back publishes the sequencer takes first is best effort.
+  expect(got.map((e) => e.seqs[channel])).toEqual([1, 2]);
+  expect(got.map((e) => [e.id, e.event]).sort()).toEqual([
+    [`${channel}-a`, 'create'],
+    [`${channel}-b`, 'update'],
   ]);
 });
