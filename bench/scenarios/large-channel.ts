@@ -76,8 +76,8 @@ class SimulatedConnectionsApi {
   lastDeliveryAt = 0;
 
   constructor(
-    private readonly rate: number,
-    private readonly burst: number,
+    rate: number,
+    burst: number,
     private readonly latencyMs: number,
   ) {
     this.bucket = new TokenBucket(rate, burst);
