@@ -5,6 +5,7 @@ import path from 'node:path';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { parseLaneMessage } from '../shared/lanes';
+import { parseOrderBody } from '../shared/sequencer-batch';
 import { PIPELINE, visibilityTimeoutSeconds, type QueueStage } from '../shared/pipeline';
 import type { Faults } from './faults';
 import { invoke, type Handler } from './lambda-invoker';
@@ -174,7 +175,7 @@ export async function startPipeline(opts: PipelineOptions): Promise<LocalPipelin
     if (stage.fn === 'sequencer')
       emit({
         type: 'sequenced',
-        ids: done.map((m) => eventIdOf(m.Body)).filter((id): id is string => id !== undefined),
+        ids: done.flatMap((m) => (parseOrderBody(m.Body ?? '') ?? []).map((e) => e.id)),
       });
   }
 
@@ -339,5 +340,4 @@ function stringField(body: string | undefined, field: string): string | undefine
   }
 }
 
-const eventIdOf = (body: string | undefined) => stringField(body, 'id');
 const snsMessageId = (body: string | undefined) => stringField(body, 'MessageId');

@@ -20,14 +20,14 @@ export async function sequenceRecords(
 ): Promise<BatchOutcome> {
   const messages: OrderedMessage[] = [];
   for (const r of records) {
-    const event = parseOrderBody(r.body);
-    if (!event) {
+    const events = parseOrderBody(r.body);
+    if (!events) {
       // Only fanout writes to this queue; a body it did not write cannot be sequenced: drop it loudly.
       rt.log.error('dropped an order-queue message that is not an event', { sqsMessageId: r.messageId });
       rt.metrics.count('InvalidMessage');
       continue;
     }
-    messages.push({ messageId: r.messageId, event });
+    for (const event of events) messages.push({ messageId: r.messageId, event });
   }
   for (let attempt = 0; ; attempt++) {
     try {
@@ -54,18 +54,29 @@ export async function sequenceRecords(
   }
 }
 
-function parseOrderBody(body: string): PublishedEvent | undefined {
+/**
+ * An order-queue message's events: `{"events":[...]}` (shared/ingest.ts), or the single event a
+ * message sent before events were packed carries. Undefined when it is neither.
+ */
+export function parseOrderBody(body: string): PublishedEvent[] | undefined {
+  let m: unknown;
   try {
-    const m = JSON.parse(body) as Partial<PublishedEvent>;
-    if (
-      typeof m.id !== 'string' ||
-      typeof m.event !== 'string' ||
-      !Array.isArray(m.channels) ||
-      m.channels.length === 0
-    )
-      return undefined;
-    return { id: m.id, event: m.event, channels: m.channels.map(String), data: m.data ?? null };
+    m = JSON.parse(body);
   } catch {
     return undefined;
   }
+  const list: unknown[] =
+    m !== null && typeof m === 'object' && Array.isArray((m as { events?: unknown }).events)
+      ? (m as { events: unknown[] }).events
+      : [m];
+  const events = list.map(orderEvent);
+  return events.length > 0 && events.every((e) => e !== undefined) ? events : undefined;
+}
+
+function orderEvent(v: unknown): PublishedEvent | undefined {
+  if (v === null || typeof v !== 'object') return undefined;
+  const m = v as Partial<PublishedEvent>;
+  if (typeof m.id !== 'string' || typeof m.event !== 'string' || !Array.isArray(m.channels) || m.channels.length === 0)
+    return undefined;
+  return { id: m.id, event: m.event, channels: m.channels.map(String), data: m.data ?? null };
 }
