@@ -115,7 +115,7 @@ export async function spawnLocal(
     SNS_PORT: '0',
     DYNAMODB_PORT: '0',
     SWITCHBOARD_LOCAL_ENDPOINTS_FILE: file,
-    POWERTOOLS_LOG_LEVEL: 'WARN',
+    POWERTOOLS_LOG_LEVEL: process.env.BENCH_RUNTIME_LOG ? 'INFO' : 'WARN',
     ...opts.env,
   };
   delete env.SWITCHBOARD_LOCAL_DYNAMODB_ENDPOINT;
@@ -131,6 +131,11 @@ export async function spawnLocal(
   );
   let out = '';
   let bannerMs: number | undefined;
+  // BENCH_RUNTIME_LOG=<file>: the runtime's output goes there too, at log level INFO (every
+  // invocation's summary line: where the time of a run went).
+  const logFile = process.env.BENCH_RUNTIME_LOG;
+  if (logFile)
+    for (const s of [child.stdout, child.stderr]) s?.on('data', (d: Buffer) => fs.appendFileSync(logFile, d));
   child.stdout?.on('data', (d: Buffer) => {
     out = (out + d.toString()).slice(-50_000);
     if (bannerMs === undefined && out.includes('is ready')) bannerMs = performance.now() - t0;

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -24,13 +24,22 @@ export class DynamoDbLocalError extends Error {
   override name = 'DynamoDbLocalError';
 }
 
-export function javaAvailable(): boolean {
-  try {
-    execFileSync('java', ['-version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
+/** True when a `java` executable is on PATH (looked up, not run: a JVM start costs ~0.1 s of CPU). */
+export function javaAvailable(env: NodeJS.ProcessEnv = process.env): boolean {
+  const names = process.platform === 'win32' ? ['java.exe', 'java.cmd', 'java.bat'] : ['java'];
+  return (env.PATH ?? '')
+    .split(path.delimiter)
+    .filter(Boolean)
+    .some((dir) =>
+      names.some((name) => {
+        try {
+          fs.accessSync(path.join(dir, name), fs.constants.X_OK);
+          return true;
+        } catch {
+          return false;
+        }
+      }),
+    );
 }
 
 export async function freePort(): Promise<number> {
@@ -77,7 +86,7 @@ export async function startDynamoDbLocal(
   void exited.then(() => (dead = true));
   while (!ready && !dead && Date.now() < deadline) {
     ready = await canConnect(port);
-    if (!ready) await new Promise((r) => setTimeout(r, 100)); // polling a port that has no event to wait for
+    if (!ready) await new Promise((r) => setTimeout(r, 25)); // polling a port that has no event to wait for
   }
   if (!ready) {
     child.kill('SIGKILL');

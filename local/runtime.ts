@@ -7,10 +7,10 @@ import { LOCAL_DEV_SECRET, loadConfig } from '../shared/config';
 import { createTable } from '../shared/store/create-table';
 import { startDdbFaultProxy } from './ddb-fault-proxy';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
-import { NO_FAULTS, parseFaults, type Faults } from './faults';
+import { NO_FAULTS } from './faults';
 import { startHttpApi, type HttpExtension, type LocalHttpApi } from './http-api';
-import type { LocalLog } from './log';
 import { checkPortsFree } from './ports';
+import { dynamodbPortOption, fixedPorts, portsOf, type RuntimeOptions } from './runtime-options';
 import { startPipeline, type LocalPipeline, type PipelineEvent } from './pipeline';
 import { PIPELINE_ENV } from '../shared/pipeline';
 import { startGatewayThread, type GatewayThread } from './gateway-thread';
@@ -36,37 +36,8 @@ export interface LocalEndpoints {
   demoUrl: string;
 }
 
-export interface RuntimeOptions {
-  /** Ports on 127.0.0.1; 0 picks a free one. Defaults: 3000, 3001, 4566, 8000. */
-  httpPort?: number;
-  wsPort?: number;
-  snsPort?: number;
-  dynamodbPort?: number;
-  /** Use this DynamoDB (e.g. an already running DynamoDB Local) instead of starting one. */
-  dynamodbEndpoint?: string;
-  /** Keep DynamoDB Local's data in this directory (default: in memory). */
-  persistDir?: string;
-  tableName?: string;
-  region?: string;
-  jwtSecret?: string;
-  idleTimeoutMs?: number;
-  maxAgeMs?: number;
-  publicDir?: string;
-  /**
-   * Injected faults (SWITCHBOARD_LOCAL_FAULTS / SWITCHBOARD_LOCAL_SEED, docs/local.md "Faults"); one
-   * seeded sequence shared by the DynamoDB fault proxy (ddb_throttle) and the fan-out invocations
-   * (fanout_crash, fanout_timeout); the gateway thread (post_*) rolls its own, seeded from it. Default: none.
-   */
-  faults?: Faults;
-  /** Test hook: true makes the next fanout invocation crash at its first AWS call. */
-  takeFanoutFailure?: () => boolean;
-  onEvent?: (e: RuntimeEvent) => void;
-  log?: LocalLog;
-  /** A part died on its own (DynamoDB Local crashed): the runtime is unusable. */
-  onFatal?: (message: string) => void;
-}
-
 export type RuntimeEvent = GatewayEvent | PipelineEvent;
+export { DEFAULT_PORTS, runtimeOptionsFromEnv, type RuntimeOptions } from './runtime-options';
 
 export interface LocalRuntime {
   endpoints: LocalEndpoints;
@@ -79,43 +50,7 @@ export interface LocalRuntime {
   stop(): Promise<void>;
 }
 
-export const DEFAULT_PORTS = { http: 3000, ws: 3001, sns: 4566, dynamodb: 8000 } as const;
 export const DEFAULT_TABLE_NAME = 'switchboard-local';
-
-/**
- * Options from the environment (HTTP_PORT, WS_PORT, SNS_PORT, DYNAMODB_PORT, SWITCHBOARD_LOCAL_*).
- * A bad SWITCHBOARD_LOCAL_FAULTS / SWITCHBOARD_LOCAL_SEED throws FaultSpecError (one line).
- */
-export function runtimeOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): RuntimeOptions {
-  const int = (name: string, def?: number): number | undefined => {
-    const v = env[name];
-    if (v === undefined || v.trim() === '') return def;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0 || n > 65535)
-      throw new Error(`${name} must be a port number (0 to 65535) or a number of milliseconds, got "${v}"`);
-    return n;
-  };
-  const ms = (name: string): number | undefined => {
-    const v = env[name];
-    if (v === undefined || v.trim() === '') return undefined;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive number of milliseconds, got "${v}"`);
-    return n;
-  };
-  return {
-    httpPort: int('HTTP_PORT', DEFAULT_PORTS.http),
-    wsPort: int('WS_PORT', DEFAULT_PORTS.ws),
-    snsPort: int('SNS_PORT', DEFAULT_PORTS.sns),
-    dynamodbPort: int('DYNAMODB_PORT', DEFAULT_PORTS.dynamodb),
-    dynamodbEndpoint: env.SWITCHBOARD_LOCAL_DYNAMODB_ENDPOINT || undefined,
-    tableName: env.SWITCHBOARD_TABLE_NAME || undefined,
-    region: env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined,
-    jwtSecret: env.SWITCHBOARD_JWT_SECRET || undefined,
-    idleTimeoutMs: ms('SWITCHBOARD_LOCAL_IDLE_TIMEOUT_MS'),
-    maxAgeMs: ms('SWITCHBOARD_LOCAL_MAX_AGE_MS'),
-    faults: parseFaults(env.SWITCHBOARD_LOCAL_FAULTS, env.SWITCHBOARD_LOCAL_SEED),
-  };
-}
 
 export async function startRuntime(opts: RuntimeOptions = {}): Promise<LocalRuntime> {
   // Node 20 here, 22 on Lambda: the SDK's reminder about that is noise locally.
@@ -125,19 +60,9 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<LocalRunt
   const jwtSecret = opts.jwtSecret ?? LOCAL_DEV_SECRET;
   const log = opts.log ?? (() => undefined);
   const faults = opts.faults ?? NO_FAULTS;
-  const ports = {
-    http: opts.httpPort ?? DEFAULT_PORTS.http,
-    ws: opts.wsPort ?? DEFAULT_PORTS.ws,
-    sns: opts.snsPort ?? DEFAULT_PORTS.sns,
-    dynamodb: opts.dynamodbPort ?? DEFAULT_PORTS.dynamodb,
-  };
+  const ports = portsOf(opts);
   // Every fixed port first, so a taken one fails in a second instead of after Java started.
-  await checkPortsFree([
-    { port: ports.http, envName: 'HTTP_PORT' },
-    { port: ports.ws, envName: 'WS_PORT' },
-    { port: ports.sns, envName: 'SNS_PORT' },
-    ...(opts.dynamodbEndpoint ? [] : [{ port: ports.dynamodb, envName: 'DYNAMODB_PORT' }]),
-  ]);
+  if (!opts.dynamodb) await checkPortsFree(fixedPorts(opts));
 
   // Handlers wait at this gate until their environment is complete (endpoints are known only once
   // every part is listening); nothing can reach them before that anyway except an early client.
@@ -147,7 +72,7 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<LocalRunt
   const results = await Promise.allSettled([
     opts.dynamodbEndpoint
       ? Promise.resolve<DynamoDbLocal | undefined>(undefined)
-      : startDynamoDbLocal({ port: ports.dynamodb === 0 ? undefined : ports.dynamodb, persistDir: opts.persistDir }),
+      : (opts.dynamodb ?? startDynamoDbLocal({ port: dynamodbPortOption(ports), persistDir: opts.persistDir })),
     startPipeline({
       port: ports.sns,
       region,

@@ -2,13 +2,12 @@ import { performance } from 'node:perf_hooks';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../shared/config';
-import { endpointsFile, mintToken, writeEndpoints } from './cli/common';
-import { mountDemo } from './demo/mount-demo';
 import { DynamoDbLocalError } from './dynamodb-local';
 import { FaultSpecError, NO_FAULTS, type Faults } from './faults';
 import type { LocalLog } from './log';
 import { PortInUseError } from './ports';
-import { runtimeOptionsFromEnv, startRuntime, type LocalRuntime, type RuntimeEvent } from './runtime';
+import type { LocalRuntime, RuntimeEvent } from './runtime';
+import { runtimeOptionsFromEnv, startEarly } from './runtime-options';
 
 /**
  * `npm start`: the whole system on 127.0.0.1, then `.local/endpoints.json` and a banner.
@@ -55,7 +54,6 @@ async function main(): Promise<void> {
   }
   const verbose = Boolean(args.verbose);
   const hooks = process.env.SWITCHBOARD_LOCAL_TEST_HOOKS === '1' && typeof process.send === 'function';
-  const file = endpointsFile(args['endpoints-file']);
   const log: LocalLog = (level, line) => {
     if (level === 'debug' && !verbose) return;
     process.stderr.write(`[local] ${line}\n`);
@@ -93,12 +91,17 @@ async function main(): Promise<void> {
   let failFanout = 0;
   const takeFanoutFailure = hooks ? () => (failFanout > 0 ? (failFanout--, true) : false) : undefined;
   let faults: Faults = NO_FAULTS;
+  // Only light modules are loaded so far: the ports are checked and DynamoDB Local's JVM (the slowest
+  // part to come up) starts before the handlers, the SDK and the demo are loaded, which takes this
+  // process most of a second (local/runtime-options.ts).
+  let loaded;
   try {
     const options = runtimeOptionsFromEnv();
     faults = options.faults ?? NO_FAULTS;
-    runtime = await startRuntime({
-      ...options,
-      persistDir: args.persist,
+    const early = await startEarly({ ...options, persistDir: args.persist });
+    loaded = await loadRest();
+    runtime = await loaded.startRuntime({
+      ...early,
       onEvent: forward,
       takeFanoutFailure,
       log,
@@ -115,10 +118,11 @@ async function main(): Promise<void> {
     if (verbose && !known && err instanceof Error) process.stderr.write(`${err.stack}\n`);
     fail(`could not start: ${message}`, 1);
   }
-  if (shuttingDown) return;
-  mountDemo(runtime);
+  if (shuttingDown || !loaded) return;
+  loaded.mountDemo(runtime);
   const { endpoints } = runtime;
-  writeEndpoints(file, endpoints);
+  const file = loaded.endpointsFile(args['endpoints-file']);
+  loaded.writeEndpoints(file, endpoints);
   const readyMs = Math.round(performance.now());
 
   if (hooks) {
@@ -145,12 +149,28 @@ async function main(): Promise<void> {
         void rt.gateway.settled().then(() => process.send?.({ type: 'reply', requestId: m.requestId, ok: true }));
     });
   }
-  if (!args.quiet) process.stdout.write(await banner(runtime, file, readyMs, faults));
+  if (!args.quiet) process.stdout.write(await banner(runtime, file, readyMs, faults, loaded.mintToken));
   // Quiet runs (the e2e tests) still say which faults are on, with the seed to repeat the run.
   else if (Object.keys(faults.active).length > 0) log('warn', `faults: ${faults.describe()}`);
 }
 
-async function banner(runtime: LocalRuntime, file: string, readyMs: number, faults: Faults): Promise<string> {
+/** What `npm start` loads once DynamoDB Local is starting: the runtime with its handlers, the demo, the CLI helpers. */
+async function loadRest() {
+  const [{ startRuntime }, { mountDemo }, { endpointsFile, mintToken, writeEndpoints }] = await Promise.all([
+    import('./runtime'),
+    import('./demo/mount-demo'),
+    import('./cli/common'),
+  ]);
+  return { startRuntime, mountDemo, endpointsFile, mintToken, writeEndpoints };
+}
+
+async function banner(
+  runtime: LocalRuntime,
+  file: string,
+  readyMs: number,
+  faults: Faults,
+  mintToken: Awaited<ReturnType<typeof loadRest>>['mintToken'],
+): Promise<string> {
   const e = runtime.endpoints;
   const token = await mintToken({ sub: 'local-admin', role: 'admin' }, e.jwtSecret, 24 * 3600);
   const rel = path.relative(process.cwd(), file) || file;
