@@ -70,9 +70,19 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<LocalRunt
 
   const started: { stop(): Promise<void> }[] = [];
   const results = await Promise.allSettled([
-    opts.dynamodbEndpoint
+    // The table is created as soon as DynamoDB answers, while the other parts still start.
+    (opts.dynamodbEndpoint
       ? Promise.resolve<DynamoDbLocal | undefined>(undefined)
-      : (opts.dynamodb ?? startDynamoDbLocal({ port: dynamodbPortOption(ports), persistDir: opts.persistDir })),
+      : (opts.dynamodb ?? startDynamoDbLocal({ port: dynamodbPortOption(ports), persistDir: opts.persistDir }))
+    ).then(async (ddb) => {
+      try {
+        await ensureTable(opts.dynamodbEndpoint ?? (ddb as DynamoDbLocal).endpoint, region, tableName);
+      } catch (err) {
+        await ddb?.stop();
+        throw err;
+      }
+      return ddb;
+    }),
     startPipeline({
       port: ports.sns,
       region,
@@ -139,16 +149,6 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<LocalRunt
     });
     // Fail now, with the variable's name, rather than on the first connection.
     loadConfig(process.env);
-    const dynamo = new DynamoDBClient({
-      endpoint: dynamodbEndpoint,
-      region,
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    });
-    try {
-      await createTable(dynamo, tableName);
-    } finally {
-      dynamo.destroy();
-    }
   } catch (err) {
     await stopAll();
     throw err;
@@ -187,6 +187,19 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<LocalRunt
       await stopAll();
     },
   };
+}
+
+async function ensureTable(endpoint: string, region: string, tableName: string): Promise<void> {
+  const dynamo = new DynamoDBClient({
+    endpoint,
+    region,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  try {
+    await createTable(dynamo, tableName);
+  } finally {
+    dynamo.destroy();
+  }
 }
 
 /** The environment the handlers read, as the CDK stack sets it on the Lambda functions. */
