@@ -42,6 +42,7 @@ export async function sequenceRecords(
         connections: report.connections,
         laneMessages: report.laneMessages,
         ms: report.ms,
+        plan: report.plan,
       });
       return { failed: new Set() };
     } catch (err) {

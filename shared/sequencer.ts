@@ -6,7 +6,7 @@ import { mapWithLimit } from './concurrency';
 import type { PublishedEvent } from './publish-message';
 import { ConnectionStore } from './store/connections';
 import type { Db } from './store/db';
-import { EventLog, type NewEvent } from './store/event-log';
+import { EventLog, SnapshotStaleError, type NewEvent, type Snapshot } from './store/event-log';
 import { addStats } from './store/stats';
 import { sendBatches } from './sqs-batch';
 import type { Log } from './telemetry';
@@ -42,7 +42,47 @@ export interface SequenceDeps {
     | 'deliveryQueueUrl'
   >;
   log: Log;
+  /** The container's last known seq per channel (default: one per process, like a Lambda container). */
+  seqCache?: SeqCache;
 }
+
+/**
+ * The seqs this container last read or wrote, per channel. The sequencer is the only writer of
+ * seqs and runs one batch at a time, so in a warm container they are almost always current: a
+ * batch whose channels are all known skips the snapshot read and commits on the assumption that
+ * its events are new and the seqs unchanged. The transaction's conditions check exactly that; if
+ * either is false (a retried message, a duplicate id, another container moved a seq), nothing is
+ * written and the batch is planned again from a consistent snapshot. Bounded; oldest out first.
+ */
+export class SeqCache {
+  private readonly seqs = new Map<string, number>();
+  constructor(private readonly limit = 50_000) {}
+
+  /** Every channel's seq, or undefined if one is not known. */
+  get(channels: readonly string[]): Map<string, number> | undefined {
+    const out = new Map<string, number>();
+    for (const c of channels) {
+      const seq = this.seqs.get(c);
+      if (seq === undefined) return undefined;
+      out.set(c, seq);
+    }
+    return out;
+  }
+
+  set(seqs: ReadonlyMap<string, number>): void {
+    for (const [c, seq] of seqs) {
+      this.seqs.delete(c);
+      this.seqs.set(c, seq);
+    }
+    while (this.seqs.size > this.limit) this.seqs.delete(this.seqs.keys().next().value as string);
+  }
+
+  forget(channels: readonly string[]): void {
+    for (const c of channels) this.seqs.delete(c);
+  }
+}
+
+const containerSeqCache = new SeqCache();
 
 export interface SequenceReport {
   recorded: number;
@@ -54,6 +94,8 @@ export interface SequenceReport {
   laneMessages: number;
   /** Milliseconds per step: snapshot, commit, resolve, send. */
   ms: Record<'snapshot' | 'commit' | 'resolve' | 'send', number>;
+  /** How the batch was planned: from the container's seqs (no read), or a snapshot (after a refused guess). */
+  plan: 'cached' | 'snapshot' | 'cached-then-snapshot';
 }
 
 /** A subscription younger than this may belong to a connection whose `$connect` has not returned. */
@@ -72,7 +114,9 @@ export async function sequence(deps: SequenceDeps, messages: readonly OrderedMes
     connections: 0,
     laneMessages: 0,
     ms: { snapshot: 0, commit: 0, resolve: 0, send: 0 },
+    plan: 'snapshot',
   };
+  const cache = deps.seqCache ?? containerSeqCache;
   let mark = Date.now();
   const lap = (step: keyof SequenceReport['ms']) => {
     const t = Date.now();
@@ -93,64 +137,36 @@ export async function sequence(deps: SequenceDeps, messages: readonly OrderedMes
   });
   // Never an unhandled rejection while the snapshot is awaited: the failure is read below.
   resolving.catch(() => undefined);
-  const snap = await log.snapshot(
-    messages.map((m) => m.event.id),
-    channels,
-  );
-  lap('snapshot');
-  const current = new Map(snap.seqs);
-  const claimed = new Map(snap.records);
-  const fresh: NewEvent[] = [];
-  const deliverable: { event: PublishedEvent; seqs: Record<string, number>; ts: number }[] = [];
-  const now = db.clock.now();
-  for (const { messageId, event } of messages) {
-    const record = claimed.get(event.id);
-    if (record && record.by !== messageId) {
-      report.duplicates++;
-      continue;
+  const ids = messages.map((m) => m.event.id);
+  const known = cache.get(channels);
+  let planned: Planned;
+  try {
+    if (known) {
+      report.plan = 'cached';
+      lap('snapshot');
+      try {
+        planned = await planAndRecord(log, messages, { records: new Map(), seqs: known }, db.clock.now(), report);
+      } catch (err) {
+        if (!(err instanceof SnapshotStaleError)) throw err;
+        // A retry, a duplicate, or a seq moved elsewhere: the guess was refused (a chunk committed
+        // before it is this message's own record now, reused as a retry). Plan from a snapshot.
+        report.plan = 'cached-then-snapshot';
+        planned = await planAndRecord(log, messages, await log.snapshot(ids, channels), db.clock.now(), report);
+      }
+    } else {
+      const snap = await log.snapshot(ids, channels);
+      lap('snapshot');
+      planned = await planAndRecord(log, messages, snap, db.clock.now(), report);
     }
-    if (record) {
-      report.retried++;
-      deliverable.push({ event, seqs: record.seqs, ts: record.ts });
-      report.seqs[event.id] = record.seqs;
-      continue;
-    }
-    const seqs: Record<string, number> = {};
-    for (const c of event.channels) {
-      const next = (current.get(c) ?? 0) + 1;
-      current.set(c, next);
-      seqs[c] = next;
-    }
-    const entry: NewEvent = { id: event.id, by: messageId, event: event.event, data: event.data, ts: now, seqs };
-    claimed.set(event.id, { by: messageId, seqs, ts: now });
-    fresh.push(entry);
-    deliverable.push({ event, seqs, ts: now });
-    report.seqs[event.id] = seqs;
+  } catch (err) {
+    cache.forget(channels); // what was written in part is read again next time
+    throw err;
   }
-
-  // Record (in chunks that fit one transaction: 100 items, well under 4 MB as data ≤ 32 KB per event)
-  // while the subscribers are resolved.
-  const recording = (async () => {
-    const moved = new Map(snap.seqs);
-    let chunk: NewEvent[] = [];
-    const commit = async () => {
-      if (chunk.length === 0) return;
-      await log.commit(chunk, moved);
-      for (const e of chunk) for (const [c, s] of Object.entries(e.seqs)) moved.set(c, s);
-      chunk = [];
-    };
-    for (const e of fresh) {
-      if (chunk.length > 0 && (log.itemCount([...chunk, e]) > 100 || chunk.length >= 25)) await commit();
-      chunk.push(e);
-    }
-    await commit();
-    report.recorded = fresh.length;
-    lap('commit');
-  })();
-  // Both settle before anything is sent: a failed record must never reach the lanes.
-  const [recorded, resolved] = await Promise.allSettled([recording, resolving]);
-  if (recorded.status === 'rejected') throw recorded.reason;
-  if (resolved.status === 'rejected') throw resolved.reason;
+  cache.set(planned.current);
+  lap('commit');
+  const { deliverable, fresh, now } = planned;
+  // Nothing is sent before both are done: a failed record must never reach the lanes.
+  await resolving;
   const laneInput = deliverable.map(({ event, seqs, ts }) => {
     const targets = new Map<string, LaneTarget>();
     for (const channel of event.channels) {
@@ -188,6 +204,73 @@ export async function sequence(deps: SequenceDeps, messages: readonly OrderedMes
   lap('send');
   await counting;
   return report;
+}
+
+interface Planned {
+  fresh: NewEvent[];
+  deliverable: { event: PublishedEvent; seqs: Record<string, number>; ts: number }[];
+  /** Every channel's seq once the batch is recorded. */
+  current: Map<string, number>;
+  now: number;
+}
+
+/**
+ * Plans a batch from a snapshot (drops duplicates, reuses the seqs of events this same message
+ * recorded before, gives new events the next seqs) and records the new events, in chunks that fit
+ * one transaction (100 items, well under 4 MB as data ≤ 32 KB per event). Throws SnapshotStaleError
+ * when the table is not what the snapshot said.
+ */
+async function planAndRecord(
+  log: EventLog,
+  messages: readonly OrderedMessage[],
+  snap: Snapshot,
+  now: number,
+  report: SequenceReport,
+): Promise<Planned> {
+  Object.assign(report, { recorded: 0, retried: 0, duplicates: 0, seqs: {} });
+  const current = new Map(snap.seqs);
+  const claimed = new Map(snap.records);
+  const fresh: NewEvent[] = [];
+  const deliverable: Planned['deliverable'] = [];
+  for (const { messageId, event } of messages) {
+    const record = claimed.get(event.id);
+    if (record && record.by !== messageId) {
+      report.duplicates++;
+      continue;
+    }
+    if (record) {
+      report.retried++;
+      deliverable.push({ event, seqs: record.seqs, ts: record.ts });
+      report.seqs[event.id] = record.seqs;
+      continue;
+    }
+    const seqs: Record<string, number> = {};
+    for (const c of event.channels) {
+      const next = (current.get(c) ?? 0) + 1;
+      current.set(c, next);
+      seqs[c] = next;
+    }
+    const entry: NewEvent = { id: event.id, by: messageId, event: event.event, data: event.data, ts: now, seqs };
+    claimed.set(event.id, { by: messageId, seqs, ts: now });
+    fresh.push(entry);
+    deliverable.push({ event, seqs, ts: now });
+    report.seqs[event.id] = seqs;
+  }
+  const moved = new Map(snap.seqs);
+  let chunk: NewEvent[] = [];
+  const commit = async () => {
+    if (chunk.length === 0) return;
+    await log.commit(chunk, moved);
+    for (const e of chunk) for (const [c, s] of Object.entries(e.seqs)) moved.set(c, s);
+    chunk = [];
+  };
+  for (const e of fresh) {
+    if (chunk.length > 0 && (log.itemCount([...chunk, e]) > 100 || chunk.length >= 25)) await commit();
+    chunk.push(e);
+  }
+  await commit();
+  report.recorded = fresh.length;
+  return { fresh, deliverable, current, now };
 }
 
 /**

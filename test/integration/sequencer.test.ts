@@ -2,7 +2,7 @@ import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
 import { parseLaneMessage } from '../../shared/lanes';
-import { sequence, type OrderedMessage } from '../../shared/sequencer';
+import { SeqCache, sequence, type OrderedMessage } from '../../shared/sequencer';
 import { ChannelStore } from '../../shared/store/channels';
 import { ConnectionStore } from '../../shared/store/connections';
 import { SnapshotStaleError } from '../../shared/store/event-log';
@@ -26,10 +26,11 @@ beforeAll(async () => {
 });
 afterAll(() => t.stop());
 
-const deps = (overrides: { deliveryQueueUrl?: string } = {}) => ({
+const deps = (overrides: { deliveryQueueUrl?: string; seqCache?: SeqCache } = {}) => ({
   db: t.rt.db,
   sqs: t.rt.sqs,
   log: t.telemetry,
+  seqCache: overrides.seqCache,
   config: { ...t.rt.config, deliveryQueueUrl, ...overrides },
 });
 const msg = (messageId: string, id: string, channels: string[], data: unknown = null): OrderedMessage => ({
@@ -116,5 +117,86 @@ describe('sequencer', () => {
     for (const err of refused) expect(err).toBeInstanceOf(SnapshotStaleError);
     // Never two events with one seq: the channel moved exactly once per committed event.
     expect(await new ChannelStore(t.rt.db, t.rt.config).seq('sq_p')).toBe(ok.length);
+  });
+
+  describe('a warm container plans from the seqs it knows (no snapshot read), checked by the transaction', () => {
+    const historyIds = async (channel: string) =>
+      (await new ChannelStore(t.rt.db, t.rt.config).history(channel, 0)).events.map((e) => [e.seq, e.id]);
+
+    test('known channels: no read, the next seqs, history contiguous', async () => {
+      const cache = new SeqCache();
+      const first = await sequence(deps({ seqCache: cache }), [msg('w1', 'w-1', ['sq_w'])]);
+      expect(first.plan).toBe('snapshot');
+      const next = await sequence(deps({ seqCache: cache }), [msg('w2', 'w-2', ['sq_w']), msg('w3', 'w-3', ['sq_w'])]);
+      expect(next).toMatchObject({ plan: 'cached', recorded: 2, seqs: { 'w-2': { sq_w: 2 }, 'w-3': { sq_w: 3 } } });
+      expect(await historyIds('sq_w')).toEqual([
+        [1, 'w-1'],
+        [2, 'w-2'],
+        [3, 'w-3'],
+      ]);
+    });
+
+    test('a retried message and a duplicate id are refused as guesses and planned from a snapshot', async () => {
+      const cache = new SeqCache();
+      await sequence(deps({ seqCache: cache }), [msg('k1', 'k-1', ['sq_k'])]);
+      const retry = await sequence(deps({ seqCache: cache }), [msg('k1', 'k-1', ['sq_k']), msg('k2', 'k-2', ['sq_k'])]);
+      expect(retry).toMatchObject({ plan: 'cached-then-snapshot', retried: 1, recorded: 1 });
+      expect(retry.seqs).toEqual({ 'k-1': { sq_k: 1 }, 'k-2': { sq_k: 2 } });
+      const dup = await sequence(deps({ seqCache: cache }), [msg('k3', 'k-2', ['sq_k']), msg('k4', 'k-4', ['sq_k'])]);
+      expect(dup).toMatchObject({
+        plan: 'cached-then-snapshot',
+        duplicates: 1,
+        recorded: 1,
+        seqs: { 'k-4': { sq_k: 3 } },
+      });
+      expect(await historyIds('sq_k')).toEqual([
+        [1, 'k-1'],
+        [2, 'k-2'],
+        [3, 'k-4'],
+      ]);
+    });
+
+    test('another container moved the seq: the stale guess writes nothing, the snapshot continues after it', async () => {
+      const [a, b] = [new SeqCache(), new SeqCache()];
+      await sequence(deps({ seqCache: a }), [msg('s1', 's-1', ['sq_s', 'sq_s2'])]);
+      await sequence(deps({ seqCache: b }), [msg('s2', 's-2', ['sq_s']), msg('s3', 's-3', ['sq_s'])]);
+      const late = await sequence(deps({ seqCache: a }), [msg('s4', 's-4', ['sq_s', 'sq_s2'])]);
+      expect(late).toMatchObject({ plan: 'cached-then-snapshot', recorded: 1, seqs: { 's-4': { sq_s: 4, sq_s2: 2 } } });
+      expect(await historyIds('sq_s')).toEqual([
+        [1, 's-1'],
+        [2, 's-2'],
+        [3, 's-3'],
+        [4, 's-4'],
+      ]);
+      expect(await historyIds('sq_s2')).toEqual([
+        [1, 's-1'],
+        [2, 's-4'],
+      ]);
+      // And it knows again: the next batch needs no read.
+      expect((await sequence(deps({ seqCache: a }), [msg('s5', 's-5', ['sq_s'])])).plan).toBe('cached');
+    });
+
+    test("a batch bigger than one transaction: a refused later chunk leaves the earlier one as this message's own", async () => {
+      const [a, b] = [new SeqCache(), new SeqCache()];
+      await sequence(deps({ seqCache: a }), [msg('c0', 'c-0', ['sq_c1']), msg('c0b', 'c-0b', ['sq_c2'])]);
+      // Another container moves sq_c2 only: the first chunk (sq_c1 events) commits, the second is refused.
+      await sequence(deps({ seqCache: b }), [msg('cx', 'c-x', ['sq_c2'])]);
+      const batch = [
+        ...Array.from({ length: 25 }, (_, i) => msg('cb', `c1-${i}`, ['sq_c1'])),
+        ...Array.from({ length: 5 }, (_, i) => msg('cb', `c2-${i}`, ['sq_c2'])),
+      ];
+      const r = await sequence(deps({ seqCache: a }), batch);
+      expect(r).toMatchObject({ plan: 'cached-then-snapshot', retried: 25, recorded: 5 });
+      expect((await historyIds('sq_c1')).map(([seq]) => seq)).toEqual(Array.from({ length: 26 }, (_, i) => i + 1));
+      expect((await historyIds('sq_c2')).map(([, id]) => id)).toEqual([
+        'c-0b',
+        'c-x',
+        'c2-0',
+        'c2-1',
+        'c2-2',
+        'c2-3',
+        'c2-4',
+      ]);
+    });
   });
 });
