@@ -1,5 +1,5 @@
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -283,3 +283,46 @@ export function snsPublisher(endpoints: Pick<LocalEndpoints, 'snsEndpoint' | 're
 
 /** A run-unique prefix for event ids (idempotency keys must not repeat across runs). */
 export const runId = (): string => randomUUID().slice(0, 8);
+
+/**
+ * CPU time (ms, user + system) used so far by the runtime's processes: the `npm start` process
+ * (handlers, gateway thread), DynamoDB Local's JVM and the SQS emulator. Linux only (/proc); the
+ * figure is undefined where a process cannot be found. Take two readings and subtract.
+ */
+export function runtimeCpuMs(rt: LocalProcess): { runtime?: number; dynamodb?: number; sqs?: number } {
+  const ticks = (pid: number | undefined): number | undefined => {
+    if (!pid) return undefined;
+    try {
+      const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms (USER_HZ 100)
+    } catch {
+      return undefined;
+    }
+  };
+  const pgrep = (args: string[]): number | undefined => {
+    try {
+      return Number(execFileSync('pgrep', args, { encoding: 'utf8' }).trim().split('\n')[0]) || undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const port = new URL(rt.endpoints.dynamodbEndpoint).port;
+  return {
+    runtime: ticks(rt.child.pid),
+    dynamodb: ticks(pgrep(['-n', '-f', `^java .*-port ${port}( |$)`])),
+    sqs: ticks(pgrep(['-n', '-P', String(rt.child.pid), '-f', 'fauxqs-main'])),
+  };
+}
+
+/** `after - before` per process, where both are known. */
+export function cpuSpent(
+  before: ReturnType<typeof runtimeCpuMs>,
+  after: ReturnType<typeof runtimeCpuMs>,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of ['runtime', 'dynamodb', 'sqs'] as const) {
+    const [a, b] = [before[k], after[k]];
+    if (a !== undefined && b !== undefined) out[k] = b - a;
+  }
+  return out;
+}

@@ -2,10 +2,12 @@ import { mulberry32 } from '../../local/faults';
 import { mintToken, type TokenClaims } from '../../local/cli/common';
 import {
   closeSubscribers,
+  cpuSpent,
   openSubscribers,
   percentiles,
   problemLines,
   round,
+  runtimeCpuMs,
   runId,
   sleep,
   snsPublisher,
@@ -271,6 +273,7 @@ export async function runBooking(p: BookingParams = BOOKING_DEFAULTS): Promise<S
     const plan = bookingPlan(p.subscribers);
     const secret = rt.endpoints.jwtSecret;
     const tokens = await Promise.all(plan.map((s) => mintToken(s.claims, secret)));
+    const cpuBefore = runtimeCpuMs(rt);
     const connectStart = performance.now();
     subs = await openSubscribers(
       rt.endpoints.websocketUrl,
@@ -278,6 +281,7 @@ export async function runBooking(p: BookingParams = BOOKING_DEFAULTS): Promise<S
       p.connectConcurrency,
     );
     const connectMs = performance.now() - connectStart;
+    const connectCpu = cpuSpent(cpuBefore, runtimeCpuMs(rt));
 
     const adminToken = await mintToken({ sub: 'bench-admin', role: 'admin' }, secret);
     const allChannels = [
@@ -331,7 +335,16 @@ export async function runBooking(p: BookingParams = BOOKING_DEFAULTS): Promise<S
     }
     const pubMs = percentiles(pub.publishMs);
     const figures = {
-      connect: { sockets: subs.length, ms: round(connectMs), perSecond: round(subs.length / (connectMs / 1000), 1) },
+      connect: {
+        sockets: subs.length,
+        ms: round(connectMs),
+        perSecond: round(subs.length / (connectMs / 1000), 1),
+        // CPU the runtime's processes spent on the connects: what bounds them on a small machine.
+        cpuMs: connectCpu,
+        cpuMsPerConnect: Object.fromEntries(
+          Object.entries(connectCpu).map(([k, v]) => [k, round(v / Math.max(1, subs.length), 2)]),
+        ),
+      },
       events: {
         published: pub.sent.length,
         publishErrors: pub.errors.length,
