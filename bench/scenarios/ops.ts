@@ -9,7 +9,7 @@ import { RecordingTelemetry } from '../../shared/telemetry';
 import { TestManagementServer } from '../../test/helpers/management-server';
 import { round, type ScenarioResult } from '../lib';
 import { PRICES } from '../prices';
-import { PIPELINE } from '../../shared/pipeline';
+import { ORDER_MESSAGE_MAX_EVENTS, PIPELINE } from '../../shared/pipeline';
 import { runEvent, startSqsHarness } from '../pipeline-harness';
 
 /**
@@ -55,14 +55,16 @@ export function tabsCost(tabs: number, hours: number, perMillionUsd: number) {
 
 /**
  * SQS requests per event through the pipeline, with full batches (the busy case): the SNS delivery
- * into the ingest queue, receive + delete per batch at each stage, the forward to the order queue and
- * each lane message's send. Lambda invocations: one per batch and stage.
+ * into the ingest queue, receive + delete per batch at each stage, the forward to the order queue
+ * (a batch's events packed into one message) and each lane message's send (10 per request). Lambda
+ * invocations: one per batch and stage; a sequencer batch holds 10 packed messages.
  */
 function queueCosts(laneMessages: number) {
   const b = (stage: keyof typeof PIPELINE) => PIPELINE[stage].batchSize;
+  const sequenced = b('order') * ORDER_MESSAGE_MAX_EVENTS; // events per sequencer batch
   const standard = 1 + 2 / b('ingest');
-  const fifo = 1 / b('ingest') + 2 / b('order') + laneMessages * (1 / b('order') + 2 / b('delivery'));
-  const invocations = 1 / b('ingest') + 1 / b('order') + laneMessages / b('delivery');
+  const fifo = 1 / b('ingest') + 2 / sequenced + laneMessages * (1 / 10 + 2 / b('delivery'));
+  const invocations = 1 / b('ingest') + 1 / sequenced + laneMessages / b('delivery');
   return { standard, fifo, invocations };
 }
 
