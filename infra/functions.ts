@@ -37,7 +37,11 @@ export function handlerCode(name: FunctionName, baseDir: string = path.resolve(_
  */
 export const NODE_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
-/** esbuild settings shared by NodejsFunction (source checkout) and infra/build.ts (package). */
+/**
+ * esbuild settings shared by NodejsFunction (source checkout, below), infra/build.ts (the package's
+ * prebuilt bundles) and the size benchmark (bench/scenarios/size.ts), through `esbuildOptions` in
+ * infra/esbuild-options.ts for the last two. What each one is for: docs/performance.md, "Bundles".
+ */
 export const BUNDLING = {
   target: 'node24',
   minify: true,

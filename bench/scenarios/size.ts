@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { esbuildOptions } from '../../infra/esbuild-options';
 import { BUNDLING } from '../../infra/functions';
 import { FUNCTIONS } from '../../shared/routes';
 import { round, type ScenarioResult } from '../lib';
@@ -41,20 +42,7 @@ function medianInits(files: string[], runs: number): number[] {
 }
 
 async function bundle(name: string, outfile: string, external: readonly string[]) {
-  await build({
-    entryPoints: [path.join(root, 'functions', `${name}.ts`)],
-    bundle: true,
-    minify: BUNDLING.minify,
-    sourcemap: BUNDLING.sourcemap,
-    sourcesContent: BUNDLING.sourcesContent,
-    platform: 'node',
-    target: BUNDLING.target,
-    format: 'cjs',
-    mainFields: [...BUNDLING.mainFields],
-    external: [...external],
-    outfile,
-    logLevel: 'silent',
-  });
+  await build({ ...esbuildOptions(name, root), external: [...external], outfile, logLevel: 'silent' });
   const bytes = fs.statSync(outfile).size;
   const zip = path.join(path.dirname(outfile), `${name}.zip`);
   execFileSync('zip', ['-q', '-j', '-9', zip, outfile, `${outfile}.map`]);
