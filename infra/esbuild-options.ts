@@ -19,5 +19,6 @@ export function esbuildOptions(name: string, root: string = path.resolve(__dirna
     sourcesContent: BUNDLING.sourcesContent,
     mainFields: [...BUNDLING.mainFields],
     external: [...BUNDLING.externalModules],
+    alias: { ...BUNDLING.alias },
   };
 }

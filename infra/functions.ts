@@ -56,6 +56,12 @@ export const BUNDLING = {
   // every bundle otherwise. They come from the Lambda runtime's SDK (GetSecretValue and GetParameter
   // have not changed in years); the hot path (DynamoDB, SQS, @connections) stays pinned.
   externalModules: ['@aws-sdk/client-secrets-manager', '@aws-sdk/client-ssm'],
+  alias: {
+    // The SDK's default credential chain (SSO, ini files, processes, web identity, container and
+    // instance metadata, with the STS and SSO clients they use) gives way to the environment
+    // provider, the only source Lambda uses: shared/env-credentials.ts.
+    '@aws-sdk/credential-provider-node': path.resolve(__dirname, '..', 'shared', 'env-credentials'),
+  },
 } as const;
 
 export interface SwitchboardFunctionOptions {
@@ -120,6 +126,7 @@ export function switchboardFunction(
             sourcesContent: BUNDLING.sourcesContent,
             mainFields: [...BUNDLING.mainFields],
             externalModules: [...BUNDLING.externalModules],
+            esbuildArgs: { '--alias': Object.entries(BUNDLING.alias).map(([from, to]) => `${from}=${to}`) },
           },
         });
   return fn;

@@ -8,6 +8,7 @@ import { ChannelPolicy, parseChannelRules } from './channel-rules';
 import { withClientMiddleware } from './client-middleware';
 import { loadConfig, type Config } from './config';
 import { systemClock, type Clock } from './clock';
+import { envCredentials } from './env-credentials';
 import { LeanPoster } from './lean-poster';
 import type { Poster } from './management-api';
 import type { PostRateLimiter } from './post-rate';
@@ -51,7 +52,8 @@ export interface RuntimeParts {
 export function runtimeFrom(parts: RuntimeParts): Runtime {
   const { config } = parts;
   const clock = parts.clock ?? systemClock;
-  const dynamo = withClientMiddleware(parts.dynamo ?? new DynamoDBClient({}));
+  // Credentials from the environment only, as Lambda provides them (shared/env-credentials.ts).
+  const dynamo = withClientMiddleware(parts.dynamo ?? new DynamoDBClient({ credentials: envCredentials() }));
   const doc = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
   // Built on first use: a function that never verifies tokens has no token source (see loadConfig).
   let verifier: TokenVerifier | undefined;
@@ -75,7 +77,9 @@ export function runtimeFrom(parts: RuntimeParts): Runtime {
     // The lean poster (one signed request per post), with the credentials and region the SDK resolves.
     poster: parts.poster ?? ((endpoint) => leanPoster(endpoint, dynamo, config)),
     // Requests go to the configured endpoint (AWS's, or the local emulator's), not the queue URL's host.
-    sqs: withClientMiddleware(parts.sqs ?? new SQSClient({ useQueueUrlAsEndpoint: false })),
+    sqs: withClientMiddleware(
+      parts.sqs ?? new SQSClient({ useQueueUrlAsEndpoint: false, credentials: envCredentials() }),
+    ),
     postLimiter: parts.postLimiter,
   };
 }
