@@ -51,11 +51,18 @@ export const BUNDLING = {
   // Lambda runs the versions package-lock.json pins and the tests ran, and because one minified file
   // loads about twice as fast as the runtime's unbundled SDK (docs/performance.md, "Bundles").
   mainFields: ['module', 'main'],
-  // Except the two clients that read the token secret once, at a cold start, and only when the stack
-  // keeps it in Secrets Manager or SSM (shared/secret-source.ts imports them on demand): a third of
-  // every bundle otherwise. They come from the Lambda runtime's SDK (GetSecretValue and GetParameter
-  // have not changed in years); the hot path (DynamoDB, SQS, @connections) stays pinned.
-  externalModules: ['@aws-sdk/client-secrets-manager', '@aws-sdk/client-ssm'],
+  externalModules: [
+    // The two clients that read the token secret once, at a cold start, and only when the stack
+    // keeps it in Secrets Manager or SSM (shared/secret-source.ts imports them on demand): a third of
+    // every bundle otherwise. They come from the Lambda runtime's SDK (GetSecretValue and GetParameter
+    // have not changed in years); the hot path (DynamoDB, SQS, @connections) stays pinned.
+    '@aws-sdk/client-secrets-manager',
+    '@aws-sdk/client-ssm',
+    // Event-stream serde (about 19 KB), which @smithy/core's protocols import on demand, for
+    // operations with an event stream only. None of the calls the functions make (DynamoDB, SQS) has
+    // one; a call that had would have to find it in the runtime's node_modules (Lambda's NODE_PATH).
+    '@smithy/core/event-streams',
+  ],
   alias: {
     // The SDK's default credential chain (SSO, ini files, processes, web identity, container and
     // instance metadata, with the STS and SSO clients they use) gives way to the environment
