@@ -6,6 +6,7 @@ import type { Poster } from './management-api';
 import { announce, logPresence, Presence, type PresenceChange } from './presence';
 import type { Runtime } from './runtime';
 import { ConnectionStore } from './store/connections';
+import { verifierFor } from './tokens';
 import { errorDetails } from './telemetry';
 
 /**
@@ -29,7 +30,7 @@ export async function openConnection(
 ): Promise<ConnectOutcome> {
   let identity;
   try {
-    identity = await rt.verifier.verify(query.token);
+    identity = await verifierFor(rt).verify(query.token);
   } catch (err) {
     if (err instanceof TokenError) return { status: 401, message: `Unauthorized: ${err.message}` };
     throw err;

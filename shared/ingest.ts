@@ -5,6 +5,7 @@ import { ORDER_GROUP_ID } from './pipeline';
 import { parsePublishMessage, type PublishedEvent } from './publish-message';
 import type { Runtime } from './runtime';
 import { sendBatches } from './sqs-batch';
+import { sqsFor } from './sqs-client';
 import { errorDetails } from './telemetry';
 
 /**
@@ -62,7 +63,7 @@ export async function ingest(rt: Runtime, records: readonly SqsRecord[]): Promis
   await Promise.all(
     requests.map(async (req) => {
       try {
-        const r = await rt.sqs.send(
+        const r = await sqsFor(rt).send(
           new SendMessageBatchCommand({
             QueueUrl: queueUrl,
             Entries: req.map((v, i) => ({
