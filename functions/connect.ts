@@ -1,4 +1,4 @@
-import { openConnection } from '../shared/connections-lifecycle';
+import { openConnection } from '../shared/open-connection';
 import { webSocketHandler } from '../shared/handler';
 import { posterFor } from '../shared/lean-poster';
 import { managementEndpointFor } from '../shared/management-api';
