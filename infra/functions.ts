@@ -68,6 +68,9 @@ export const BUNDLING = {
     // instance metadata, with the STS and SSO clients they use) gives way to the environment
     // provider, the only source Lambda uses: shared/env-credentials.ts.
     '@aws-sdk/credential-provider-node': path.resolve(__dirname, '..', 'shared', 'env-credentials'),
+    // mnemonist's LRU cache, under the endpoint cache the DynamoDB client builds for endpoint
+    // discovery (never turned on here), gives way to a Map: shared/lru-cache.ts.
+    'mnemonist/lru-cache': path.resolve(__dirname, '..', 'shared', 'lru-cache'),
   },
 } as const;
 
