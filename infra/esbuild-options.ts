@@ -2,6 +2,9 @@ import path from 'node:path';
 import type { BuildOptions } from 'esbuild';
 import { BUNDLING } from './functions';
 
+/** Each function's index.js at most (minified): test/infra/bundles.test.ts and the `npx cdk synth` test hold it. */
+export const BUNDLE_BUDGET_BYTES = 300 * 1024;
+
 /**
  * esbuild's options for one function's bundle, from BUNDLING: the build NodejsFunction runs at synth
  * in a checkout (infra/functions.ts), for infra/build.ts, the size benchmark and the bundle tests.
