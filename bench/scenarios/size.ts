@@ -10,8 +10,9 @@ import { FUNCTIONS } from '../../shared/routes';
 import { round, type ScenarioResult } from '../lib';
 
 /**
- * Bundle size of each Lambda as the CDK stack ships it (esbuild with the stack's BUNDLING settings:
- * the AWS SDK bundled except the two start-up-only clients, see infra/functions.ts), the deployed
+ * Bundle size of each Lambda as the CDK stack ships it (esbuild with the stack's BUNDLING settings,
+ * infra/functions.ts: the AWS SDK bundled except the two start-up-only clients and the event-stream
+ * serde, the default credential chain swapped for the environment's), the deployed
  * asset (index.js + index.js.map, zipped), each handler's module init time in a fresh Node process
  * (median of `runs`), and the same for the alternative: every `@aws-sdk/*` package taken from the
  * Lambda runtime's SDK instead (emulated with NODE_PATH pointing at this repository's node_modules,
@@ -97,6 +98,7 @@ export async function runSize(runs = 7): Promise<ScenarioResult> {
       minify: BUNDLING.minify,
       awsSdk: 'bundled (pinned)',
       external: BUNDLING.externalModules,
+      alias: Object.keys(BUNDLING.alias),
       target: BUNDLING.target,
       initRuns: runs,
       initStatistic: 'median',
