@@ -1,6 +1,7 @@
 import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { enableFifoBatches } from '../local/fauxqs-fifo-batches';
 import { deliverLanes } from '../shared/lane-delivery';
+import { posterFor } from '../shared/lean-poster';
 import { parseLaneMessage, type LaneMessage } from '../shared/lanes';
 import type { PublishedEvent } from '../shared/publish-message';
 import type { Runtime } from '../shared/runtime';
@@ -83,7 +84,7 @@ export async function runEvent(
     }
   }
   const t2 = performance.now();
-  const delivery = await deliverLanes(rt.poster(rt.config.managementEndpoint as string), messages, {
+  const delivery = await deliverLanes(posterFor(rt, rt.config.managementEndpoint as string), messages, {
     concurrency: rt.config.postConcurrency,
     retryBudgetMs: rt.config.retryBudgetMs,
     deadline: Date.now() + 60_000,

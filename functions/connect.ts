@@ -1,5 +1,6 @@
-import { openConnection } from '../shared/connections-lifecycle';
+import { openConnection } from '../shared/open-connection';
 import { webSocketHandler } from '../shared/handler';
+import { posterFor } from '../shared/lean-poster';
 import { managementEndpointFor } from '../shared/management-api';
 import { defaultRuntime, type Runtime } from '../shared/runtime';
 
@@ -8,7 +9,7 @@ export function createConnectHandler(runtime: () => Promise<Runtime>) {
   return webSocketHandler(runtime, 'connect', {
     async handle(rt, event) {
       const { connectionId, domainName, stage } = event.requestContext;
-      const poster = () => rt.poster(managementEndpointFor(rt.config.managementEndpoint, domainName, stage));
+      const poster = () => posterFor(rt, managementEndpointFor(rt.config.managementEndpoint, domainName, stage));
       const outcome = await openConnection(rt, connectionId, event.queryStringParameters ?? {}, poster);
       if (outcome.status !== 200)
         rt.log.info('connection refused', { status: outcome.status, reason: outcome.message });

@@ -1,5 +1,6 @@
 import { closeConnection } from '../shared/connections-lifecycle';
 import { webSocketHandler } from '../shared/handler';
+import { posterFor } from '../shared/lean-poster';
 import { managementEndpointFor } from '../shared/management-api';
 import { defaultRuntime, type Runtime } from '../shared/runtime';
 
@@ -13,7 +14,7 @@ export function createDisconnectHandler(runtime: () => Promise<Runtime>) {
     async handle(rt, event) {
       const { connectionId, disconnectStatusCode, domainName, stage } = event.requestContext;
       const removed = await closeConnection(rt, connectionId, () =>
-        rt.poster(managementEndpointFor(rt.config.managementEndpoint, domainName, stage)),
+        posterFor(rt, managementEndpointFor(rt.config.managementEndpoint, domainName, stage)),
       );
       rt.log.debug('disconnected', { disconnectStatusCode, ...removed });
       return { statusCode: 200 };

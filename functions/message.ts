@@ -4,6 +4,7 @@ import { errorFrame } from '../shared/errors';
 import { parseClientFrame, type ServerFrame } from '../shared/frames';
 import { webSocketHandler } from '../shared/handler';
 import { messageBody, type LambdaResult, type WebSocketEvent } from '../shared/lambda-events';
+import { posterFor } from '../shared/lean-poster';
 import { classifyPostError, managementEndpointFor, type Poster } from '../shared/management-api';
 import { defaultRuntime, type Runtime } from '../shared/runtime';
 import { errorDetails } from '../shared/telemetry';
@@ -17,7 +18,7 @@ export function createMessageHandler(runtime: () => Promise<Runtime>) {
   return webSocketHandler(runtime, 'message', {
     async handle(rt, event) {
       const { connectionId } = event.requestContext;
-      const poster = posterFor(rt, event);
+      const poster = eventPoster(rt, event);
       const parsed = parseClientFrame(messageBody(event), rt.config.maxFrameBytes);
       if (!parsed.ok) return reply(rt, poster, connectionId, [parsed.error]);
       const result = await performClientAction(rt, connectionId, parsed.frame);
@@ -39,13 +40,14 @@ export function createMessageHandler(runtime: () => Promise<Runtime>) {
         'the server could not complete this request; try again',
         parsed.ok ? parsed.frame.id : undefined,
       );
-      return reply(rt, posterFor(rt, event), event.requestContext.connectionId, [frame]);
+      return reply(rt, eventPoster(rt, event), event.requestContext.connectionId, [frame]);
     },
   });
 }
 
-function posterFor(rt: Runtime, event: WebSocketEvent): Poster {
-  return rt.poster(
+function eventPoster(rt: Runtime, event: WebSocketEvent): Poster {
+  return posterFor(
+    rt,
     managementEndpointFor(rt.config.managementEndpoint, event.requestContext.domainName, event.requestContext.stage),
   );
 }

@@ -11,7 +11,7 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { FUNCTIONS } from '../shared/routes';
-import { BUNDLING } from './functions';
+import { esbuildOptions } from './esbuild-options';
 
 const ROOT = path.resolve(__dirname, '..');
 const DIST = path.join(ROOT, 'dist');
@@ -25,17 +25,8 @@ async function main(): Promise<void> {
   );
   for (const name of FUNCTIONS) {
     await build({
-      entryPoints: [path.join(ROOT, 'functions', `${name}.ts`)],
+      ...esbuildOptions(name, ROOT),
       outfile: path.join(DIST, 'functions', name, 'index.js'),
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: BUNDLING.target,
-      minify: BUNDLING.minify,
-      sourcemap: BUNDLING.sourcemap,
-      sourcesContent: BUNDLING.sourcesContent,
-      mainFields: [...BUNDLING.mainFields],
-      external: [...BUNDLING.externalModules],
       logLevel: 'warning',
     });
   }

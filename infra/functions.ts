@@ -37,7 +37,11 @@ export function handlerCode(name: FunctionName, baseDir: string = path.resolve(_
  */
 export const NODE_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
-/** esbuild settings shared by NodejsFunction (source checkout) and infra/build.ts (package). */
+/**
+ * esbuild settings shared by NodejsFunction (source checkout, below), infra/build.ts (the package's
+ * prebuilt bundles) and the size benchmark (bench/scenarios/size.ts), through `esbuildOptions` in
+ * infra/esbuild-options.ts for the last two. What each one is for: docs/performance.md, "Bundles".
+ */
 export const BUNDLING = {
   target: 'node24',
   minify: true,
@@ -47,11 +51,27 @@ export const BUNDLING = {
   // Lambda runs the versions package-lock.json pins and the tests ran, and because one minified file
   // loads about twice as fast as the runtime's unbundled SDK (docs/performance.md, "Bundles").
   mainFields: ['module', 'main'],
-  // Except the two clients that read the token secret once, at a cold start, and only when the stack
-  // keeps it in Secrets Manager or SSM (shared/secret-source.ts imports them on demand): a third of
-  // every bundle otherwise. They come from the Lambda runtime's SDK (GetSecretValue and GetParameter
-  // have not changed in years); the hot path (DynamoDB, SQS, @connections) stays pinned.
-  externalModules: ['@aws-sdk/client-secrets-manager', '@aws-sdk/client-ssm'],
+  externalModules: [
+    // The two clients that read the token secret once, at a cold start, and only when the stack
+    // keeps it in Secrets Manager or SSM (shared/secret-source.ts imports them on demand): a third of
+    // every bundle otherwise. They come from the Lambda runtime's SDK (GetSecretValue and GetParameter
+    // have not changed in years); the hot path (DynamoDB, SQS, @connections) stays pinned.
+    '@aws-sdk/client-secrets-manager',
+    '@aws-sdk/client-ssm',
+    // Event-stream serde (about 19 KB), which @smithy/core's protocols import on demand, for
+    // operations with an event stream only. None of the calls the functions make (DynamoDB, SQS) has
+    // one; a call that had would have to find it in the runtime's node_modules (Lambda's NODE_PATH).
+    '@smithy/core/event-streams',
+  ],
+  alias: {
+    // The SDK's default credential chain (SSO, ini files, processes, web identity, container and
+    // instance metadata, with the STS and SSO clients they use) gives way to the environment
+    // provider, the only source Lambda uses: shared/env-credentials.ts.
+    '@aws-sdk/credential-provider-node': path.resolve(__dirname, '..', 'shared', 'env-credentials'),
+    // mnemonist's LRU cache, under the endpoint cache the DynamoDB client builds for endpoint
+    // discovery (never turned on here), gives way to a Map: shared/lru-cache.ts.
+    'mnemonist/lru-cache': path.resolve(__dirname, '..', 'shared', 'lru-cache'),
+  },
 } as const;
 
 export interface SwitchboardFunctionOptions {
@@ -116,6 +136,7 @@ export function switchboardFunction(
             sourcesContent: BUNDLING.sourcesContent,
             mainFields: [...BUNDLING.mainFields],
             externalModules: [...BUNDLING.externalModules],
+            esbuildArgs: { '--alias': Object.entries(BUNDLING.alias).map(([from, to]) => `${from}=${to}`) },
           },
         });
   return fn;

@@ -1,7 +1,4 @@
-import { parseChannelList } from './channel-rules';
-import { CHANNEL_NAME_PATTERN } from './wire';
 import { mapSettledWithLimit } from './concurrency';
-import { TokenError } from './errors';
 import type { Poster } from './management-api';
 import { announce, logPresence, Presence, type PresenceChange } from './presence';
 import type { Runtime } from './runtime';
@@ -9,55 +6,11 @@ import { ConnectionStore } from './store/connections';
 import { errorDetails } from './telemetry';
 
 /**
- * `$connect` and `$disconnect` (protocol §3): verify the token, check and record the channels named
- * in `?channels=`, and remove a connection with every subscription when it goes. Presence (§8):
- * the channels of the handshake join like subscribes; a removed connection's user leaves the
- * presence channels it was their last connection on.
+ * `$disconnect` (protocol §3) and the removal of gone connections: remove a connection with every
+ * subscription when it goes; its user leaves the presence channels (§8) it was their last
+ * connection on. `$connect` is shared/open-connection.ts (only it verifies tokens).
  */
-export interface ConnectOutcome {
-  status: 200 | 400 | 401 | 403;
-  message: string;
-}
-
 type LifecycleRuntime = Pick<Runtime, 'db' | 'config' | 'policy' | 'log'>;
-
-export async function openConnection(
-  rt: Runtime,
-  connectionId: string,
-  query: Record<string, string | undefined>,
-  poster: () => Poster,
-): Promise<ConnectOutcome> {
-  let identity;
-  try {
-    identity = await rt.verifier.verify(query.token);
-  } catch (err) {
-    if (err instanceof TokenError) return { status: 401, message: `Unauthorized: ${err.message}` };
-    throw err;
-  }
-  const channels = parseChannelList(query.channels);
-  const invalid = channels.find((c) => !CHANNEL_NAME_PATTERN.test(c));
-  if (invalid !== undefined)
-    return { status: 400, message: `Bad Request: invalid channel name "${invalid.slice(0, 140)}"` };
-  if (channels.length > rt.config.maxSubscriptions)
-    return { status: 400, message: `Bad Request: at most ${rt.config.maxSubscriptions} channels per connection` };
-  const forbidden = rt.policy.firstForbidden(identity, channels);
-  if (forbidden !== undefined) return { status: 403, message: `Forbidden: not allowed to subscribe to "${forbidden}"` };
-  await new ConnectionStore(rt.db, rt.config.connectionTtlSeconds).create(connectionId, identity, channels);
-  const presence = new Presence(rt);
-  if (presence.channels(channels).length > 0) {
-    // The connection is not established yet: nothing is posted to it (it asks `presence` itself).
-    const id = identity;
-    await presenceStep(
-      rt,
-      poster,
-      presence,
-      'connect',
-      () => presence.joined(connectionId, id, channels, { recheck: false }),
-      connectionId,
-    );
-  }
-  return { status: 200, message: 'Connected' };
-}
 
 export async function closeConnection(
   rt: LifecycleRuntime,

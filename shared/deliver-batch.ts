@@ -2,6 +2,7 @@ import { dropConnections } from './connections-lifecycle';
 import { deliverLanes, laneDeliveryOptions } from './lane-delivery';
 import type { SqsRecord } from './lambda-events';
 import { parseLaneMessage, type LaneMessage } from './lanes';
+import { posterFor } from './lean-poster';
 import { managementEndpointFor } from './management-api';
 import type { Runtime } from './runtime';
 import type { BatchOutcome } from './sqs-batch';
@@ -26,7 +27,7 @@ export async function deliverRecords(
       rt.metrics.count('InvalidMessage');
     }
   }
-  const poster = rt.poster(managementEndpointFor(rt.config.managementEndpoint, undefined, undefined));
+  const poster = posterFor(rt, managementEndpointFor(rt.config.managementEndpoint, undefined, undefined));
   const report = await deliverLanes(
     poster,
     messages,
@@ -54,11 +55,11 @@ export async function deliverRecords(
  * presence channels where these were their last connections (shared/connections-lifecycle.ts).
  */
 export async function removeGone(
-  rt: Pick<Runtime, 'db' | 'config' | 'log' | 'policy' | 'poster'>,
+  rt: Pick<Runtime, 'db' | 'config' | 'log' | 'policy' | 'onDemand'>,
   gone: readonly string[],
 ): Promise<number> {
   if (gone.length === 0) return 0;
-  const poster = () => rt.poster(managementEndpointFor(rt.config.managementEndpoint, undefined, undefined));
+  const poster = () => posterFor(rt, managementEndpointFor(rt.config.managementEndpoint, undefined, undefined));
   const results = await dropConnections(rt, poster, gone, 'gone');
   results.forEach((r, i) => {
     if (r.status === 'rejected')

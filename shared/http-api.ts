@@ -7,6 +7,7 @@ import type { Runtime } from './runtime';
 import { ChannelStore } from './store/channels';
 import { ConnectionStore } from './store/connections';
 import { readStats } from './store/stats';
+import { verifierFor } from './tokens';
 import type { Identity } from './tokens';
 import type { EventsResponse, PresenceFrame } from './wire';
 
@@ -42,7 +43,7 @@ export async function authenticate(rt: Runtime, req: HttpRequest): Promise<Ident
   if (header !== undefined && bearer === undefined)
     throw new HttpError('unauthorized', 'Authorization header must be "Bearer <token>"');
   try {
-    return await rt.verifier.verify(bearer ?? req.query.token);
+    return await verifierFor(rt).verify(bearer ?? req.query.token);
   } catch (err) {
     if (err instanceof TokenError) throw new HttpError('unauthorized', err.message);
     throw err;

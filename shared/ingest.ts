@@ -5,6 +5,7 @@ import { ORDER_GROUP_ID, ORDER_MESSAGE_MAX_BYTES, ORDER_MESSAGE_MAX_EVENTS } fro
 import { parsePublishMessage, type PublishedEvent } from './publish-message';
 import type { Runtime } from './runtime';
 import { sendBatches } from './sqs-batch';
+import { sqsFor } from './sqs-client';
 import { errorDetails } from './telemetry';
 
 /**
@@ -114,7 +115,7 @@ export async function ingest(rt: Runtime, records: readonly SqsRecord[]): Promis
   // Requests of ≤ 10 entries and ≤ 250 KB; in order, so a batch's events reach the group in order.
   for (const req of sendBatches(messages, (m) => m.body)) {
     try {
-      const r = await rt.sqs.send(
+      const r = await sqsFor(rt).send(
         new SendMessageBatchCommand({
           QueueUrl: queueUrl,
           Entries: req.map((m, i) => ({

@@ -5,6 +5,7 @@ import type { AwsCredentialIdentity, Provider } from '@smithy/types';
 import { throughClientMiddleware } from './client-middleware';
 import type { Poster } from './management-api';
 import { PostSigner } from './post-signer';
+import type { Runtime } from './runtime';
 
 /**
  * PostToConnection without the SDK's middleware stack: a SigV4 signature (shared/post-signer.ts: what
@@ -122,4 +123,34 @@ export class LeanPoster implements Poster {
   destroy(): void {
     this.agent.destroy();
   }
+}
+
+const posters = new Map<string, Poster>();
+
+/**
+ * The poster for a management API endpoint: the one handed to the runtime (tests, tools), else a
+ * lean poster per endpoint and container, signing with the runtime's credentials (shared/runtime.ts,
+ * OnDemand). Only connect, disconnect, message and deliver post, so only their bundles hold this.
+ */
+export function posterFor(rt: Pick<Runtime, 'config' | 'onDemand'>, endpoint: string): Poster {
+  if (rt.onDemand.poster) return rt.onDemand.poster(endpoint);
+  const { config } = rt;
+  const key = `${endpoint} ${config.postConcurrency} ${config.postTimeoutMs}`;
+  let poster = posters.get(key);
+  if (!poster) {
+    const region =
+      process.env.AWS_REGION ??
+      process.env.AWS_DEFAULT_REGION ??
+      endpoint.match(/execute-api\.([a-z0-9-]+)\./)?.[1] ??
+      'us-east-1';
+    poster = new LeanPoster({
+      endpoint,
+      region,
+      credentials: rt.onDemand.credentials,
+      maxSockets: config.postConcurrency,
+      timeoutMs: config.postTimeoutMs,
+    });
+    posters.set(key, poster);
+  }
+  return poster;
 }

@@ -1,20 +1,21 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { AwsCredentialIdentity, Provider } from '@smithy/types';
 import type { Context } from 'aws-lambda';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { ChannelPolicy, parseChannelRules } from './channel-rules';
 import { withClientMiddleware } from './client-middleware';
 import { loadConfig, type Config } from './config';
 import { systemClock, type Clock } from './clock';
-import { LeanPoster } from './lean-poster';
+import { envCredentials } from './env-credentials';
 import type { Poster } from './management-api';
 import type { PostRateLimiter } from './post-rate';
 import { resolveJwtSecret } from './secret-source';
 import { Db } from './store/db';
 import type { Log, MetricsSink } from './telemetry';
-import { TokenVerifier } from './tokens';
+import type { TokenVerifier } from './tokens';
 
 /**
  * Everything a handler needs, built once per container from the environment. Tests build their own
@@ -25,15 +26,33 @@ export interface Runtime {
   clock: Clock;
   db: Db;
   policy: ChannelPolicy;
-  verifier: TokenVerifier;
   log: Log;
   metrics: MetricsSink;
-  /** A poster for a management API endpoint. */
-  poster(endpoint: string): Poster;
-  /** The pipeline's queues (shared/pipeline.ts). */
-  sqs: SQSClient;
   /** The container's `@connections` rate limiter (default: one per process, shared/lane-delivery.ts). */
   postLimiter?: PostRateLimiter;
+  /** What only some functions use: see OnDemand. */
+  readonly onDemand: OnDemand;
+}
+
+/**
+ * What only some functions use, each built on first use by the module that uses it and then kept
+ * for the runtime's life (its `withLog` views share it):
+ * - the SQS client for the pipeline's queues: `sqsFor` (shared/sqs-client.ts; fanout, sequencer, deliver);
+ * - the token verifier: `verifierFor` (shared/tokens.ts; connect, http);
+ * - the `@connections` posters: `posterFor` (shared/lean-poster.ts; connect, disconnect, message, deliver).
+ * This module imports none of them, so each function's bundle holds only the libraries its own code
+ * reaches: no SQS client where nothing sends to a queue, no JWT library where no token is verified
+ * (docs/performance.md, "Bundles"). Tests and tools may hand them in (RuntimeParts).
+ */
+export interface OnDemand {
+  /** The credentials the DynamoDB client signs with; the posters sign with them too. */
+  readonly credentials: Provider<AwsCredentialIdentity>;
+  /** The HS256 secret resolved at start-up (Secrets Manager, SSM) or handed in; else the config's. */
+  readonly jwtSecret?: string;
+  sqs?: SQSClient;
+  verifier?: TokenVerifier;
+  /** A poster for a management API endpoint, instead of the lean poster. */
+  readonly poster?: (endpoint: string) => Poster;
 }
 
 export interface RuntimeParts {
@@ -51,56 +70,24 @@ export interface RuntimeParts {
 export function runtimeFrom(parts: RuntimeParts): Runtime {
   const { config } = parts;
   const clock = parts.clock ?? systemClock;
-  const dynamo = withClientMiddleware(parts.dynamo ?? new DynamoDBClient({}));
+  // Credentials from the environment only, as Lambda provides them (shared/env-credentials.ts).
+  const dynamo = withClientMiddleware(parts.dynamo ?? new DynamoDBClient({ credentials: envCredentials() }));
   const doc = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
-  // Built on first use: a function that never verifies tokens has no token source (see loadConfig).
-  let verifier: TokenVerifier | undefined;
   return {
     config,
     clock,
     db: new Db(doc, config.tableName, clock),
     policy: new ChannelPolicy(config.channelRulesJson ? parseChannelRules(config.channelRulesJson) : undefined),
-    get verifier() {
-      verifier ??= new TokenVerifier({
-        secret: parts.jwtSecret ?? config.jwtSecret,
-        jwksUrl: config.jwksUrl,
-        issuer: config.jwtIssuer,
-        audience: config.jwtAudience,
-        clock,
-      });
-      return verifier;
-    },
     log: parts.log ?? powertoolsLog(),
     metrics: parts.metrics ?? powertoolsMetrics(),
-    // The lean poster (one signed request per post), with the credentials and region the SDK resolves.
-    poster: parts.poster ?? ((endpoint) => leanPoster(endpoint, dynamo, config)),
-    // Requests go to the configured endpoint (AWS's, or the local emulator's), not the queue URL's host.
-    sqs: withClientMiddleware(parts.sqs ?? new SQSClient({ useQueueUrlAsEndpoint: false })),
     postLimiter: parts.postLimiter,
-  };
-}
-
-const posters = new Map<string, Poster>();
-
-function leanPoster(endpoint: string, dynamo: DynamoDBClient, config: Config): Poster {
-  const key = `${endpoint} ${config.postConcurrency} ${config.postTimeoutMs}`;
-  let poster = posters.get(key);
-  if (!poster) {
-    const region =
-      process.env.AWS_REGION ??
-      process.env.AWS_DEFAULT_REGION ??
-      endpoint.match(/execute-api\.([a-z0-9-]+)\./)?.[1] ??
-      'us-east-1';
-    poster = new LeanPoster({
-      endpoint,
-      region,
+    onDemand: {
       credentials: dynamo.config.credentials,
-      maxSockets: config.postConcurrency,
-      timeoutMs: config.postTimeoutMs,
-    });
-    posters.set(key, poster);
-  }
-  return poster;
+      jwtSecret: parts.jwtSecret,
+      sqs: parts.sqs && withClientMiddleware(parts.sqs),
+      poster: parts.poster,
+    },
+  };
 }
 
 export async function createRuntime(env: NodeJS.ProcessEnv = process.env): Promise<Runtime> {
@@ -111,7 +98,7 @@ export async function createRuntime(env: NodeJS.ProcessEnv = process.env): Promi
 
 /** The same runtime, logging through `log` (one invocation's log: shared/handler.ts). */
 export function withLog(rt: Runtime, log: Log): Runtime {
-  // A view, not a copy: the rest (the lazily built verifier included) stays the runtime's own.
+  // A view, not a copy: the rest (what is built on demand included) stays the runtime's own.
   return Object.create(rt, { log: { value: log, enumerable: true } }) as Runtime;
 }
 

@@ -4,6 +4,7 @@ import type { PublishedEvent } from './publish-message';
 import type { Runtime } from './runtime';
 import type { BatchOutcome } from './sqs-batch';
 import { sequence, type OrderedMessage } from './sequencer';
+import { sqsFor } from './sqs-client';
 import { SnapshotStaleError } from './store/event-log';
 import { errorDetails } from './telemetry';
 
@@ -31,7 +32,7 @@ export async function sequenceRecords(
   }
   for (let attempt = 0; ; attempt++) {
     try {
-      const report = await sequence({ db: rt.db, sqs: rt.sqs, config: rt.config, log: rt.log }, messages);
+      const report = await sequence({ db: rt.db, sqs: sqsFor(rt), config: rt.config, log: rt.log }, messages);
       if (report.recorded) rt.metrics.count('Published', report.recorded);
       if (report.duplicates) rt.metrics.count('DuplicateMessage', report.duplicates);
       rt.log.info('sequenced', {

@@ -5,6 +5,7 @@ import { lambdaHandler } from './handler';
 import type { FunctionName } from './routes';
 import type { QueueStage } from './pipeline';
 import type { Runtime } from './runtime';
+import { sqsFor } from './sqs-client';
 import { errorDetails } from './telemetry';
 
 /**
@@ -113,7 +114,7 @@ async function retrySoon(rt: Runtime, opts: SqsBatchOptions, failures: SqsRecord
           : Math.min(30, rt.config.retryBaseSeconds * 2 ** Math.max(0, receives - 1));
       return { Id: String(j), ReceiptHandle: r.receiptHandle, VisibilityTimeout: delay };
     });
-    await rt.sqs
+    await sqsFor(rt)
       .send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: opts.queueUrl, Entries: entries }))
       .catch((err: unknown) =>
         rt.log.warn(

@@ -9,6 +9,7 @@ import {
 import * as z from 'zod/mini';
 import { TokenError } from './errors';
 import type { Clock } from './clock';
+import type { Runtime } from './runtime';
 
 /**
  * Token verification (protocol §1). HS256 with a shared secret, and/or RS256/ES256 from a JWKS URL.
@@ -118,6 +119,21 @@ export class TokenVerifier {
       ...(typeof payload.name === 'string' && payload.name !== '' && { name: payload.name.slice(0, 128) }),
     };
   }
+}
+
+/**
+ * The runtime's token verifier, built on first use (shared/runtime.ts, OnDemand) from the token
+ * source the function was given: only connect and http verify tokens, so only their bundles hold
+ * the JWT library.
+ */
+export function verifierFor(rt: Pick<Runtime, 'config' | 'clock' | 'onDemand'>): TokenVerifier {
+  return (rt.onDemand.verifier ??= new TokenVerifier({
+    secret: rt.onDemand.jwtSecret ?? rt.config.jwtSecret,
+    jwksUrl: rt.config.jwksUrl,
+    issuer: rt.config.jwtIssuer,
+    audience: rt.config.jwtAudience,
+    clock: rt.clock,
+  }));
 }
 
 function headerAlg(token: string): string | undefined {

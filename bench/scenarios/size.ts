@@ -4,13 +4,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { esbuildOptions } from '../../infra/esbuild-options';
 import { BUNDLING } from '../../infra/functions';
 import { FUNCTIONS } from '../../shared/routes';
 import { round, type ScenarioResult } from '../lib';
 
 /**
- * Bundle size of each Lambda as the CDK stack ships it (esbuild with the stack's BUNDLING settings:
- * the AWS SDK bundled except the two start-up-only clients, see infra/functions.ts), the deployed
+ * Bundle size of each Lambda as the CDK stack ships it (esbuild with the stack's BUNDLING settings,
+ * infra/functions.ts: the AWS SDK bundled except the two start-up-only clients and the event-stream
+ * serde, the default credential chain swapped for the environment's), the deployed
  * asset (index.js + index.js.map, zipped), each handler's module init time in a fresh Node process
  * (median of `runs`), and the same for the alternative: every `@aws-sdk/*` package taken from the
  * Lambda runtime's SDK instead (emulated with NODE_PATH pointing at this repository's node_modules,
@@ -41,20 +43,7 @@ function medianInits(files: string[], runs: number): number[] {
 }
 
 async function bundle(name: string, outfile: string, external: readonly string[]) {
-  await build({
-    entryPoints: [path.join(root, 'functions', `${name}.ts`)],
-    bundle: true,
-    minify: BUNDLING.minify,
-    sourcemap: BUNDLING.sourcemap,
-    sourcesContent: BUNDLING.sourcesContent,
-    platform: 'node',
-    target: BUNDLING.target,
-    format: 'cjs',
-    mainFields: [...BUNDLING.mainFields],
-    external: [...external],
-    outfile,
-    logLevel: 'silent',
-  });
+  await build({ ...esbuildOptions(name, root), external: [...external], outfile, logLevel: 'silent' });
   const bytes = fs.statSync(outfile).size;
   const zip = path.join(path.dirname(outfile), `${name}.zip`);
   execFileSync('zip', ['-q', '-j', '-9', zip, outfile, `${outfile}.map`]);
@@ -109,6 +98,7 @@ export async function runSize(runs = 7): Promise<ScenarioResult> {
       minify: BUNDLING.minify,
       awsSdk: 'bundled (pinned)',
       external: BUNDLING.externalModules,
+      alias: Object.keys(BUNDLING.alias),
       target: BUNDLING.target,
       initRuns: runs,
       initStatistic: 'median',

@@ -5,6 +5,7 @@ import { mintToken, type TokenClaims as MintClaims } from '../../local/tokens';
 import type { Config } from '../../shared/config';
 import { testConfig } from './config';
 import { runtimeFrom, type Runtime } from '../../shared/runtime';
+import { sqsFor } from '../../shared/sqs-client';
 import { createTable } from '../../shared/store/create-table';
 import { RecordingTelemetry } from '../../shared/telemetry';
 import { TestManagementServer } from './management-server';
@@ -73,7 +74,7 @@ export async function testRuntime(overrides: Partial<Config> = {}): Promise<Test
     async stop() {
       await mgmt.stop();
       dynamo.destroy();
-      rt.sqs.destroy();
+      sqsFor(rt).destroy();
     },
   };
 }

@@ -5,8 +5,10 @@ import * as path from 'node:path';
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { appSettings } from '../../infra/app-context';
+import { BUNDLE_BUDGET_BYTES } from '../../infra/esbuild-options';
 import { BUNDLING, NODE_RUNTIME } from '../../infra/functions';
 import { FUNCTIONS } from '../../shared/routes';
+import { NEVER_BUNDLED } from './bundle-rules';
 import type { CfnProperties } from './synth';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -203,6 +205,19 @@ describe('npx cdk synth', () => {
         { encoding: 'utf8' },
       );
       expect(loaded.stdout).toBe('function');
+    }
+  });
+
+  test(`every bundle is at most ${BUNDLE_BUDGET_BYTES / 1024} KB and reads credentials from the environment only`, () => {
+    const functions = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
+    for (const fn of functions) {
+      const asset = path.join(outdir, `asset.${String(fn.Properties.Code.S3Key).replace(/\.zip$/, '')}`);
+      expect(fs.statSync(path.join(asset, 'index.js')).size).toBeLessThanOrEqual(BUNDLE_BUDGET_BYTES);
+      const { sources } = JSON.parse(fs.readFileSync(path.join(asset, 'index.js.map'), 'utf8')) as {
+        sources: string[];
+      };
+      expect(sources.filter((s) => NEVER_BUNDLED.test(s))).toEqual([]);
+      expect(sources.some((s) => s.endsWith('shared/env-credentials.ts'))).toBe(true);
     }
   });
 });

@@ -3,6 +3,7 @@ import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
 import { parseLaneMessage } from '../../shared/lanes';
 import { SeqCache, sequence, type OrderedMessage } from '../../shared/sequencer';
+import { sqsFor } from '../../shared/sqs-client';
 import { ChannelStore } from '../../shared/store/channels';
 import { ConnectionStore } from '../../shared/store/connections';
 import { SnapshotStaleError } from '../../shared/store/event-log';
@@ -19,7 +20,7 @@ let deliveryQueueUrl: string;
 beforeAll(async () => {
   t = await testRuntime();
   deliveryQueueUrl = (
-    await t.rt.sqs.send(
+    await sqsFor(t.rt).send(
       new CreateQueueCommand({ QueueName: `seq-${randomUUID().slice(0, 8)}.fifo`, Attributes: { FifoQueue: 'true' } }),
     )
   ).QueueUrl as string;
@@ -28,7 +29,7 @@ afterAll(() => t.stop());
 
 const deps = (overrides: { deliveryQueueUrl?: string; seqCache?: SeqCache } = {}) => ({
   db: t.rt.db,
-  sqs: t.rt.sqs,
+  sqs: sqsFor(t.rt),
   log: t.telemetry,
   seqCache: overrides.seqCache,
   config: { ...t.rt.config, deliveryQueueUrl, ...overrides },
@@ -39,7 +40,7 @@ const msg = (messageId: string, id: string, channels: string[], data: unknown = 
 });
 
 async function laneBodies(): Promise<string[]> {
-  const r = await t.rt.sqs.send(
+  const r = await sqsFor(t.rt).send(
     new ReceiveMessageCommand({ QueueUrl: deliveryQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
   );
   return (r.Messages ?? []).map((m) => m.Body ?? '');

@@ -1,5 +1,6 @@
 import { loadConfig } from '../../shared/config';
 import { createRuntime } from '../../shared/runtime';
+import { verifierFor } from '../../shared/tokens';
 
 /**
  * The AWS stack grants the token secret only to the functions that verify tokens (connect, http);
@@ -17,7 +18,7 @@ describe('functions that never verify tokens', () => {
     const rt = await createRuntime(env);
     expect(rt.config.tableName).toBe('t');
     // Only verifying would need a source, and these functions never verify.
-    expect(() => rt.verifier).toThrow(/needs a secret or a JWKS URL/);
+    expect(() => verifierFor(rt)).toThrow(/needs a secret or a JWKS URL/);
   });
 
   test('every other function still fails at start-up without one, naming the variables', () => {
