@@ -58,12 +58,14 @@ export const ORDER_GROUP_ID = 'events';
 /**
  * What one order-queue message may carry: `fanout` packs the valid events of its batch into as few
  * messages as these allow, so one sequencer batch (10 messages, SQS FIFO's limit) sequences up to
- * 100 events. The one-group stage's fixed cost per batch (a BatchGet, a transaction, the lane sends)
- * is then shared by ten times as many events when the load is high; at low load a message holds the
- * one event there is. The byte bound keeps a sequencer batch (10 messages) to ~1.3 MB of event data.
+ * 100 small events. The one-group stage's fixed cost per batch (a BatchGet, a transaction, the lane
+ * sends) is then shared by ten times as many events when the load is high; at low load a message
+ * holds the one event there is. The byte bound keeps a batch at ≤ 320 KB of event data, as it was
+ * with one event (≤ 32 KB) per message: for big events the batch's cost is in its bytes (history
+ * writes, one copy per lane), and bigger batches would only make each event wait longer.
  */
 export const ORDER_MESSAGE_MAX_EVENTS = 10;
-export const ORDER_MESSAGE_MAX_BYTES = 128 * 1024;
+export const ORDER_MESSAGE_MAX_BYTES = 32 * 1024;
 
 /** Delivery lanes (message groups of the delivery queue); a connection always uses the same lane. */
 export const DEFAULT_DELIVERY_LANES = 16;
