@@ -76,7 +76,7 @@ export class ChannelStore {
         const r = await this.db.doc.send(
           new BatchGetCommand({ RequestItems: request, ReturnConsumedCapacity: 'TOTAL' }),
         );
-        this.db.count('batchRequests', r.ConsumedCapacity);
+        this.db.count('batchRequests', r.ConsumedCapacity, 'read');
         for (const item of r.Responses?.[this.db.tableName] ?? [])
           out[(item.pk as string).slice(2)] = Number(item.seq ?? 0);
         request = r.UnprocessedKeys as typeof request;

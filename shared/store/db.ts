@@ -61,13 +61,15 @@ export class Db {
       | 'batchRequests'
       | 'transactRequests',
     consumed?: ConsumedCapacity | ConsumedCapacity[],
+    /** What the request's units are when DynamoDB reports only a total (default: by kind; a BatchGet says 'read'). */
+    units: 'read' | 'write' = kind === 'getRequests' || kind === 'queryPages' ? 'read' : 'write',
   ): void {
     this.counts[kind] += 1;
     for (const c of Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) {
       this.counts.readUnits += c.ReadCapacityUnits ?? 0;
       this.counts.writeUnits += c.WriteCapacityUnits ?? 0;
       if (c.ReadCapacityUnits === undefined && c.WriteCapacityUnits === undefined && c.CapacityUnits !== undefined) {
-        if (kind === 'getRequests' || kind === 'queryPages') this.counts.readUnits += c.CapacityUnits;
+        if (units === 'read') this.counts.readUnits += c.CapacityUnits;
         else this.counts.writeUnits += c.CapacityUnits;
       }
     }

@@ -61,7 +61,7 @@ export class EventLog {
         const r = await this.db.doc.send(
           new BatchGetCommand({ RequestItems: request, ReturnConsumedCapacity: 'TOTAL' }),
         );
-        this.db.count('batchRequests', r.ConsumedCapacity);
+        this.db.count('batchRequests', r.ConsumedCapacity, 'read');
         for (const item of r.Responses?.[this.db.tableName] ?? []) {
           const pk = item.pk as string;
           if (pk.startsWith('V#')) out.seqs.set(pk.slice(2), Number(item.seq ?? 0));

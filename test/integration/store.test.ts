@@ -149,3 +149,15 @@ describe('sharded /stats counters', () => {
     }
   });
 });
+
+test('op counts: a BatchGet is reads, a transaction writes (DynamoDB Local reports only a total)', async () => {
+  const { EventLog } = await import('../../shared/store/event-log');
+  await t.rt.db.doc.send(
+    new PutCommand({ TableName: t.rt.db.tableName, Item: { ...keys.version('units_c'), seq: 3 } }),
+  );
+  const db = t.rt.db.withCounts();
+  await new EventLog(db, t.rt.config).snapshot(['units-1', 'units-2'], ['units_c']);
+  expect(db.counts.batchRequests).toBe(1);
+  expect(db.counts.writeUnits).toBe(0);
+  expect(db.counts.readUnits).toBeGreaterThan(0);
+});
