@@ -119,6 +119,8 @@ export async function runOps(p: OpsParams = OPS_DEFAULTS, dynamoEndpoint?: strin
       const r = await runEvent(rt, sqs, { channels, event: 'bench', data: { booking_id: 9 }, id }, `m-${id}`);
       const ms = r.sequenceMs + r.deliverMs;
       const writes = r.ops.putRequests + r.ops.updateRequests + r.ops.deleteRequests;
+      const transactional = r.ops.transactRequests > 0 ? 1 + 2 * channels.length : 0;
+      const awsWriteUnits = writes + 2 * transactional;
       if (!warm) {
         shapes.push({
           shape: name,
@@ -127,10 +129,20 @@ export async function runOps(p: OpsParams = OPS_DEFAULTS, dynamoEndpoint?: strin
           laneMessages: r.laneMessages,
           ops: r.ops,
           // Items written per event: the transaction's items (idempotency record, seq per channel, history per channel) and any other write.
-          itemWritesPerEvent: writes + (r.ops.transactRequests > 0 ? 1 + 2 * channels.length : 0),
+          itemWritesPerEvent: writes + transactional,
+          // Write units as AWS bills them (DynamoDB Local's own figure for a transaction is far lower):
+          // 1 per item of ≤ 1 KB, 2 per item written in a transaction.
+          awsWriteUnitsPerEvent: awsWriteUnits,
           sqsRequestsPerEvent: queueCosts(r.laneMessages),
           localMs: round(ms),
-          ...dollars(r.ops, r.posts, r.deliveries, ms, p.lambdaMemoryMb, r.laneMessages),
+          ...dollars(
+            { ...r.ops, writeUnits: awsWriteUnits },
+            r.posts,
+            r.deliveries,
+            ms,
+            p.lambdaMemoryMb,
+            r.laneMessages,
+          ),
         });
       }
     }
