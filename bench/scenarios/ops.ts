@@ -130,6 +130,12 @@ export async function runOps(p: OpsParams = OPS_DEFAULTS, dynamoEndpoint?: strin
           ops: r.ops,
           // Items written per event: the transaction's items (idempotency record, seq per channel, history per channel) and any other write.
           itemWritesPerEvent: writes + transactional,
+          // The same under load: the /stats counter is one write per sequencer batch (up to
+          // 10 × ORDER_MESSAGE_MAX_EVENTS events), not per event.
+          itemWritesPerEventBusy: round(
+            transactional + writes / (PIPELINE.order.batchSize * ORDER_MESSAGE_MAX_EVENTS),
+            2,
+          ),
           // Write units as AWS bills them (DynamoDB Local's own figure for a transaction is far lower):
           // 1 per item of ≤ 1 KB, 2 per item written in a transaction.
           awsWriteUnitsPerEvent: awsWriteUnits,
