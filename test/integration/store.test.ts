@@ -161,3 +161,16 @@ test('op counts: a BatchGet is reads, a transaction writes (DynamoDB Local repor
   expect(db.counts.writeUnits).toBe(0);
   expect(db.counts.readUnits).toBeGreaterThan(0);
 });
+
+test('removals racing on one connection ($disconnect and 410 cleanups) count it gone once', async () => {
+  const store = new ConnectionStore(t.rt.db, 3600);
+  const racer = { ...identity, sub: 'racer' };
+  await store.create('race-keep', racer, []); // keeps the gauge above 0 (it never reads below 0)
+  await store.create('race-gone', racer, ['specialist_9']);
+  const before = await readStats(t.rt.db);
+  const results = await Promise.all([1, 2, 3, 4].map(() => store.remove('race-gone')));
+  expect(results.filter((r) => r.existed)).toHaveLength(1);
+  const after = await readStats(t.rt.db);
+  expect(before.connections - after.connections).toBe(1);
+  expect(before.subscriptions - after.subscriptions).toBe(1);
+});
