@@ -37,8 +37,10 @@ export function orderDeduplicationId(ids: readonly string[]): string {
 
 /** Body of an order-queue message: `{"events":[{id, channels, event, data}, ...]}`. */
 export function orderMessageBody(events: readonly PublishedEvent[]): string {
-  return `{"events":[${events.map(eventBody).join(',')}]}`;
+  return bodyOf(events.map(eventBody));
 }
+
+const bodyOf = (parts: readonly string[]) => `{"events":[${parts.join(',')}]}`;
 
 function eventBody(event: PublishedEvent): string {
   return JSON.stringify({ id: event.id, channels: event.channels, event: event.event, data: event.data });
@@ -52,34 +54,28 @@ export function packOrderMessages(
     maxBytes: ORDER_MESSAGE_MAX_BYTES,
   },
 ): OrderMessage[] {
-  const out: OrderMessage[] = [];
+  const out: (OrderMessage & { parts: string[]; bytes: number })[] = [];
   const byId = new Map<string, OrderMessage>();
-  let cur: { events: PublishedEvent[]; records: SqsRecord[]; parts: string[]; bytes: number } | undefined;
-  const close = () => {
-    if (!cur) return;
-    const msg: OrderMessage = { events: cur.events, records: cur.records, body: `{"events":[${cur.parts.join(',')}]}` };
-    out.push(msg);
-    for (const e of msg.events) byId.set(e.id, msg);
-    cur = undefined;
-  };
   for (const { record, event } of valid) {
-    const open = cur?.events.some((e) => e.id === event.id) ? cur : undefined;
-    const earlier = open ?? byId.get(event.id);
+    const earlier = byId.get(event.id);
     if (earlier) {
       earlier.records.push(record); // the same event again: acknowledged with the message that carries it
       continue;
     }
     const part = eventBody(event);
     const size = Buffer.byteLength(part) + 1;
-    if (cur && (cur.events.length >= limits.maxEvents || cur.bytes + size > limits.maxBytes)) close();
-    cur ??= { events: [], records: [], parts: [], bytes: '{"events":[]}'.length };
+    let cur = out.at(-1);
+    if (!cur || cur.events.length >= limits.maxEvents || cur.bytes + size > limits.maxBytes) {
+      cur = { events: [], records: [], body: '', parts: [], bytes: bodyOf([]).length };
+      out.push(cur);
+    }
     cur.events.push(event);
     cur.records.push(record);
     cur.parts.push(part);
     cur.bytes += size;
+    byId.set(event.id, cur);
   }
-  close();
-  return out;
+  return out.map(({ events, records, parts }) => ({ events, records, body: bodyOf(parts) }));
 }
 
 export async function ingest(rt: Runtime, records: readonly SqsRecord[]): Promise<IngestReport> {
