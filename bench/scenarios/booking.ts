@@ -183,6 +183,25 @@ export interface ContractCheck {
   lastReceiveAtAll: number;
 }
 
+/** A contract check as the benchmarks report it: what arrived, how fast, and what broke the contract. */
+export function deliveryFigures(check: ContractCheck, spanS: number) {
+  return {
+    deliveries: {
+      expected: check.expected,
+      delivered: check.delivered,
+      perSecond: round(check.delivered / spanS, 1),
+      spanSeconds: round(spanS, 2),
+    },
+    contract: {
+      missing: check.missing,
+      duplicate: check.duplicate,
+      outOfOrder: check.outOfOrder,
+      wrongChannel: check.wrongChannel,
+      otherFrames: check.other,
+    },
+  };
+}
+
 /**
  * Checks every frame each subscriber received against what was published: duplicates (same id
  * twice on one socket), wrong channel (none of the socket's channels among the event's), seq order
@@ -353,19 +372,7 @@ export async function runBooking(p: BookingParams = BOOKING_DEFAULTS): Promise<S
       },
       latencyMs: { p50: lat.p50, p95: lat.p95, p99: lat.p99, max: lat.max, min: lat.min },
       latencyByPublishWindow: windows,
-      deliveries: {
-        expected: check.expected,
-        delivered: check.delivered,
-        perSecond: round(check.delivered / spanS, 1),
-        spanSeconds: round(spanS, 2),
-      },
-      contract: {
-        missing: check.missing,
-        duplicate: check.duplicate,
-        outOfOrder: check.outOfOrder,
-        wrongChannel: check.wrongChannel,
-        otherFrames: check.other,
-      },
+      ...deliveryFigures(check, spanS),
       drain: {
         completeBeforeDeadline: drained.complete,
         lastDeliveryAfterLastPublishMs: check.lastReceiveAtAll ? check.lastReceiveAtAll - pub.lastPublishAt : null,

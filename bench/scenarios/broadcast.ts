@@ -13,7 +13,7 @@ import {
   type ScenarioResult,
   type Subscriber,
 } from '../lib';
-import { channelVersions, checkDeliveries, drain, publishAtRate } from './booking';
+import { channelVersions, checkDeliveries, deliveryFigures, drain, publishAtRate } from './booking';
 
 /**
  * One channel, many subscribers, on the local runtime (`npm start` in a child process): for each
@@ -132,19 +132,7 @@ export async function runBroadcast(p: BroadcastParams = BROADCAST_DEFAULTS): Pro
         connect: { ms: round(connectMs), perSecond: round(n / (connectMs / 1000), 1) },
         latencyMs: { p50: lat.p50, p95: lat.p95, p99: lat.p99, max: lat.max },
         lastSubscriberMs: { p50: toLast.p50, max: toLast.max, messagesComplete: toLast.count, perMessage },
-        deliveries: {
-          expected: check.expected,
-          delivered: check.delivered,
-          perSecond: round(check.delivered / spanS, 1),
-          spanSeconds: round(spanS, 2),
-        },
-        contract: {
-          missing: check.missing,
-          duplicate: check.duplicate,
-          outOfOrder: check.outOfOrder,
-          wrongChannel: check.wrongChannel,
-          otherFrames: check.other,
-        },
+        ...deliveryFigures(check, spanS),
         publishErrors: pub.errors.length,
         completeBeforeDeadline: drained.complete,
         disconnectCleanupMs,
