@@ -47,6 +47,8 @@ export interface LaneDeliveryReport {
   unfinished: number;
   /** Frames this container had posted already (a retried batch resuming). */
   alreadyPosted: number;
+  /** Older frames of retried messages not posted to a connection this container knows nothing of. */
+  superseded: number;
 }
 
 export class UnexpectedPostError extends Error {
@@ -100,8 +102,30 @@ function alreadyPosted(connectionId: string, seqs: Record<string, number>): bool
   return last !== undefined && Object.entries(seqs).some(([c, s]) => last[c] !== undefined && s <= last[c]);
 }
 
+/**
+ * One post at a time to each connection in this container, whichever invocation makes it. An
+ * invocation that crashed or timed out can leave a post in flight (on Lambda it resumes when the
+ * frozen sandbox thaws for the next invocation); the retry of its batch waits for that post to
+ * settle, so it knows what was delivered, and its own posts cannot be overtaken by the older one.
+ */
+class ConnectionLocks {
+  private readonly held = new Map<string, Promise<void>>();
+
+  async acquire(connectionId: string): Promise<() => void> {
+    for (let busy = this.held.get(connectionId); busy; busy = this.held.get(connectionId)) await busy;
+    let release!: () => void;
+    this.held.set(connectionId, new Promise<void>((resolve) => (release = resolve)));
+    return () => {
+      this.held.delete(connectionId);
+      release();
+    };
+  }
+}
+const postingTo = new ConnectionLocks();
+
 interface PendingFrame {
-  frame: string;
+  /** The event's frame head (the frame is built only if it is posted). */
+  head: string;
   seqs: Record<string, number>;
   /** Subscribed during `$connect` moments ago: a 410 may mean "not established yet". */
   fresh: boolean;
@@ -112,9 +136,11 @@ interface PendingFrame {
 /**
  * `retried[i]` marks a message that was delivered (in part) before: an invocation that failed or ran
  * out of time after posting. Such a message may hold frames a connection never got, older than ones
- * it did get; posting them now would break its seq order. So of the frames from retried messages, a
- * connection gets only its newest one (a repeat at worst, same id); what it lacks below that it
- * sees as a gap and recovers with `since`.
+ * it did get; posting them now would break its seq order. A connection this container has posted to
+ * resumes after what it got (`lastPosted`); one it knows nothing of gets, of the frames from retried
+ * messages, only the newest (a repeat at worst, same id); what it lacks below that it sees as a gap
+ * and recovers with `since`. Both are decided frame by frame while the connection is locked
+ * (`postingTo`), after any earlier post to it has settled.
  */
 export async function deliverLanes(
   poster: Poster,
@@ -126,29 +152,15 @@ export async function deliverLanes(
   const sleep = opts.sleep ?? realSleep;
   const limiter = opts.limiter ?? containerLimiter;
   const perConnection = new Map<string, PendingFrame[]>();
-  let resumed = 0;
   messages.forEach((m, i) => {
     for (const e of m.events) {
       for (const [connectionId, seqs, fresh] of e.targets) {
-        if (alreadyPosted(connectionId, seqs)) {
-          resumed++;
-          continue;
-        }
         let list = perConnection.get(connectionId);
         if (!list) perConnection.set(connectionId, (list = []));
-        list.push({ frame: eventFrame(e.head, seqs), seqs, fresh: fresh === 1, retried: retried[i] === true });
+        list.push({ head: e.head, seqs, fresh: fresh === 1, retried: retried[i] === true });
       }
     }
   });
-  for (const [connectionId, list] of perConnection) {
-    if (lastPosted.has(connectionId)) continue; // this container knows where it left off
-    const lastRetried = list.map((f) => f.retried).lastIndexOf(true);
-    if (lastRetried > 0)
-      perConnection.set(
-        connectionId,
-        list.filter((f, k) => !f.retried || k === lastRetried),
-      );
-  }
   const report: LaneDeliveryReport = {
     connections: perConnection.size,
     frames: 0,
@@ -159,90 +171,122 @@ export async function deliverLanes(
     throttled: 0,
     gone: [],
     unfinished: 0,
-    alreadyPosted: resumed,
+    alreadyPosted: 0,
+    superseded: 0,
   };
   for (const list of perConnection.values()) report.frames += list.length;
   pruneSlow(now());
 
-  await mapWithLimit([...perConnection], opts.concurrency, async ([connectionId, frames]) => {
+  // The first unexpected error stops every connection's loop (no post starts after it), and is thrown
+  // once they all have stopped: the batch goes back to the queue only when this invocation posts no more.
+  let failure: { error: unknown } | undefined;
+  const deliverTo = async (connectionId: string, frames: PendingFrame[]): Promise<void> => {
     let cooled = (slowUntil.get(connectionId) ?? 0) > now();
     let budgetLeft = cooled ? 0 : opts.retryBudgetMs;
-    for (const [i, { frame, seqs, fresh }] of frames.entries()) {
+    const lastRetried = frames.map((f) => f.retried).lastIndexOf(true);
+    for (const [i, { head, seqs, fresh, retried: fromRetried }] of frames.entries()) {
+      if (failure) return;
       if (now() >= opts.deadline) {
         report.unfinished += frames.length - i;
         return;
       }
-      let accountRetries = 0;
-      // `attempt` counts the retries this connection pays for (the backoff grows with them).
-      for (let attempt = 0; ;) {
-        const slot = limiter.reserve();
-        if (slot > 0) {
-          if (now() + slot >= opts.deadline) {
-            report.unfinished += frames.length - i;
-            return;
-          }
-          await sleep(slot);
-        }
-        report.posts++;
-        let kind: ReturnType<typeof classifyPostError>;
-        let lastError: unknown;
-        try {
-          await poster.post(connectionId, frame);
-          limiter.succeeded();
-          report.delivered++;
-          remember(connectionId, seqs);
-          if (cooled) {
-            // It reads again: full retries from here on.
-            cooled = false;
-            slowUntil.delete(connectionId);
-            budgetLeft = opts.retryBudgetMs;
-          }
-          break;
-        } catch (err) {
-          kind = classifyPostError(err);
-          lastError = err;
-        }
-        // Anything unexpected (a 4xx that is not 410/429, an invocation that crashed under us) fails
-        // the batch: it is retried from the queue, and repeats carry the same event ids.
-        if (kind === 'client') throw new UnexpectedPostError(connectionId, lastError);
-        if (kind === 'gone' && !fresh) {
-          report.gone.push(connectionId);
-          return;
-        }
-        // The account's throttle, not this connection: again at the limiter's pace, budget untouched.
-        if (kind === 'throttled' && limiter.throttled(connectionId) && accountRetries < MAX_ACCOUNT_RETRIES) {
-          // Backoff as well as the limiter's pace: the limiter needs a few round trips to find the
-          // account's share, and 10 retries spread over ~1.5 s outlast that.
-          const pause = fullJitterDelay(accountRetries, 20, 500, opts.random);
-          accountRetries++;
-          report.retries++;
-          report.throttled++;
-          if (now() + pause >= opts.deadline) {
-            report.unfinished += frames.length - i;
-            return;
-          }
-          await sleep(pause);
+      // Decided when this connection is ours: an earlier post to it (another invocation's, still in
+      // flight after that invocation ended) has settled, and `lastPosted` says what it delivered.
+      const release = await postingTo.acquire(connectionId);
+      try {
+        if (alreadyPosted(connectionId, seqs)) {
+          report.alreadyPosted++;
           continue;
         }
-        const retryable = kind === 'gone' || kind === 'throttled' || kind === 'server' || kind === 'network';
-        const wait = fullJitterDelay(attempt, 50, 400, opts.random) + 10;
-        if (!retryable || budgetLeft <= 0 || now() + wait >= opts.deadline) {
-          report.skipped++;
-          // Only a full buffer marks it slow (a paused reader); random 5xx or timeouts do not.
-          if (kind === 'throttled' && budgetLeft <= 0) {
-            slowUntil.set(connectionId, now() + SLOW_COOLDOWN_MS);
-            cooled = true;
-          }
-          break;
+        if (fromRetried && i < lastRetried && !lastPosted.has(connectionId)) {
+          report.superseded++;
+          continue;
         }
-        const w = Math.min(wait, budgetLeft);
-        budgetLeft -= w;
-        report.retries++;
-        attempt++;
-        await sleep(w);
+        const frame = eventFrame(head, seqs);
+        let accountRetries = 0;
+        // `attempt` counts the retries this connection pays for (the backoff grows with them).
+        for (let attempt = 0; ;) {
+          const slot = limiter.reserve();
+          if (slot > 0) {
+            if (now() + slot >= opts.deadline) {
+              report.unfinished += frames.length - i;
+              return;
+            }
+            await sleep(slot);
+          }
+          if (failure) return; // another connection failed the batch while this one waited
+          report.posts++;
+          let kind: ReturnType<typeof classifyPostError>;
+          let lastError: unknown;
+          try {
+            await poster.post(connectionId, frame);
+            limiter.succeeded();
+            report.delivered++;
+            remember(connectionId, seqs);
+            if (cooled) {
+              // It reads again: full retries from here on.
+              cooled = false;
+              slowUntil.delete(connectionId);
+              budgetLeft = opts.retryBudgetMs;
+            }
+            break;
+          } catch (err) {
+            kind = classifyPostError(err);
+            lastError = err;
+          }
+          // Anything unexpected (a 4xx that is not 410/429, an invocation that crashed under us) fails
+          // the batch: it is retried from the queue, and repeats carry the same event ids.
+          if (kind === 'client') throw new UnexpectedPostError(connectionId, lastError);
+          if (kind === 'gone' && !fresh) {
+            report.gone.push(connectionId);
+            return;
+          }
+          // The account's throttle, not this connection: again at the limiter's pace, budget untouched.
+          if (kind === 'throttled' && limiter.throttled(connectionId) && accountRetries < MAX_ACCOUNT_RETRIES) {
+            // Backoff as well as the limiter's pace: the limiter needs a few round trips to find the
+            // account's share, and 10 retries spread over ~1.5 s outlast that.
+            const pause = fullJitterDelay(accountRetries, 20, 500, opts.random);
+            accountRetries++;
+            report.retries++;
+            report.throttled++;
+            if (now() + pause >= opts.deadline) {
+              report.unfinished += frames.length - i;
+              return;
+            }
+            await sleep(pause);
+            continue;
+          }
+          const retryable = kind === 'gone' || kind === 'throttled' || kind === 'server' || kind === 'network';
+          const wait = fullJitterDelay(attempt, 50, 400, opts.random) + 10;
+          if (!retryable || budgetLeft <= 0 || now() + wait >= opts.deadline) {
+            report.skipped++;
+            // Only a full buffer marks it slow (a paused reader); random 5xx or timeouts do not.
+            if (kind === 'throttled' && budgetLeft <= 0) {
+              slowUntil.set(connectionId, now() + SLOW_COOLDOWN_MS);
+              cooled = true;
+            }
+            break;
+          }
+          const w = Math.min(wait, budgetLeft);
+          budgetLeft -= w;
+          report.retries++;
+          attempt++;
+          await sleep(w);
+        }
+      } finally {
+        release();
       }
     }
+  };
+  await mapWithLimit([...perConnection], opts.concurrency, async ([connectionId, frames]) => {
+    if (failure) return;
+    try {
+      await deliverTo(connectionId, frames);
+    } catch (error) {
+      failure ??= { error };
+    }
   });
+  if (failure) throw failure.error;
   return report;
 }
 

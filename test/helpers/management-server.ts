@@ -17,6 +17,8 @@ export class TestManagementServer {
   /** connectionId → how many more posts to answer with the status. */
   readonly failNext = new Map<string, { status: number; times: number }>();
   attempts = 0;
+  /** connectionId → a gate the next post to it waits on (received, not yet recorded or answered). */
+  private readonly holds = new Map<string, { gate: Promise<void>; received: () => void }>();
   /**
    * The account's post throttle (API Gateway: 10,000 requests/s, burst 5,000), scaled down: a token
    * bucket shared by every connection; an empty bucket answers 429 LimitExceededException, like a full
@@ -56,6 +58,18 @@ export class TestManagementServer {
     });
   }
 
+  /**
+   * Holds the next post to the connection after it is received: it is recorded and answered only
+   * when the returned function is called (a post left in flight, e.g. by an invocation that ended).
+   */
+  hold(connectionId: string): { received: Promise<void>; release: () => void } {
+    let release!: () => void;
+    let received!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    this.holds.set(connectionId, { gate, received: () => received() });
+    return { received: new Promise<void>((r) => (received = r)), release };
+  }
+
   /** Starts the bucket full (call after setting `accountThrottle`). */
   fillBucket(): void {
     this.bucket = this.accountThrottle && new TokenBucket(this.accountThrottle.rate, this.accountThrottle.burst);
@@ -68,32 +82,43 @@ export class TestManagementServer {
       this.attempts++;
       const m = decodeURIComponent(req.url ?? '').match(/\/@connections\/([^/?]+)/);
       const id = m?.[1] ?? '';
-      const fail = this.failNext.get(id);
-      if (
-        this.accountThrottle &&
-        !(this.bucket ??= new TokenBucket(this.accountThrottle.rate, this.accountThrottle.burst)).take()
-      ) {
-        this.accountRefused++;
-        res.writeHead(429, { 'content-type': 'application/json', 'x-amzn-errortype': 'LimitExceededException' });
-        res.end(JSON.stringify({ message: 'Rate exceeded' }));
+      const held = this.holds.get(id);
+      if (held) {
+        this.holds.delete(id);
+        held.received();
+        void held.gate.then(() => this.answer(req, res, id, chunks));
         return;
       }
-      if (fail && fail.times > 0) {
-        fail.times--;
-        const type = fail.status === 429 ? 'LimitExceededException' : 'InternalServerErrorException';
-        res.writeHead(fail.status, { 'content-type': 'application/json', 'x-amzn-errortype': type });
-        res.end(JSON.stringify({ message: type }));
-        return;
-      }
-      if (this.gone.has(id)) {
-        res.writeHead(410, { 'content-type': 'application/json', 'x-amzn-errortype': 'GoneException' });
-        res.end(JSON.stringify({ message: 'Gone' }));
-        return;
-      }
-      if (req.method === 'POST') this.posts.push({ connectionId: id, data: Buffer.concat(chunks).toString('utf8') });
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end();
-      this.waiters = this.waiters.filter((w) => (w.pred() ? (w.resolve(), false) : true));
+      this.answer(req, res, id, chunks);
     });
+  }
+
+  private answer(req: http.IncomingMessage, res: http.ServerResponse, id: string, chunks: Buffer[]): void {
+    const fail = this.failNext.get(id);
+    if (
+      this.accountThrottle &&
+      !(this.bucket ??= new TokenBucket(this.accountThrottle.rate, this.accountThrottle.burst)).take()
+    ) {
+      this.accountRefused++;
+      res.writeHead(429, { 'content-type': 'application/json', 'x-amzn-errortype': 'LimitExceededException' });
+      res.end(JSON.stringify({ message: 'Rate exceeded' }));
+      return;
+    }
+    if (fail && fail.times > 0) {
+      fail.times--;
+      const type = fail.status === 429 ? 'LimitExceededException' : 'InternalServerErrorException';
+      res.writeHead(fail.status, { 'content-type': 'application/json', 'x-amzn-errortype': type });
+      res.end(JSON.stringify({ message: type }));
+      return;
+    }
+    if (this.gone.has(id)) {
+      res.writeHead(410, { 'content-type': 'application/json', 'x-amzn-errortype': 'GoneException' });
+      res.end(JSON.stringify({ message: 'Gone' }));
+      return;
+    }
+    if (req.method === 'POST') this.posts.push({ connectionId: id, data: Buffer.concat(chunks).toString('utf8') });
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end();
+    this.waiters = this.waiters.filter((w) => (w.pred() ? (w.resolve(), false) : true));
   }
 }

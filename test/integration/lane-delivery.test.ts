@@ -60,6 +60,28 @@ test('a batch delivered again in the same container resumes after what it posted
   expect(again.alreadyPosted).toBe(2);
 });
 
+test('a post left in flight by an invocation that ended settles before the retried batch posts to that connection: nothing older lands after something newer', async () => {
+  // Invocation A posts seq 1 to ld-z; the post is held on the way (received, not yet delivered) and
+  // A ends: its later calls fail, as in a sandbox that crashed or timed out.
+  const held = mgmt.hold('ld-z');
+  let ended = false;
+  const invocationA: typeof poster = {
+    post: (c, f) => (ended ? Promise.reject(new Error('invocation ended')) : poster.post(c, f)),
+  } as typeof poster;
+  const batch = () => [message([1, 2, 3], [['ld-z']], 'lz')];
+  const a = deliverLanes(invocationA, batch(), opts()).catch((err: unknown) => err);
+  await held.received;
+  ended = true;
+  // The retried batch, plus a newer message. Without the lock it would decide at once that ld-z had
+  // nothing from this container and post only seq 3 and 4, and A's seq 1 would land after them.
+  const b = deliverLanes(poster, [...batch(), message([4], [['ld-z']], 'lz')], opts(), [true, false]);
+  held.release();
+  const [reportB, errA] = await Promise.all([b, a]);
+  expect(errA).toBeInstanceOf(Error);
+  expect(seqsOf('ld-z', 'lz')).toEqual([1, 2, 3, 4]);
+  expect(reportB).toMatchObject({ delivered: 3, alreadyPosted: 1, superseded: 0 });
+});
+
 test('410 from an established connection reports it gone; from one subscribed during $connect it is retried and never removed', async () => {
   mgmt.gone.add('ld-old');
   mgmt.gone.add('ld-new');
@@ -74,6 +96,37 @@ test('410 from an established connection reports it gone; from one subscribed du
 test('an unexpected error (not 410/429/5xx/timeout) fails the batch so it is retried', async () => {
   mgmt.failNext.set('ld-x', { status: 403, times: 1 });
   await expect(deliverLanes(poster, [message([1], [['ld-x']], 'lx')], opts())).rejects.toThrow(/unexpectedly/);
+});
+
+test('an unexpected error stops every connection of the batch, and fails it only once no post is left in flight', async () => {
+  // ld-y's first post is on its way when ld-w's answers 403: the batch must not go back to the queue
+  // (to be delivered again, maybe by another container) while this invocation still posts.
+  mgmt.failNext.set('ld-w', { status: 403, times: 1 });
+  const w = mgmt.hold('ld-w');
+  const y = mgmt.hold('ld-y');
+  let failedSeen!: () => void;
+  const wFailed = new Promise<void>((r) => (failedSeen = r));
+  const watching = {
+    post: (c: string, f: string) =>
+      poster.post(c, f).catch((err: unknown) => {
+        if (c === 'ld-w') failedSeen();
+        throw err;
+      }),
+  } as typeof poster;
+  let settled = false;
+  const outcome = deliverLanes(watching, [message([1, 2, 3], [['ld-w'], ['ld-y']], 'lw')], opts()).then(
+    () => 'resolved',
+    (err: Error) => err.message,
+  );
+  void outcome.then(() => (settled = true));
+  await Promise.all([w.received, y.received]);
+  w.release();
+  await wFailed;
+  await new Promise((r) => setImmediate(r)); // every pending promise callback has run
+  expect(settled).toBe(false);
+  y.release();
+  expect(await outcome).toMatch(/ld-w failed unexpectedly/);
+  expect(seqsOf('ld-y', 'lw')).toEqual([1]);
 });
 
 describe('the account post throttle (429 to many connections at once)', () => {
