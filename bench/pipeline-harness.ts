@@ -2,6 +2,7 @@ import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, S
 import { enableFifoBatches } from '../local/fauxqs-fifo-batches';
 import { deliverLanes } from '../shared/lane-delivery';
 import { posterFor } from '../shared/lean-poster';
+import { resolveLaneMessages } from '../shared/lane-refs';
 import { parseLaneMessage, type LaneMessage } from '../shared/lanes';
 import type { PublishedEvent } from '../shared/publish-message';
 import type { Runtime } from '../shared/runtime';
@@ -84,11 +85,15 @@ export async function runEvent(
     }
   }
   const t2 = performance.now();
-  const delivery = await deliverLanes(posterFor(rt, rt.config.managementEndpoint as string), messages, {
-    concurrency: rt.config.postConcurrency,
-    retryBudgetMs: rt.config.retryBudgetMs,
-    deadline: Date.now() + 60_000,
-  });
+  const delivery = await deliverLanes(
+    posterFor(rt, rt.config.managementEndpoint as string),
+    (await resolveLaneMessages(rt.db, messages)).messages,
+    {
+      concurrency: rt.config.postConcurrency,
+      retryBudgetMs: rt.config.retryBudgetMs,
+      deadline: Date.now() + 60_000,
+    },
+  );
   const t3 = performance.now();
   return {
     ops,

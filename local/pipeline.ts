@@ -4,7 +4,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
-import { parseLaneMessage } from '../shared/lanes';
+import { laneEventId, parseLaneMessage } from '../shared/lanes';
 import { parseOrderBody } from '../shared/sequencer-batch';
 import { PIPELINE, visibilityTimeoutSeconds, type QueueStage } from '../shared/pipeline';
 import type { Faults } from './faults';
@@ -327,7 +327,7 @@ function batchItemFailures(result: unknown, messages: Message[]): Set<string> {
 
 function laneEventIds(body: string | undefined): string[] {
   const m = parseLaneMessage(body ?? '');
-  return (m?.events ?? []).map((e) => (JSON.parse(`${e.head}}`) as { id: string }).id);
+  return (m?.events ?? []).map(laneEventId);
 }
 
 /** A string field of a JSON message body, if the body is JSON and the field a string. */

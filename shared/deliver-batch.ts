@@ -1,6 +1,7 @@
 import { dropConnections } from './connections-lifecycle';
 import { deliverLanes, laneDeliveryOptions } from './lane-delivery';
 import type { SqsRecord } from './lambda-events';
+import { resolveLaneMessages } from './lane-refs';
 import { parseLaneMessage, type LaneMessage } from './lanes';
 import { posterFor } from './lean-poster';
 import { managementEndpointFor } from './management-api';
@@ -27,10 +28,16 @@ export async function deliverRecords(
       rt.metrics.count('InvalidMessage');
     }
   }
+  const { messages: resolved, missing, read } = await resolveLaneMessages(rt.db, messages);
+  if (missing.length > 0) {
+    // Past the history's TTL: nothing to post. Their subscribers see the gap by seq.
+    rt.log.warn('events of lane messages no longer in history; their frames are not posted', { missing });
+    rt.metrics.count('MissingEventData', missing.length);
+  }
   const poster = posterFor(rt, managementEndpointFor(rt.config.managementEndpoint, undefined, undefined));
   const report = await deliverLanes(
     poster,
-    messages,
+    resolved,
     laneDeliveryOptions(rt.config, deadline, rt.postLimiter),
     retried,
   );
@@ -45,7 +52,7 @@ export async function deliverRecords(
   rt.metrics.count('Delivered', report.delivered);
   if (report.skipped) rt.metrics.count('SkippedDeliveries', report.skipped);
   if (report.gone.length) rt.metrics.count('GoneConnections', report.gone.length);
-  rt.log.info('delivered', { ...report, gone: report.gone.length, cleaned });
+  rt.log.info('delivered', { ...report, gone: report.gone.length, cleaned, historyReads: read });
   // Out of time before every post was tried: the whole batch comes back (repeats carry the same ids).
   return { failed: report.unfinished > 0 ? new Set(records.map((r) => r.messageId)) : new Set() };
 }

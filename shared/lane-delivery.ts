@@ -1,7 +1,7 @@
 import type { Config } from './config';
 import { fullJitterDelay, sleep as realSleep } from './backoff';
 import { mapWithLimit } from './concurrency';
-import { eventFrame, type LaneMessage } from './lanes';
+import { eventFrame, type ResolvedLaneMessage } from './lanes';
 import { classifyPostError, type Poster } from './management-api';
 import { PostRateLimiter } from './post-rate';
 
@@ -144,7 +144,7 @@ interface PendingFrame {
  */
 export async function deliverLanes(
   poster: Poster,
-  messages: readonly LaneMessage[],
+  messages: readonly ResolvedLaneMessage[],
   opts: LaneDeliveryOptions,
   retried: readonly boolean[] = [],
 ): Promise<LaneDeliveryReport> {

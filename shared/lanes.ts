@@ -19,10 +19,30 @@ export interface LaneEvent {
   targets: [string, Record<string, number>, 1?][];
 }
 
+/**
+ * A big event that reaches several lanes travels by reference: its history item (channel, seq),
+ * which `deliver` reads once per container instead of every lane carrying the data through SQS.
+ */
+export interface LaneEventRef {
+  id: string;
+  ref: [channel: string, seq: number];
+  targets: LaneEvent['targets'];
+}
+
+/** A lane message as it travels: events with their frame head, or a reference to their history item. */
 export interface LaneMessage {
+  v: 1;
+  events: (LaneEvent | LaneEventRef)[];
+}
+
+/** A lane message whose references have been read: what `deliverLanes` posts. */
+export interface ResolvedLaneMessage {
   v: 1;
   events: LaneEvent[];
 }
+
+/** Events whose frame head is at least this long travel by reference when they reach two lanes or more. */
+export const LANE_REF_MIN_BYTES = 4096;
 
 /** FNV-1a (32 bit) of the connection id, modulo the lane count. */
 export function laneOf(connectionId: string, lanes: number): number {
@@ -37,6 +57,14 @@ export function laneOf(connectionId: string, lanes: number): number {
 /** The frame head every connection's frame of this event starts with (serialized once). */
 export function frameHead(e: { id: string; event: string; data: unknown }, ts: number): string {
   return JSON.stringify({ type: 'event', id: e.id, event: e.event, data: e.data, ts }).slice(0, -1);
+}
+
+/**
+ * The same head from a history item, whose `data` is the JSON text `JSON.stringify` made of it:
+ * spliced in as it is, so the head is byte for byte what `frameHead` gives.
+ */
+export function frameHeadFromHistory(e: { id: string; event: string; data: string; ts: number }): string {
+  return `{"type":"event","id":${JSON.stringify(e.id)},"event":${JSON.stringify(e.event)},"data":${e.data},"ts":${e.ts}`;
 }
 
 /** One connection's frame: the head plus its `channel` (first of its seqs) and `seqs`. */
@@ -58,11 +86,11 @@ export interface OutgoingLaneMessage {
  * Returns per lane its messages in order (lane order is irrelevant; order within a lane is kept).
  */
 export function buildLaneMessages(
-  events: { id: string; head: string; targets: LaneTarget[] }[],
+  events: { id: string; head: string; targets: LaneTarget[]; ref?: LaneEventRef['ref'] }[],
   opts: { lanes: number; shardSize: number; maxBytes: number },
 ): OutgoingLaneMessage[][] {
   const perLane = new Map<number, OutgoingLaneMessage[]>();
-  const open = new Map<number, { events: LaneEvent[]; ids: string[]; bytes: number; connections: number }>();
+  const open = new Map<number, { events: LaneMessage['events']; ids: string[]; bytes: number; connections: number }>();
   const flush = (lane: number) => {
     const cur = open.get(lane);
     if (!cur || cur.events.length === 0) return;
@@ -79,17 +107,19 @@ export function buildLaneMessages(
       if (!list) byLane.set(lane, (list = []));
       list.push(t.fresh ? [t.connectionId, t.seqs, 1] : [t.connectionId, t.seqs]);
     }
+    // By reference only where it saves something: the data would otherwise cross SQS once per lane.
+    const ref = e.ref && byLane.size > 1 ? e.ref : undefined;
+    const headBytes = ref ? jsonLength(e.id) + jsonLength(ref[0]) + 80 : Buffer.byteLength(e.head) + 64;
     for (const [lane, targets] of byLane) {
       let i = 0;
       while (i < targets.length) {
         let cur = open.get(lane);
-        const headBytes = Buffer.byteLength(e.head) + 64;
         if (cur && (cur.connections >= opts.shardSize || cur.bytes + headBytes >= opts.maxBytes)) {
           flush(lane);
           cur = undefined;
         }
         if (!cur) open.set(lane, (cur = { events: [], ids: [], bytes: 16, connections: 0 }));
-        const entry: LaneEvent = { head: e.head, targets: [] };
+        const entry: LaneEvent | LaneEventRef = ref ? { id: e.id, ref, targets: [] } : { head: e.head, targets: [] };
         cur.events.push(entry);
         cur.ids.push(e.id);
         cur.bytes += headBytes;
@@ -137,4 +167,13 @@ export function parseLaneMessage(body: string): LaneMessage | undefined {
   } catch {
     return undefined;
   }
+}
+
+export function isLaneEventRef(e: LaneEvent | LaneEventRef): e is LaneEventRef {
+  return Array.isArray((e as Partial<LaneEventRef>).ref);
+}
+
+/** The event id of a lane message's entry. */
+export function laneEventId(e: LaneEvent | LaneEventRef): string {
+  return isLaneEventRef(e) ? e.id : (JSON.parse(`${e.head}}`) as { id: string }).id;
 }

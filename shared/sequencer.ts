@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Config } from './config';
-import { buildLaneMessages, frameHead, type LaneTarget, type OutgoingLaneMessage } from './lanes';
+import { buildLaneMessages, frameHead, LANE_REF_MIN_BYTES, type LaneTarget, type OutgoingLaneMessage } from './lanes';
 import { mapWithLimit } from './concurrency';
 import type { PublishedEvent } from './publish-message';
 import { ConnectionStore } from './store/connections';
@@ -167,6 +167,8 @@ export async function sequence(deps: SequenceDeps, messages: readonly OrderedMes
   const { deliverable, fresh, now } = planned;
   // Nothing is sent before both are done: a failed record must never reach the lanes.
   await resolving;
+  // Only while history keeps events (a retention of 0 writes none) for a while after they are sent.
+  const byReference = config.retainEvents > 0 && config.retainSeconds > 0;
   const laneInput = deliverable.map(({ event, seqs, ts }) => {
     const targets = new Map<string, LaneTarget>();
     for (const channel of event.channels) {
@@ -178,7 +180,12 @@ export async function sequence(deps: SequenceDeps, messages: readonly OrderedMes
       }
     }
     report.connections += targets.size;
-    return { id: event.id, head: frameHead(event, ts), targets: [...targets.values()] };
+    const head = frameHead(event, ts);
+    const first = event.channels[0] as string;
+    // A big event travels by reference to its history item (read once per deliver container).
+    const ref: [string, number] | undefined =
+      byReference && head.length >= LANE_REF_MIN_BYTES ? [first, seqs[first] as number] : undefined;
+    return { id: event.id, head, targets: [...targets.values()], ref };
   });
   lap('resolve');
   const lanes = buildLaneMessages(laneInput, {

@@ -1,5 +1,5 @@
 import { deliverLanes, resetSlowConnections } from '../../shared/lane-delivery';
-import { frameHead, type LaneMessage } from '../../shared/lanes';
+import { frameHead, type ResolvedLaneMessage } from '../../shared/lanes';
 import { LeanPoster } from '../../shared/lean-poster';
 import { ManagementApiPoster, managementClient, type Poster } from '../../shared/management-api';
 import { startFakeConnectionsApi } from '../fake-connections-api';
@@ -61,7 +61,7 @@ export async function runFanoutEngine(p: FanoutEngineParams = FANOUT_ENGINE_DEFA
           const times: number[] = [];
           const cpuBefore = process.cpuUsage();
           for (let r = 0; r < p.repeats; r++) {
-            const message: LaneMessage = {
+            const message: ResolvedLaneMessage = {
               v: 1,
               events: [
                 {

@@ -1,5 +1,5 @@
-import { BatchGetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { fullJitterDelay, sleep } from '../backoff';
+import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { consistentBatchGet } from './batch-get';
 import { cancellationCodes, type Db } from './db';
 import { keys } from './keys';
 
@@ -51,29 +51,15 @@ export class EventLog {
     const wanted = [...new Set(ids)]
       .map((id) => keys.idempotency(id))
       .concat([...new Set(channels)].map((c) => keys.version(c)));
-    for (let i = 0; i < wanted.length; i += 100) {
-      let request: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean }> | undefined = {
-        [this.db.tableName]: { Keys: wanted.slice(i, i + 100), ConsistentRead: true },
-      };
-      for (let attempt = 0; request && Object.keys(request).length > 0; attempt++) {
-        if (attempt > 0) await sleep(fullJitterDelay(attempt, 25, 500)); // DynamoDB asked us to back off
-        if (attempt > 10) throw new Error('DynamoDB left keys unprocessed after 10 attempts');
-        const r = await this.db.doc.send(
-          new BatchGetCommand({ RequestItems: request, ReturnConsumedCapacity: 'TOTAL' }),
-        );
-        this.db.count('batchRequests', r.ConsumedCapacity, 'read');
-        for (const item of r.Responses?.[this.db.tableName] ?? []) {
-          const pk = item.pk as string;
-          if (pk.startsWith('V#')) out.seqs.set(pk.slice(2), Number(item.seq ?? 0));
-          else if (pk.startsWith('I#') && Number(item.ttl ?? 0) >= now && typeof item.by === 'string') {
-            out.records.set(pk.slice(2), {
-              by: item.by,
-              seqs: (item.seqs ?? {}) as Record<string, number>,
-              ts: Number(item.ts),
-            });
-          }
-        }
-        request = r.UnprocessedKeys as typeof request;
+    for await (const item of consistentBatchGet(this.db, wanted)) {
+      const pk = item.pk as string;
+      if (pk.startsWith('V#')) out.seqs.set(pk.slice(2), Number(item.seq ?? 0));
+      else if (pk.startsWith('I#') && Number(item.ttl ?? 0) >= now && typeof item.by === 'string') {
+        out.records.set(pk.slice(2), {
+          by: item.by,
+          seqs: (item.seqs ?? {}) as Record<string, number>,
+          ts: Number(item.ts),
+        });
       }
     }
     return out;

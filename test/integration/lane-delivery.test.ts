@@ -1,5 +1,5 @@
 import { deliverLanes, MAX_ACCOUNT_RETRIES, resetSlowConnections } from '../../shared/lane-delivery';
-import { frameHead, type LaneMessage } from '../../shared/lanes';
+import { frameHead, type ResolvedLaneMessage } from '../../shared/lanes';
 import { ManagementApiPoster, managementClient } from '../../shared/management-api';
 import { LeanPoster } from '../../shared/lean-poster';
 import { PostRateLimiter } from '../../shared/post-rate';
@@ -15,7 +15,7 @@ beforeAll(async () => {
 afterAll(() => mgmt.stop());
 beforeEach(() => resetSlowConnections());
 
-const message = (seqs: number[], targets: [string, 1?][], channel = 'ld'): LaneMessage => ({
+const message = (seqs: number[], targets: [string, 1?][], channel = 'ld'): ResolvedLaneMessage => ({
   v: 1,
   events: seqs.map((seq) => ({
     head: frameHead({ id: `${channel}-${seq}`, event: 'e', data: seq }, 1),

@@ -1,7 +1,7 @@
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
-import { parseLaneMessage } from '../../shared/lanes';
+import { laneEventId, parseLaneMessage } from '../../shared/lanes';
 import { SeqCache, sequence, type OrderedMessage } from '../../shared/sequencer';
 import { sqsFor } from '../../shared/sqs-client';
 import { ChannelStore } from '../../shared/store/channels';
@@ -91,7 +91,7 @@ describe('sequencer', () => {
     expect(retry).toMatchObject({ recorded: 1, retried: 1, seqs: { fid: { sq_f: 1 }, fid2: { sq_f: 2 } } });
     const lanes = (await laneBodies()).map((b) => parseLaneMessage(b));
     const forConn = lanes.flatMap((l) => l?.events ?? []).filter((e) => e.targets.some(([c]) => c === 'c-fail'));
-    expect(forConn.map((e) => JSON.parse(`${e.head}}`).id)).toEqual(['fid', 'fid2']);
+    expect(forConn.map(laneEventId)).toEqual(['fid', 'fid2']);
   });
 
   test('a record past the idempotency window no longer blocks the id', async () => {

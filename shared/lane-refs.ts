@@ -1,0 +1,59 @@
+import LRUCache from './lru-cache';
+import {
+  frameHeadFromHistory,
+  isLaneEventRef,
+  type LaneEvent,
+  type LaneMessage,
+  type ResolvedLaneMessage,
+} from './lanes';
+import type { Db } from './store/db';
+import { readHistoryItems } from './store/history-items';
+
+/**
+ * Reads the events that lane messages carry by reference (shared/lanes.ts `LaneEventRef`: a big event
+ * reaching several lanes) from their history items, once per container: the frame heads read are
+ * kept (bounded, most recently used), so the lanes a container delivers share one read per event.
+ */
+export const HEAD_CACHE_EVENTS = 256;
+const heads = new LRUCache<string, string>(HEAD_CACHE_EVENTS);
+
+export interface ResolvedLanes {
+  messages: ResolvedLaneMessage[];
+  /** Event ids whose history item is gone (past its TTL): their frames cannot be posted. */
+  missing: string[];
+  /** History items read for this batch (0 when every referenced event was cached). */
+  read: number;
+}
+
+export async function resolveLaneMessages(db: Db, messages: readonly LaneMessage[]): Promise<ResolvedLanes> {
+  const wanted = new Map<string, [string, number]>();
+  for (const m of messages)
+    for (const e of m.events) if (isLaneEventRef(e) && !heads.has(e.id)) wanted.set(e.id, e.ref);
+  if (wanted.size > 0) {
+    const items = await readHistoryItems(db, [...wanted.values()]);
+    for (const [id, [channel, seq]] of wanted) {
+      const item = items.get(`${channel} ${seq}`);
+      // The item at that seq is this event's: a seq is never given to two events.
+      if (item && item.id === id) heads.set(id, frameHeadFromHistory(item));
+    }
+  }
+  const missing = new Set<string>();
+  const resolved = messages.map((m) => ({
+    v: 1 as const,
+    events: m.events.flatMap((e): LaneEvent[] => {
+      if (!isLaneEventRef(e)) return [e];
+      const head = heads.get(e.id);
+      if (head === undefined) {
+        missing.add(e.id);
+        return [];
+      }
+      return [{ head, targets: e.targets }];
+    }),
+  }));
+  return { messages: resolved, missing: [...missing], read: wanted.size };
+}
+
+/** Test hook: forget the heads read. */
+export function forgetLaneHeads(): void {
+  heads.clear();
+}
