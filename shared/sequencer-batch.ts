@@ -32,7 +32,7 @@ export async function sequenceRecords(
   }
   for (let attempt = 0; ; attempt++) {
     try {
-      const report = await sequence({ db: rt.db, sqs: sqsFor(rt), config: rt.config, log: rt.log }, messages);
+      const report = await sequence({ db: rt.db, sqs: sqsFor(rt), config: rt.config, log: rt.log, deadline }, messages);
       if (report.recorded) rt.metrics.count('Published', report.recorded);
       if (report.duplicates) rt.metrics.count('DuplicateMessage', report.duplicates);
       rt.log.info('sequenced', {

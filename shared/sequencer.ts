@@ -44,6 +44,12 @@ export interface SequenceDeps {
   log: Log;
   /** The container's last known seq per channel (default: one per process, like a Lambda container). */
   seqCache?: SeqCache;
+  /**
+   * Epoch ms (db.clock) after which no lane round is sent: the batch has been (or is about to be)
+   * handed back for a retry, which sends the same rounds itself. An attempt still running past it
+   * (on Lambda: one resumed in a thawed sandbox) must not add lane messages behind the retry's.
+   */
+  deadline?: number;
 }
 
 /**
@@ -292,6 +298,8 @@ async function sendLanes(deps: SequenceDeps, lanes: OutgoingLaneMessage[][]): Pr
     );
   let sent = 0;
   for (let round = 0; ; round++) {
+    if (deps.deadline !== undefined && deps.db.clock.now() >= deps.deadline && lanes.some((l) => l[round]))
+      throw new Error(`out of time before lane round ${round}: the batch is retried and sends it`);
     const batch = lanes
       .map((list) => ({ msg: list[round], index: round }))
       .filter((x): x is { msg: OutgoingLaneMessage; index: number } => x.msg !== undefined);

@@ -94,6 +94,22 @@ describe('sequencer', () => {
     expect(forConn.map(laneEventId)).toEqual(['fid', 'fid2']);
   });
 
+  test('an attempt still running past its deadline sends no lane message; the retry sends them with the same seqs', async () => {
+    await new ConnectionStore(t.rt.db, 3600).create('c-late', { sub: 'u', role: 'admin', exp: 4e9 }, ['sq_l']);
+    // The batch was handed back at its deadline; this attempt (a late one, e.g. thawed) goes on.
+    const late = { ...deps(), deadline: t.clock.now() - 1 };
+    await expect(sequence(late, [msg('l1', 'lid', ['sq_l'])])).rejects.toThrow(/out of time before lane round 0/);
+    const forLate = (bodies: string[]) =>
+      bodies
+        .map((b) => parseLaneMessage(b))
+        .flatMap((l) => l?.events ?? [])
+        .filter((e) => e.targets.some(([c]) => c === 'c-late'));
+    expect(forLate(await laneBodies())).toEqual([]);
+    const retry = await sequence(deps(), [msg('l1', 'lid', ['sq_l'])]);
+    expect(retry).toMatchObject({ recorded: 0, retried: 1, seqs: { lid: { sq_l: 1 } } });
+    expect(forLate(await laneBodies()).map(laneEventId)).toEqual(['lid']);
+  });
+
   test('a record past the idempotency window no longer blocks the id', async () => {
     const short = { ...deps(), config: { ...deps().config, idempotencySeconds: 1 } };
     await sequence(short, [msg('x1', 'old', ['sq_x'])]);
