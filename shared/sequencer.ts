@@ -132,17 +132,6 @@ export async function sequence(deps: SequenceDeps, messages: readonly OrderedMes
   if (messages.length === 0) return report;
 
   const channels = [...new Set(messages.flatMap((m) => m.event.channels))];
-  // The subscribers of every channel of the batch are resolved meanwhile (snapshot, then commit):
-  // they do not depend on either, and a duplicate's channels cost at most a Query not needed.
-  const subscribers = new Map<string, { connectionId: string; at: number }[]>();
-  const connections = new ConnectionStore(db, config.connectionTtlSeconds);
-  const resolving = mapWithLimit(channels, 8, async (channel) => {
-    const list: { connectionId: string; at: number }[] = [];
-    for await (const page of connections.subscriberPages(channel)) list.push(...page);
-    subscribers.set(channel, list);
-  });
-  // Never an unhandled rejection while the snapshot is awaited: the failure is read below.
-  resolving.catch(() => undefined);
   const ids = messages.map((m) => m.event.id);
   const known = cache.get(channels);
   let planned: Planned;
@@ -171,8 +160,18 @@ export async function sequence(deps: SequenceDeps, messages: readonly OrderedMes
   cache.set(planned.current);
   lap('commit');
   const { deliverable, fresh, now } = planned;
-  // Nothing is sent before both are done: a failed record must never reach the lanes.
-  await resolving;
+  // Subscribers are read after the commit, never meanwhile: a subscribe writes its subscription and
+  // then reads history (shared/client-actions.ts), so a subscription this read misses was written
+  // after the commit, and that history read has the event. Read before the commit, a subscription
+  // written in between would miss the event live and in its replay (protocol §3: nothing is lost
+  // between `since` and live).
+  const subscribers = new Map<string, { connectionId: string; at: number }[]>();
+  const connections = new ConnectionStore(db, config.connectionTtlSeconds);
+  await mapWithLimit([...new Set(deliverable.flatMap((d) => d.event.channels))], 8, async (channel) => {
+    const list: { connectionId: string; at: number }[] = [];
+    for await (const page of connections.subscriberPages(channel)) list.push(...page);
+    subscribers.set(channel, list);
+  });
   // Only while history keeps events (a retention of 0 writes none) for a while after they are sent.
   const byReference = config.retainEvents > 0 && config.retainSeconds > 0;
   const laneInput = deliverable.map(({ event, seqs, ts }) => {

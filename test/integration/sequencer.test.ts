@@ -94,6 +94,41 @@ describe('sequencer', () => {
     expect(forConn.map(laneEventId)).toEqual(['fid', 'fid2']);
   });
 
+  test('a subscribe landing while the batch commits gets the event live or in its replay, never neither', async () => {
+    const store = new ConnectionStore(t.rt.db, 3600);
+    await store.create('c-early', { sub: 'u', role: 'admin', exp: 4e9 }, ['sq_race']);
+    await store.create('c-join', { sub: 'u', role: 'admin', exp: 4e9 }, []);
+    // Just before the batch's transaction goes out, c-join subscribes as the subscribe action does:
+    // the subscription first, then a read of history since 0 (what its replay would hold).
+    let replayed: string[] | undefined;
+    let armed = true;
+    const name = 'subscribeDuringCommit';
+    t.rt.db.doc.middlewareStack.add(
+      (next) => async (args) => {
+        const input = args.input as { TransactItems?: unknown[] };
+        if (input.TransactItems && armed) {
+          armed = false; // the subscribe's own transaction passes
+          await store.subscribe('c-join', 'sq_race', 100);
+          replayed = (await new ChannelStore(t.rt.db, t.rt.config).history('sq_race', 0)).events.map((e) => e.id);
+        }
+        return next(args);
+      },
+      { step: 'initialize', name },
+    );
+    try {
+      await sequence(deps(), [msg('r1', 'join-1', ['sq_race'])]);
+    } finally {
+      t.rt.db.doc.middlewareStack.remove(name);
+    }
+    expect(replayed).toEqual([]); // it read history before the commit
+    const live = (await laneBodies())
+      .map((b) => parseLaneMessage(b))
+      .flatMap((l) => l?.events ?? [])
+      .filter((e) => e.targets.some(([c]) => c === 'c-join'))
+      .map(laneEventId);
+    expect(live).toEqual(['join-1']); // so it must get the event live
+  });
+
   test('an attempt still running past its deadline sends no lane message; the retry sends them with the same seqs', async () => {
     await new ConnectionStore(t.rt.db, 3600).create('c-late', { sub: 'u', role: 'admin', exp: 4e9 }, ['sq_l']);
     // The batch was handed back at its deadline; this attempt (a late one, e.g. thawed) goes on.
