@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
 import { mintToken, type TokenClaims as MintClaims } from '../../local/tokens';
 import type { Config } from '../../shared/config';
@@ -87,4 +87,15 @@ export function signToken(
   opts: { secret?: string; expiresInSeconds?: number; nowMs?: number } = {},
 ): Promise<string> {
   return mintToken({ ...claims, sub: claims.sub ?? 'user-1' }, opts.secret, opts.expiresInSeconds, opts.nowMs);
+}
+
+/** A fresh FIFO queue on the SQS emulator (e.g. a delivery queue for the sequencer to send lanes to). */
+export async function fifoQueue(t: TestRuntime, prefix: string): Promise<string> {
+  const r = await sqsFor(t.rt).send(
+    new CreateQueueCommand({
+      QueueName: `${prefix}-${randomUUID().slice(0, 8)}.fifo`,
+      Attributes: { FifoQueue: 'true' },
+    }),
+  );
+  return r.QueueUrl as string;
 }

@@ -1,5 +1,4 @@
-import { CreateQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { randomUUID } from 'node:crypto';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { forgetLaneHeads, resolveLaneMessages } from '../../shared/lane-refs';
 import {
   frameHead,
@@ -12,7 +11,7 @@ import {
 import { sequence } from '../../shared/sequencer';
 import { sqsFor } from '../../shared/sqs-client';
 import { ConnectionStore } from '../../shared/store/connections';
-import { testRuntime, type TestRuntime } from '../helpers/runtime';
+import { fifoQueue, testRuntime, type TestRuntime } from '../helpers/runtime';
 
 /**
  * A big event reaching several lanes travels by reference to its history item (shared/lanes.ts);
@@ -22,11 +21,7 @@ let t: TestRuntime;
 let deliveryQueueUrl: string;
 beforeAll(async () => {
   t = await testRuntime();
-  deliveryQueueUrl = (
-    await sqsFor(t.rt).send(
-      new CreateQueueCommand({ QueueName: `refs-${randomUUID().slice(0, 8)}.fifo`, Attributes: { FifoQueue: 'true' } }),
-    )
-  ).QueueUrl as string;
+  deliveryQueueUrl = await fifoQueue(t, 'refs');
 });
 afterAll(() => t.stop());
 beforeEach(() => forgetLaneHeads());

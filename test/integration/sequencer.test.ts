@@ -1,13 +1,11 @@
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { CreateQueueCommand } from '@aws-sdk/client-sqs';
-import { randomUUID } from 'node:crypto';
 import { laneEventId, parseLaneMessage } from '../../shared/lanes';
 import { SeqCache, sequence, type OrderedMessage } from '../../shared/sequencer';
 import { sqsFor } from '../../shared/sqs-client';
 import { ChannelStore } from '../../shared/store/channels';
 import { ConnectionStore } from '../../shared/store/connections';
 import { SnapshotStaleError } from '../../shared/store/event-log';
-import { testRuntime, type TestRuntime } from '../helpers/runtime';
+import { fifoQueue, testRuntime, type TestRuntime } from '../helpers/runtime';
 
 /**
  * The sequencer's idempotency state machine and seq assignment, against DynamoDB Local and the SQS
@@ -19,11 +17,7 @@ let t: TestRuntime;
 let deliveryQueueUrl: string;
 beforeAll(async () => {
   t = await testRuntime();
-  deliveryQueueUrl = (
-    await sqsFor(t.rt).send(
-      new CreateQueueCommand({ QueueName: `seq-${randomUUID().slice(0, 8)}.fifo`, Attributes: { FifoQueue: 'true' } }),
-    )
-  ).QueueUrl as string;
+  deliveryQueueUrl = await fifoQueue(t, 'seq');
 });
 afterAll(() => t.stop());
 
