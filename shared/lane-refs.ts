@@ -26,15 +26,26 @@ export interface ResolvedLanes {
 }
 
 export async function resolveLaneMessages(db: Db, messages: readonly LaneMessage[]): Promise<ResolvedLanes> {
+  // This batch's heads: the container's cache is only where they are looked up first (other
+  // invocations, and this batch's own reads, may push them out of it before they are used).
+  const batchHeads = new Map<string, string>();
   const wanted = new Map<string, [string, number]>();
   for (const m of messages)
-    for (const e of m.events) if (isLaneEventRef(e) && !heads.has(e.id)) wanted.set(e.id, e.ref);
+    for (const e of m.events) {
+      if (!isLaneEventRef(e) || batchHeads.has(e.id)) continue;
+      const cached = heads.get(e.id);
+      if (cached !== undefined) batchHeads.set(e.id, cached);
+      else wanted.set(e.id, e.ref);
+    }
   if (wanted.size > 0) {
     const items = await readHistoryItems(db, [...wanted.values()]);
     for (const [id, [channel, seq]] of wanted) {
       const item = items.get(`${channel} ${seq}`);
       // The item at that seq is this event's: a seq is never given to two events.
-      if (item && item.id === id) heads.set(id, frameHeadFromHistory(item));
+      if (!item || item.id !== id) continue;
+      const head = frameHeadFromHistory(item);
+      batchHeads.set(id, head);
+      heads.set(id, head);
     }
   }
   const missing = new Set<string>();
@@ -42,7 +53,7 @@ export async function resolveLaneMessages(db: Db, messages: readonly LaneMessage
     v: 1 as const,
     events: m.events.flatMap((e): LaneEvent[] => {
       if (!isLaneEventRef(e)) return [e];
-      const head = heads.get(e.id);
+      const head = batchHeads.get(e.id);
       if (head === undefined) {
         missing.add(e.id);
         return [];

@@ -1,5 +1,5 @@
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { forgetLaneHeads, resolveLaneMessages } from '../../shared/lane-refs';
+import { forgetLaneHeads, HEAD_CACHE_EVENTS, resolveLaneMessages } from '../../shared/lane-refs';
 import {
   frameHead,
   isLaneEventRef,
@@ -26,11 +26,11 @@ beforeAll(async () => {
 afterAll(() => t.stop());
 beforeEach(() => forgetLaneHeads());
 
-async function laneMessages(): Promise<LaneMessage[]> {
+async function laneMessages(queueUrl = deliveryQueueUrl): Promise<LaneMessage[]> {
   const out: LaneMessage[] = [];
   for (;;) {
     const r = await sqsFor(t.rt).send(
-      new ReceiveMessageCommand({ QueueUrl: deliveryQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
     );
     if (!r.Messages?.length) return out;
     out.push(...r.Messages.map((m) => parseLaneMessage(m.Body ?? '') as LaneMessage));
@@ -85,4 +85,37 @@ test('a big event to two lanes goes by reference and is read once per container;
   const resolved = await resolveLaneMessages(t.rt.db, [stale]);
   expect(resolved.missing).toEqual(['gone-1', 'not-big-1']);
   expect(resolved.messages[0]?.events).toEqual([]);
+});
+
+test('a batch referring to more events than the container keeps still posts every one of them', async () => {
+  const lanes = t.rt.config.lanes;
+  const ids = Array.from({ length: 40 }, (_, i) => `many-c${i}`);
+  const a = ids[0] as string;
+  const b = ids.find((c) => laneOf(c, lanes) !== laneOf(a, lanes)) as string;
+  const store = new ConnectionStore(t.rt.db, 3600);
+  for (const c of [a, b]) await store.create(c, { sub: 'u', role: 'admin', exp: 4e9 }, ['refs_many']);
+  const n = HEAD_CACHE_EVENTS + 44;
+  const queueUrl = await fifoQueue(t, 'refs-many'); // the other test's lanes are still in flight on its queue
+  const deps = {
+    db: t.rt.db,
+    sqs: sqsFor(t.rt),
+    log: t.telemetry,
+    config: { ...t.rt.config, deliveryQueueUrl: queueUrl },
+  };
+  const pad = 'y'.repeat(LANE_REF_MIN_BYTES);
+  await sequence(
+    deps,
+    Array.from({ length: n }, (_, i) => ({
+      messageId: `mm${i}`,
+      event: { id: `many-${i}`, channels: ['refs_many'], event: 'e', data: { i, pad } },
+    })),
+  );
+  const sent = await laneMessages(queueUrl);
+  expect(sent.flatMap((m) => m.events).filter(isLaneEventRef)).toHaveLength(2 * n);
+  const r = await resolveLaneMessages(t.rt.db, sent);
+  expect({ read: r.read, missing: r.missing.length }).toEqual({ read: n, missing: 0 });
+  const posted = r.messages.flatMap((m) => m.events).filter((e) => e.targets.some(([c]) => c === a));
+  expect(posted.map((e) => (JSON.parse(`${e.head}}`) as { data: { i: number } }).data.i)).toEqual(
+    Array.from({ length: n }, (_, i) => i),
+  );
 });
