@@ -273,7 +273,6 @@ export class ConnectionStore {
     return total;
   }
 
-  /** Deletes an item; what it held, or undefined when there was none. */
   /**
    * Deletes an item and returns it if it existed. Conditional on its existence, so that of removals
    * racing on one item ($disconnect and a 410 cleanup) exactly one gets it and counts it: DynamoDB
