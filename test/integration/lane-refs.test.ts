@@ -37,20 +37,32 @@ async function laneMessages(queueUrl = deliveryQueueUrl): Promise<LaneMessage[]>
   }
 }
 
-test('a big event to two lanes goes by reference and is read once per container; small ones and one-lane ones carry their data', async () => {
+const WHO = { sub: 'u', role: 'admin', exp: 4e9 };
+
+/** Two connections in different lanes, both subscribed to `channel`. */
+async function inTwoLanes(prefix: string, channel: string): Promise<[string, string]> {
   const lanes = t.rt.config.lanes;
-  // Two connections in different lanes on the big channel, one on a channel of its own.
-  const ids = Array.from({ length: 40 }, (_, i) => `refs-c${i}`);
+  const ids = Array.from({ length: 40 }, (_, i) => `${prefix}${i}`);
   const a = ids[0] as string;
   const b = ids.find((c) => laneOf(c, lanes) !== laneOf(a, lanes)) as string;
   const store = new ConnectionStore(t.rt.db, 3600);
-  const who = { sub: 'u', role: 'admin', exp: 4e9 };
-  await store.create(a, who, ['refs_big']);
-  await store.create(b, who, ['refs_big']);
-  await store.create('refs-solo', who, ['refs_solo']);
+  for (const c of [a, b]) await store.create(c, WHO, [channel]);
+  return [a, b];
+}
+
+const sequencerDeps = (queueUrl: string) => ({
+  db: t.rt.db,
+  sqs: sqsFor(t.rt),
+  log: t.telemetry,
+  config: { ...t.rt.config, deliveryQueueUrl: queueUrl },
+});
+
+test('a big event to two lanes goes by reference and is read once per container; small ones and one-lane ones carry their data', async () => {
+  // Two connections in different lanes on the big channel, one on a channel of its own.
+  const [a] = await inTwoLanes('refs-c', 'refs_big');
+  await new ConnectionStore(t.rt.db, 3600).create('refs-solo', WHO, ['refs_solo']);
   const big = { text: 'é"\\x'.repeat(LANE_REF_MIN_BYTES / 2), n: [1, 2.5, null, true] };
-  const deps = { db: t.rt.db, sqs: sqsFor(t.rt), log: t.telemetry, config: { ...t.rt.config, deliveryQueueUrl } };
-  const r = await sequence(deps, [
+  const r = await sequence(sequencerDeps(deliveryQueueUrl), [
     { messageId: 'm1', event: { id: 'big-1', channels: ['refs_big'], event: 'e', data: big } },
     { messageId: 'm2', event: { id: 'small-1', channels: ['refs_big'], event: 'e', data: { n: 1 } } },
     { messageId: 'm3', event: { id: 'solo-1', channels: ['refs_solo'], event: 'e', data: big } },
@@ -88,23 +100,12 @@ test('a big event to two lanes goes by reference and is read once per container;
 });
 
 test('a batch referring to more events than the container keeps still posts every one of them', async () => {
-  const lanes = t.rt.config.lanes;
-  const ids = Array.from({ length: 40 }, (_, i) => `many-c${i}`);
-  const a = ids[0] as string;
-  const b = ids.find((c) => laneOf(c, lanes) !== laneOf(a, lanes)) as string;
-  const store = new ConnectionStore(t.rt.db, 3600);
-  for (const c of [a, b]) await store.create(c, { sub: 'u', role: 'admin', exp: 4e9 }, ['refs_many']);
+  const [a] = await inTwoLanes('many-c', 'refs_many');
   const n = HEAD_CACHE_EVENTS + 44;
   const queueUrl = await fifoQueue(t, 'refs-many'); // the other test's lanes are still in flight on its queue
-  const deps = {
-    db: t.rt.db,
-    sqs: sqsFor(t.rt),
-    log: t.telemetry,
-    config: { ...t.rt.config, deliveryQueueUrl: queueUrl },
-  };
   const pad = 'y'.repeat(LANE_REF_MIN_BYTES);
   await sequence(
-    deps,
+    sequencerDeps(queueUrl),
     Array.from({ length: n }, (_, i) => ({
       messageId: `mm${i}`,
       event: { id: `many-${i}`, channels: ['refs_many'], event: 'e', data: { i, pad } },
