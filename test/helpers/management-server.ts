@@ -66,8 +66,9 @@ export class TestManagementServer {
     let release!: () => void;
     let received!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    this.holds.set(connectionId, { gate, received: () => received() });
-    return { received: new Promise<void>((r) => (received = r)), release };
+    const arrived = new Promise<void>((r) => (received = r));
+    this.holds.set(connectionId, { gate, received });
+    return { received: arrived, release };
   }
 
   /** Starts the bucket full (call after setting `accountThrottle`). */
