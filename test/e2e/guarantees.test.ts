@@ -1,4 +1,5 @@
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { LANE_REF_MIN_BYTES } from '../../shared/lanes';
 import { runtimeForFile } from '../helpers/e2e';
 import { signToken } from '../helpers/runtime';
 import { CheckingClient } from './support/checking-client';
@@ -68,8 +69,11 @@ test('faults on: nothing valid lost, contiguous seqs, per-connection seq order',
 
   // The booking load: RATE three-channel events per second for SECONDS, and 5 publishers racing on one channel.
   const published = new Map<string, string[]>();
+  // The hot channel's events are big (≥ LANE_REF_MIN_BYTES): they reach its subscribers' lanes by
+  // reference to their history item, so that path runs under the faults too.
   const send = async (channels: string[], id: string) => {
-    await e2e.pub.publish(channels, 'booking', { id, pad: 'x'.repeat(200) }, id);
+    const pad = 'x'.repeat(channels.includes('public_hot') ? LANE_REF_MIN_BYTES : 200);
+    await e2e.pub.publish(channels, 'booking', { id, pad }, id);
     published.set(id, channels);
   };
   const booking = (async () => {
