@@ -1,5 +1,6 @@
 import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { enableFifoBatches } from '../local/fauxqs-fifo-batches';
+import { takeBackUndelivered } from '../shared/deliver-batch';
 import { deliverLanes } from '../shared/lane-delivery';
 import { posterFor } from '../shared/lean-poster';
 import { resolveLaneMessages } from '../shared/lane-refs';
@@ -85,15 +86,15 @@ export async function runEvent(
     }
   }
   const t2 = performance.now();
-  const delivery = await deliverLanes(
-    posterFor(rt, rt.config.managementEndpoint as string),
-    (await resolveLaneMessages(rt.db, messages)).messages,
-    {
-      concurrency: rt.config.postConcurrency,
-      retryBudgetMs: rt.config.retryBudgetMs,
-      deadline: Date.now() + 60_000,
-    },
-  );
+  // The deliver stage's own DynamoDB work is counted too: history reads of events sent by reference
+  // (one container here) and the /stats correction for frames it gave up (shared/deliver-batch.ts).
+  const resolved = await resolveLaneMessages(db, messages);
+  const delivery = await deliverLanes(posterFor(rt, rt.config.managementEndpoint as string), resolved.messages, {
+    concurrency: rt.config.postConcurrency,
+    retryBudgetMs: rt.config.retryBudgetMs,
+    deadline: Date.now() + 60_000,
+  });
+  await takeBackUndelivered(db, delivery, resolved.missingFrames);
   const t3 = performance.now();
   return {
     ops,

@@ -1,5 +1,5 @@
 import { dropConnections } from './connections-lifecycle';
-import { deliverLanes, laneDeliveryOptions } from './lane-delivery';
+import { deliverLanes, laneDeliveryOptions, type LaneDeliveryReport } from './lane-delivery';
 import type { SqsRecord } from './lambda-events';
 import { resolveLaneMessages } from './lane-refs';
 import { parseLaneMessage, type LaneMessage } from './lanes';
@@ -7,6 +7,7 @@ import { posterFor } from './lean-poster';
 import { managementEndpointFor } from './management-api';
 import type { Runtime } from './runtime';
 import type { BatchOutcome } from './sqs-batch';
+import type { Db } from './store/db';
 import { addStats } from './store/stats';
 import { errorDetails } from './telemetry';
 
@@ -28,7 +29,7 @@ export async function deliverRecords(
       rt.metrics.count('InvalidMessage');
     }
   }
-  const { messages: resolved, missing, read } = await resolveLaneMessages(rt.db, messages);
+  const { messages: resolved, missing, missingFrames, read } = await resolveLaneMessages(rt.db, messages);
   if (missing.length > 0) {
     // Past the history's TTL: nothing to post. Their subscribers see the gap by seq.
     rt.log.warn('events of lane messages no longer in history; their frames are not posted', { missing });
@@ -41,12 +42,9 @@ export async function deliverRecords(
     laneDeliveryOptions(rt.config, deadline, rt.postLimiter),
     retried,
   );
-  const counting =
-    report.delivered > 0
-      ? addStats(rt.db, { delivered: report.delivered }).catch((err: unknown) =>
-          rt.log.warn('could not update stats', errorDetails(err)),
-        )
-      : Promise.resolve();
+  const counting = takeBackUndelivered(rt.db, report, missingFrames).catch((err: unknown) =>
+    rt.log.warn('could not update stats', errorDetails(err)),
+  );
   const cleaned = await removeGone(rt, report.gone);
   await counting;
   rt.metrics.count('Delivered', report.delivered);
@@ -73,4 +71,16 @@ export async function removeGone(
       rt.log.warn('could not remove gone connection', { connectionId: gone[i], ...errorDetails(r.reason) });
   });
   return results.filter((r) => r.status === 'fulfilled').length;
+}
+
+/**
+ * The sequencer counted every frame of an event as delivered when it handed them to the lanes; a
+ * finished batch takes back the frames it gave up (skipped after their retries, left for a connection
+ * found gone, or whose event is no longer in history). An unfinished batch comes back and decides then.
+ * So a batch that posted everything, the usual case, writes no counter.
+ */
+export async function takeBackUndelivered(db: Db, report: LaneDeliveryReport, missingFrames: number): Promise<void> {
+  if (report.unfinished > 0) return;
+  const undelivered = report.frames - report.delivered - report.alreadyPosted - report.superseded + missingFrames;
+  if (undelivered > 0) await addStats(db, { delivered: -undelivered });
 }

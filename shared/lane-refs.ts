@@ -21,6 +21,8 @@ export interface ResolvedLanes {
   messages: ResolvedLaneMessage[];
   /** Event ids whose history item is gone (past its TTL): their frames cannot be posted. */
   missing: string[];
+  /** Frames of those events: the targets they had in these messages. */
+  missingFrames: number;
   /** History items read for this batch (0 when every referenced event was cached). */
   read: number;
 }
@@ -49,6 +51,7 @@ export async function resolveLaneMessages(db: Db, messages: readonly LaneMessage
     }
   }
   const missing = new Set<string>();
+  let missingFrames = 0;
   const resolved = messages.map((m) => ({
     v: 1 as const,
     events: m.events.flatMap((e): LaneEvent[] => {
@@ -56,12 +59,13 @@ export async function resolveLaneMessages(db: Db, messages: readonly LaneMessage
       const head = batchHeads.get(e.id);
       if (head === undefined) {
         missing.add(e.id);
+        missingFrames += e.targets.length;
         return [];
       }
       return [{ head, targets: e.targets }];
     }),
   }));
-  return { messages: resolved, missing: [...missing], read: wanted.size };
+  return { messages: resolved, missing: [...missing], missingFrames, read: wanted.size };
 }
 
 /** Test hook: forget the heads read. */

@@ -174,6 +174,7 @@ export async function sequence(deps: SequenceDeps, messages: readonly OrderedMes
   });
   // Only while history keeps events (a retention of 0 writes none) for a while after they are sent.
   const byReference = config.retainEvents > 0 && config.retainSeconds > 0;
+  const targetCount = new Map<string, number>();
   const laneInput = deliverable.map(({ event, seqs, ts }) => {
     const targets = new Map<string, LaneTarget>();
     for (const channel of event.channels) {
@@ -185,6 +186,7 @@ export async function sequence(deps: SequenceDeps, messages: readonly OrderedMes
       }
     }
     report.connections += targets.size;
+    targetCount.set(event.id, targets.size);
     const head = frameHead(event, ts);
     const first = event.channels[0] as string;
     // A big event travels by reference to its history item (read once per deliver container).
@@ -208,9 +210,13 @@ export async function sequence(deps: SequenceDeps, messages: readonly OrderedMes
       ),
     ),
   ].length;
+  // `delivered` counts the frames handed to the lanes here, once per event (a retry's repeats are not
+  // counted again); deliver takes back only those it gives up (shared/deliver-batch.ts), so a deliver
+  // batch that posts every frame writes no counter.
+  const delivered = fresh.reduce((n, e) => n + (targetCount.get(e.id) ?? 0), 0);
   const counting =
     fresh.length > 0
-      ? addStats(db, { published: fresh.length, channels: newChannels }).catch(() => undefined)
+      ? addStats(db, { published: fresh.length, channels: newChannels, delivered }).catch(() => undefined)
       : Promise.resolve();
   report.laneMessages = await sendLanes(deps, lanes);
   lap('send');

@@ -16,12 +16,15 @@ export interface TestPipeline {
   pipeline: LocalPipeline;
   events: PipelineEvent[];
   publish(message: Record<string, unknown> | string): Promise<string>;
+  /** Resolves once `pred` holds: checked now and whenever an invocation of the pipeline finishes. */
+  until(pred: () => boolean, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
 export async function startTestPipeline(t: TestRuntime, opts: { faults?: Faults } = {}): Promise<TestPipeline> {
   const endpoint = process.env.SWITCHBOARD_TEST_SQS_ENDPOINT as string;
   const events: PipelineEvent[] = [];
+  let waiters: { pred: () => boolean; resolve: () => void }[] = [];
   const runtime = async () => t.rt;
   const pipeline = await startPipeline({
     port: 0,
@@ -34,7 +37,10 @@ export async function startTestPipeline(t: TestRuntime, opts: { faults?: Faults 
       deliver: createDeliverHandler(runtime),
     },
     faults: opts.faults,
-    onEvent: (e) => events.push(e),
+    onEvent: (e) => {
+      events.push(e);
+      waiters = waiters.filter((w) => (w.pred() ? (w.resolve(), false) : true));
+    },
   });
   t.rt.config.ingestQueueUrl = pipeline.queues.ingest.url;
   t.rt.config.orderQueueUrl = pipeline.queues.order.url;
@@ -55,6 +61,13 @@ export async function startTestPipeline(t: TestRuntime, opts: { faults?: Faults 
         }),
       );
       return r.MessageId as string;
+    },
+    until(pred, timeoutMs = 20_000) {
+      if (pred()) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('timed out waiting on the pipeline')), timeoutMs);
+        waiters.push({ pred, resolve: () => (clearTimeout(timer), resolve()) });
+      });
     },
     async stop() {
       await pipeline.stop();
