@@ -19,6 +19,11 @@ export const FAULT_NAMES = [
   'fanout_crash',
   /** A fan-out invocation stops making progress at a random point and runs into its timeout. */
   'fanout_timeout',
+  /**
+   * A message of a standard queue (ingest) is delivered twice: a copy goes to a second invocation at
+   * the same time, as SNS and SQS standard queues deliver at least once.
+   */
+  'sqs_duplicate',
 ] as const;
 export type FaultName = (typeof FAULT_NAMES)[number];
 

@@ -52,7 +52,9 @@ export type PipelineEvent =
   /** A sequencer invocation finished: these event ids are recorded (seqs, history) and handed to the lanes. */
   | { type: 'sequenced'; ids: string[] }
   /** A deliver invocation finished these lane messages (posts made or skipped; 410 connections removed). */
-  | { type: 'delivered'; ids: string[]; at: number };
+  | { type: 'delivered'; ids: string[]; at: number }
+  /** `sqs_duplicate`: these messages of a standard queue were also handed to a second invocation. */
+  | { type: 'duplicated'; fn: string; records: number };
 
 export interface QueuePair {
   url: string;
@@ -135,6 +137,7 @@ export async function startPipeline(opts: PipelineOptions): Promise<LocalPipelin
         continue;
       }
       if (messages.length === 0) continue;
+      if (!stage.fifo) duplicate(stage, queue, handler, messages);
       await runBatch(stage, queue, handler, messages).catch((err: unknown) =>
         log('warn', `${stage.fn}: could not settle a batch: ${(err as Error)?.message ?? String(err)}`),
       );
@@ -179,6 +182,38 @@ export async function startPipeline(opts: PipelineOptions): Promise<LocalPipelin
       });
   }
 
+  /**
+   * `sqs_duplicate`: SNS and SQS standard queues deliver at least once, so a message may reach two
+   * invocations at the same time. Each copy runs in an invocation of its own beside the batch (so it
+   * travels with other neighbours than the original, as a repeat on AWS does); the original keeps the
+   * message (deletes it, or lets it come back), so a copy's outcome is only logged.
+   */
+  const duplicates = new Set<Promise<void>>();
+  function duplicate(stage: QueueStage, queue: QueuePair, handler: Handler, messages: Message[]): void {
+    const copies = opts.faults ? messages.filter(() => opts.faults?.roll('sqs_duplicate')) : [];
+    if (copies.length === 0) return;
+    emit({ type: 'duplicated', fn: stage.fn, records: copies.length });
+    for (const copy of copies) {
+      const run = invoke(
+        handler,
+        { Records: [sqsRecord(copy, queue.arn, opts.region)] },
+        { fn: stage.fn, faults: opts.faults },
+      ).then(
+        (result) => {
+          if (batchItemFailures(result, [copy]).size > 0)
+            log('warn', `${stage.fn}: a duplicated record failed in its copy`);
+        },
+        (err: unknown) =>
+          log(
+            'warn',
+            `${stage.fn}: the invocation of a duplicated record failed: ${(err as Error)?.message ?? String(err)}`,
+          ),
+      );
+      duplicates.add(run);
+      void run.finally(() => duplicates.delete(run));
+    }
+  }
+
   function emitFanout(m: Message, stage: QueueStage, outcome: 'ok' | 'failed', error: string): void {
     const attempt = Number(m.Attributes?.ApproximateReceiveCount ?? '1');
     const messageId = snsMessageId(m.Body) ?? m.MessageId ?? '';
@@ -201,7 +236,7 @@ export async function startPipeline(opts: PipelineOptions): Promise<LocalPipelin
     async stop() {
       stopped = true;
       abort.abort();
-      await Promise.allSettled(loops);
+      await Promise.allSettled([...loops, ...duplicates]);
       sns.destroy();
       sqs.destroy();
       agent.destroy();

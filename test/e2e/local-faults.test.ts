@@ -54,7 +54,7 @@ describe('a bad SWITCHBOARD_LOCAL_FAULTS is refused at start with one line and e
     [
       'an unknown name',
       { SWITCHBOARD_LOCAL_FAULTS: 'post_429=0.1,post_teapot=0.2' },
-      /^switchboard: could not start: SWITCHBOARD_LOCAL_FAULTS: unknown fault "post_teapot" \(known: post_429, .*fanout_timeout\)$/,
+      /^switchboard: could not start: SWITCHBOARD_LOCAL_FAULTS: unknown fault "post_teapot" \(known: post_429, .*fanout_timeout, sqs_duplicate\)$/,
     ],
     [
       'a probability over 1',
