@@ -4,7 +4,7 @@ import type { Config } from './config';
 import { buildLaneMessages, frameHead, LANE_REF_MIN_BYTES, type LaneTarget, type OutgoingLaneMessage } from './lanes';
 import { mapWithLimit } from './concurrency';
 import type { PublishedEvent } from './publish-message';
-import { ConnectionStore } from './store/connections';
+import { ConnectionStore, FRESH_SUBSCRIPTION_MS } from './store/connections';
 import type { Db } from './store/db';
 import { EventLog, SnapshotStaleError, type NewEvent, type Snapshot } from './store/event-log';
 import { addStats } from './store/stats';
@@ -104,8 +104,6 @@ export interface SequenceReport {
   plan: 'cached' | 'snapshot' | 'cached-then-snapshot';
 }
 
-/** A subscription younger than this may belong to a connection whose `$connect` has not returned. */
-export const FRESH_SUBSCRIPTION_MS = 15_000;
 /** SQS's message size limit, minus room for attributes. */
 export const MAX_LANE_MESSAGE_BYTES = 250 * 1024;
 

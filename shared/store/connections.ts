@@ -6,6 +6,12 @@ import { fullJitterDelay, sleep } from '../backoff';
 import { keys } from './keys';
 import { addStats } from './stats';
 
+/**
+ * A subscription younger than this may belong to a connection whose `$connect` has not returned: a
+ * post to it may answer 410 only because it is not established yet (its subscribers' `at`).
+ */
+export const FRESH_SUBSCRIPTION_MS = 15_000;
+
 /** Connections and their subscriptions. Fan-out reads subscribers by channel with Query, never Scan. */
 export interface ConnectionRecord {
   connectionId: string;

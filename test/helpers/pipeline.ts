@@ -5,7 +5,7 @@ import { createFanoutHandler } from '../../functions/fanout';
 import { createSequencerHandler } from '../../functions/sequencer';
 import { startPipeline, type LocalPipeline, type PipelineEvent } from '../../local/pipeline';
 import type { Faults } from '../../local/faults';
-import type { TestRuntime } from './runtime';
+import { testRuntime, type TestRuntime } from './runtime';
 
 /**
  * The real pipeline (queues, event source mappings, handlers, function timeouts) in the test
@@ -74,4 +74,21 @@ export async function startTestPipeline(t: TestRuntime, opts: { faults?: Faults 
       sns.destroy();
     },
   };
+}
+
+/**
+ * A test runtime and the pipeline on it for every test of a file: started in `beforeAll`, stopped in
+ * `afterAll`. Read `t` and `p` inside tests only (they are set once `beforeAll` ran).
+ */
+export function pipelineForFile(opts: { faults?: Faults } = {}): { t: TestRuntime; p: TestPipeline } {
+  const file = {} as { t: TestRuntime; p: TestPipeline };
+  beforeAll(async () => {
+    file.t = await testRuntime();
+    file.p = await startTestPipeline(file.t, opts);
+  }, 60_000);
+  afterAll(async () => {
+    await file.p?.stop();
+    await file.t?.stop();
+  });
+  return file;
 }
