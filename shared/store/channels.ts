@@ -1,6 +1,6 @@
-import { BatchGetCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { batchGet } from './batch-get';
 import type { Db } from './db';
-import { fullJitterDelay, sleep } from '../backoff';
 import { keys, seqKey } from './keys';
 
 /**
@@ -64,24 +64,12 @@ export class ChannelStore {
   async seqs(channels: readonly string[]): Promise<Record<string, number>> {
     const out: Record<string, number> = Object.fromEntries(channels.map((c) => [c, 0]));
     const unique = [...new Set(channels)];
-    for (let i = 0; i < unique.length; i += 100) {
-      let request: Record<string, { Keys: Record<string, unknown>[]; ProjectionExpression?: string }> | undefined = {
-        [this.db.tableName]: {
-          Keys: unique.slice(i, i + 100).map((c) => keys.version(c)),
-          ProjectionExpression: 'pk, seq',
-        },
-      };
-      for (let attempt = 0; request && Object.keys(request).length > 0; attempt++) {
-        if (attempt > 0) await sleep(fullJitterDelay(attempt, 50, 1000)); // DynamoDB asked us to back off
-        const r = await this.db.doc.send(
-          new BatchGetCommand({ RequestItems: request, ReturnConsumedCapacity: 'TOTAL' }),
-        );
-        this.db.count('batchRequests', r.ConsumedCapacity, 'read');
-        for (const item of r.Responses?.[this.db.tableName] ?? [])
-          out[(item.pk as string).slice(2)] = Number(item.seq ?? 0);
-        request = r.UnprocessedKeys as typeof request;
-      }
-    }
+    const items = batchGet(
+      this.db,
+      unique.map((c) => keys.version(c)),
+      { consistent: false, projection: 'pk, seq' },
+    );
+    for await (const item of items) out[(item.pk as string).slice(2)] = Number(item.seq ?? 0);
     return out;
   }
 
