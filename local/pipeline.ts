@@ -190,7 +190,8 @@ export async function startPipeline(opts: PipelineOptions): Promise<LocalPipelin
    */
   const duplicates = new Set<Promise<void>>();
   function duplicate(stage: QueueStage, queue: QueuePair, handler: Handler, messages: Message[]): void {
-    const copies = opts.faults ? messages.filter(() => opts.faults?.roll('sqs_duplicate')) : [];
+    const faults = opts.faults;
+    const copies = faults ? messages.filter(() => faults.roll('sqs_duplicate')) : [];
     if (copies.length === 0) return;
     emit({ type: 'duplicated', fn: stage.fn, records: copies.length });
     for (const copy of copies) {

@@ -172,7 +172,6 @@ export async function sequence(deps: SequenceDeps, messages: readonly OrderedMes
   });
   // Only while history keeps events (a retention of 0 writes none) for a while after they are sent.
   const byReference = config.retainEvents > 0 && config.retainSeconds > 0;
-  const targetCount = new Map<string, number>();
   const laneInput = deliverable.map(({ event, seqs, ts }) => {
     const targets = new Map<string, LaneTarget>();
     for (const channel of event.channels) {
@@ -184,7 +183,6 @@ export async function sequence(deps: SequenceDeps, messages: readonly OrderedMes
       }
     }
     report.connections += targets.size;
-    targetCount.set(event.id, targets.size);
     const head = frameHead(event, ts);
     const first = event.channels[0] as string;
     // A big event travels by reference to its history item (read once per deliver container).
@@ -211,7 +209,8 @@ export async function sequence(deps: SequenceDeps, messages: readonly OrderedMes
   // `delivered` counts the frames handed to the lanes here, once per event (a retry's repeats are not
   // counted again); deliver takes back only those it gives up (shared/deliver-batch.ts), so a deliver
   // batch that posts every frame writes no counter.
-  const delivered = fresh.reduce((n, e) => n + (targetCount.get(e.id) ?? 0), 0);
+  const freshIds = new Set(fresh.map((e) => e.id));
+  const delivered = laneInput.reduce((n, e) => n + (freshIds.has(e.id) ? e.targets.length : 0), 0);
   const counting =
     fresh.length > 0
       ? addStats(db, { published: fresh.length, channels: newChannels, delivered }).catch(() => undefined)
